@@ -1,0 +1,591 @@
+//! Coverage: read alignments → depth on a backend → mosdepth's statistics and files.
+//!
+//! Reading is sequential over a sorted file (blocks inflate in parallel); each contig's depth is
+//! accumulated by the backend, then its statistics and outputs are computed in parallel pieces
+//! before the next contig is read, so at most one contig's depth array is in memory.
+
+pub mod depth;
+pub mod output;
+pub mod stats;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::backend::{self, Backend, BackendKind, ContigDepth};
+use crate::error::{Error, Result};
+use crate::io::atomic::OutputSet;
+use crate::io::bed::{BedRegions, Region};
+use crate::io::csi::levels_for;
+use crate::io::{Alignment, AlignmentReader, Header, Visitor};
+use crate::progress::Progress;
+use depth::{EventBuilder, ReadFilter};
+use output::{IndexedBed, RegionResult};
+use stats::{DepthStat, Histogram};
+
+/// Where region statistics come from (`-b`).
+#[derive(Clone, Debug)]
+pub enum By {
+    Windows(u64),
+    Bed(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+pub struct CoverageOptions {
+    pub prefix: String,
+    pub input: PathBuf,
+    pub threads: usize,
+    pub chrom: Option<String>,
+    pub by: Option<By>,
+    pub no_per_base: bool,
+    pub fasta: Option<PathBuf>,
+    pub filter: ReadFilter,
+    /// Sorted quantize bin edges (`-q`).
+    pub quantize: Option<Vec<i64>>,
+    /// Labels of the quantize bins (from `MOSDEPTH_Q<i>` or `lo:hi`).
+    pub quantize_labels: Vec<String>,
+    /// Sorted threshold depths (`-T`).
+    pub thresholds: Vec<u64>,
+    pub use_median: bool,
+    /// Decimals in means and proportions (`MOSDEPTH_PRECISION`).
+    pub precision: usize,
+    pub backend: BackendKind,
+}
+
+/// What a run did, for logs and provenance.
+#[derive(Debug)]
+pub struct CoverageReport {
+    pub backend: String,
+    pub device: String,
+    pub records: u64,
+    pub outputs: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+pub fn run(opts: &CoverageOptions, progress: &Progress) -> Result<CoverageReport> {
+    if opts.filter.fast_mode && opts.filter.fragment_mode {
+        return Err(Error::Usage(
+            "only one of --fast-mode and --fragment-mode can be given".into(),
+        ));
+    }
+    if !opts.thresholds.is_empty() && opts.by.is_none() {
+        return Err(Error::Usage(
+            "--thresholds can only be used when --by is given".into(),
+        ));
+    }
+    let threads = opts.threads.max(1);
+    let pool = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("kasane-{i}"))
+            .build()
+            .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))?,
+    );
+    let backend = backend::open(opts.backend, threads)?;
+    let chrom_name = match &opts.chrom {
+        Some(c) => Some(crate::io::bed::parse_region(c)?.chrom),
+        None => None,
+    };
+    // The BED is read before any output is created, so a bad line leaves nothing behind.
+    let bed = match &opts.by {
+        Some(By::Bed(p)) => Some(BedRegions::read(p)?),
+        _ => None,
+    };
+    let mut reader = AlignmentReader::open(
+        &opts.input,
+        opts.fasta.as_deref(),
+        chrom_name.as_deref(),
+        pool.clone(),
+    )?;
+    let header = reader.header().clone();
+    let target = match &chrom_name {
+        Some(c) => Some(header.tid(c).ok_or_else(|| {
+            Error::Usage(format!(
+                "chromosome {c} not found in {}",
+                opts.input.display()
+            ))
+        })?),
+        None => None,
+    };
+    // The reader runs on this thread, never inside the pool: the pool inflates its blocks.
+    let mut driver = Driver::new(opts, &header, target, bed, backend, pool.clone(), progress)?;
+    reader.visit(&mut driver)?;
+    driver.finish_remaining()?;
+    let report = driver.finish()?;
+    progress.done();
+    Ok(report)
+}
+
+/// Region iteration for one contig.
+enum RegionSource {
+    None,
+    Windows(u64),
+    Bed(BedRegions),
+}
+
+struct Driver<'a> {
+    opts: &'a CoverageOptions,
+    header: &'a Header,
+    backend: Box<dyn Backend>,
+    pool: Arc<rayon::ThreadPool>,
+    progress: &'a Progress,
+    /// Contigs to report, in header order.
+    targets: Vec<usize>,
+    next_target: usize,
+    /// Contig whose records are being read.
+    current: Option<usize>,
+    current_active: bool,
+    found: bool,
+    last_pos: i64,
+    depth: Option<Box<dyn ContigDepth>>,
+    builder: EventBuilder,
+    regions: RegionSource,
+    records: u64,
+    // outputs
+    per_base: Option<IndexedBed>,
+    region_bed: Option<IndexedBed>,
+    quantized: Option<IndexedBed>,
+    thresholds: Option<IndexedBed>,
+    summary: String,
+    global_dist_text: String,
+    region_dist_text: String,
+    global_dist: Histogram,
+    region_dist: Histogram,
+    global_stat: DepthStat,
+    global_region_stat: DepthStat,
+    chrom_region_stat: DepthStat,
+    warnings: Vec<String>,
+}
+
+const BATCH_EVENTS: usize = 1 << 16;
+
+impl<'a> Driver<'a> {
+    fn new(
+        opts: &'a CoverageOptions,
+        header: &'a Header,
+        target: Option<usize>,
+        bed: Option<BedRegions>,
+        backend: Box<dyn Backend>,
+        pool: Arc<rayon::ThreadPool>,
+        progress: &'a Progress,
+    ) -> Result<Self> {
+        let levels = levels_for(header.refs.iter().map(|r| r.len).max().unwrap_or(0));
+        let p = &opts.prefix;
+        let open = |suffix: &str| IndexedBed::create(format!("{p}.{suffix}"), levels, pool.clone());
+        let per_base = if opts.no_per_base {
+            None
+        } else {
+            Some(open("per-base.bed.gz")?)
+        };
+        let quantized = if opts.quantize.is_some() {
+            Some(open("quantized.bed.gz")?)
+        } else {
+            None
+        };
+        let mut thresholds = if opts.thresholds.is_empty() {
+            None
+        } else {
+            Some(open("thresholds.bed.gz")?)
+        };
+        if let Some(t) = thresholds.as_mut() {
+            let mut h = String::from("#chrom\tstart\tend\tregion");
+            for v in &opts.thresholds {
+                h.push_str(&format!("\t{v}X"));
+            }
+            h.push('\n');
+            t.header(&h)?;
+        }
+        let region_bed = if opts.by.is_some() {
+            Some(open("regions.bed.gz")?)
+        } else {
+            None
+        };
+        let regions = match (&opts.by, bed) {
+            (Some(By::Windows(w)), _) => RegionSource::Windows(*w),
+            (Some(By::Bed(_)), Some(b)) => RegionSource::Bed(b),
+            _ => RegionSource::None,
+        };
+        let targets = match target {
+            Some(t) => vec![t],
+            None => (0..header.refs.len()).collect(),
+        };
+        Ok(Driver {
+            opts,
+            header,
+            backend,
+            pool,
+            progress,
+            targets,
+            next_target: 0,
+            current: None,
+            current_active: false,
+            found: false,
+            last_pos: -1,
+            depth: None,
+            builder: EventBuilder::new(opts.filter.clone()),
+            regions,
+            records: 0,
+            per_base,
+            region_bed,
+            quantized,
+            thresholds,
+            summary: String::new(),
+            global_dist_text: String::new(),
+            region_dist_text: String::new(),
+            global_dist: Histogram::default(),
+            region_dist: Histogram::default(),
+            global_stat: DepthStat::ZERO,
+            global_region_stat: DepthStat::ZERO,
+            chrom_region_stat: DepthStat::ZERO,
+            warnings: Vec::new(),
+        })
+    }
+
+    /// mosdepth skips a contig entirely when only BED regions are wanted and it has none.
+    fn skipped(&self, tid: usize) -> bool {
+        let name = &self.header.refs[tid].name;
+        self.opts.no_per_base
+            && self.opts.thresholds.is_empty()
+            && self.opts.quantize.is_none()
+            && matches!(&self.regions, RegionSource::Bed(b) if !b.by_chrom.contains_key(name))
+    }
+
+    /// Moves to contig `tid`: finishes the open one and every target before `tid`.
+    fn advance_to(&mut self, tid: usize) -> Result<()> {
+        self.finish_current()?;
+        while self.next_target < self.targets.len() && self.targets[self.next_target] < tid {
+            let t = self.targets[self.next_target];
+            self.next_target += 1;
+            if !self.skipped(t) {
+                self.emit_contig(t, None)?;
+            }
+        }
+        self.current = Some(tid);
+        self.found = false;
+        self.last_pos = -1;
+        self.current_active = false;
+        if self.next_target < self.targets.len() && self.targets[self.next_target] == tid {
+            self.next_target += 1;
+            if !self.skipped(tid) {
+                self.current_active = true;
+                self.builder.begin(self.header.refs[tid].len);
+                self.depth = Some(
+                    self.backend
+                        .begin_contig(self.header.refs[tid].len as usize)?,
+                );
+                self.progress.contig(&self.header.refs[tid].name);
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_events(&mut self) -> Result<()> {
+        if let Some(d) = self.depth.as_mut() {
+            d.add_events(&self.builder.batch)?;
+        }
+        self.builder.batch.clear();
+        Ok(())
+    }
+
+    fn finish_current(&mut self) -> Result<()> {
+        let Some(tid) = self.current.take() else {
+            return Ok(());
+        };
+        if !self.current_active {
+            return Ok(());
+        }
+        self.flush_events()?;
+        self.builder.end_contig();
+        let depth = self.depth.take();
+        let arr = match (self.found, depth) {
+            (true, Some(d)) => Some(d.finish()?),
+            _ => None,
+        };
+        self.emit_contig(tid, arr)
+    }
+
+    /// Every target not yet reached gets its (empty) outputs.
+    fn finish_remaining(&mut self) -> Result<()> {
+        self.finish_current()?;
+        while self.next_target < self.targets.len() {
+            let t = self.targets[self.next_target];
+            self.next_target += 1;
+            if !self.skipped(t) {
+                self.emit_contig(t, None)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn contig_regions(&mut self, tid: usize) -> Vec<Region> {
+        let r = &self.header.refs[tid];
+        match &mut self.regions {
+            RegionSource::None => Vec::new(),
+            RegionSource::Windows(w) => {
+                let w = *w;
+                let mut v = Vec::with_capacity((r.len / w.max(1)) as usize + 1);
+                let mut start = 0u64;
+                while start + w < r.len {
+                    v.push(Region {
+                        chrom: r.name.clone(),
+                        start,
+                        end: start + w,
+                        name: None,
+                    });
+                    start += w;
+                }
+                if start != r.len {
+                    v.push(Region {
+                        chrom: r.name.clone(),
+                        start,
+                        end: r.len,
+                        name: None,
+                    });
+                }
+                v
+            }
+            RegionSource::Bed(b) => b.by_chrom.remove(&r.name).unwrap_or_default(),
+        }
+    }
+
+    /// Writes everything mosdepth writes for one contig. `arr` is `None` when the file has no
+    /// record on it (mosdepth's "no data" case).
+    fn emit_contig(&mut self, tid: usize, arr: Option<Vec<i32>>) -> Result<()> {
+        let pool = self.pool.clone();
+        pool.install(|| self.emit_contig_inner(tid, arr))
+    }
+
+    fn emit_contig_inner(&mut self, tid: usize, arr: Option<Vec<i32>>) -> Result<()> {
+        let opts = self.opts;
+        let prec = opts.precision;
+        let r = &self.header.refs[tid];
+        let name = r.name.clone();
+        let len = r.len as usize;
+        let mut chrom_dist = Histogram::default();
+        let mut chrom_region_dist = Histogram::default();
+        let window_mode = matches!(self.regions, RegionSource::Windows(_));
+        if window_mode {
+            chrom_region_dist = Histogram::with_len(1000);
+        }
+        if opts.by.is_some() {
+            let regions = self.contig_regions(tid);
+            let results: Option<Vec<RegionResult>> = arr
+                .as_ref()
+                .map(|d| output::region_results(d, &regions, opts.use_median, &opts.thresholds));
+            let mut text = String::new();
+            let mut ttext = String::new();
+            for (i, reg) in regions.iter().enumerate() {
+                let res = results.as_ref().map(|v| &v[i]);
+                let value = res.map_or(0.0, |x| x.value);
+                let line = output::region_line(reg, value, prec);
+                if let Some(b) = self.region_bed.as_mut() {
+                    b.line(&name, reg.start, reg.end, &line)?;
+                }
+                text.clear();
+                if let (Some(x), Some(d)) = (res, arr.as_ref()) {
+                    self.chrom_region_stat = self.chrom_region_stat.merge(&x.stat);
+                    if window_mode {
+                        output::add_window_value(&mut chrom_region_dist, x.value);
+                    } else {
+                        let s = (reg.start as usize).min(d.len());
+                        let e = (reg.end as usize).min(d.len()).max(s);
+                        chrom_region_dist.add_depths(&d[s..e]);
+                    }
+                }
+                if let Some(t) = self.thresholds.as_mut() {
+                    let zeros = vec![0u64; opts.thresholds.len()];
+                    let counts = res.map_or(&zeros[..], |x| &x.thresholds[..]);
+                    ttext.clear();
+                    ttext.push_str(&output::threshold_line(reg, counts));
+                    t.line(&name, reg.start, reg.end, &ttext)?;
+                }
+            }
+        }
+        if let Some(d) = arr.as_ref() {
+            let body = &d[..len.min(d.len())];
+            chrom_dist.add_depths(body);
+            let chrom_stat = DepthStat::of(body);
+            self.global_stat = self.global_stat.merge(&chrom_stat);
+            self.summary.push_str(&chrom_stat.summary_line(&name, prec));
+            if opts.by.is_some() {
+                self.summary.push_str(
+                    &self
+                        .chrom_region_stat
+                        .summary_line(&format!("{name}_region"), prec),
+                );
+            }
+            self.global_region_stat = self.global_region_stat.merge(&self.chrom_region_stat);
+            self.chrom_region_stat = DepthStat::CLEARED;
+        }
+        chrom_dist.write_distribution(&name, prec, &mut self.global_dist_text);
+        if opts.by.is_some() {
+            chrom_region_dist.write_distribution(&name, prec, &mut self.region_dist_text);
+        }
+        if arr.is_some() {
+            if opts.by.is_some() {
+                self.region_dist.merge(&chrom_region_dist);
+            }
+            self.global_dist.merge(&chrom_dist);
+        }
+        if let Some(pb) = self.per_base.as_mut() {
+            match arr.as_ref() {
+                None => pb.line(&name, 0, len as u64, &format!("{name}\t0\t{len}\t0\n"))?,
+                Some(d) => output::per_base_runs(&name, d, len, |text, marks| {
+                    pb.lines(&name, text, marks)
+                })?,
+            }
+        }
+        if let (Some(q), Some(qb)) = (opts.quantize.as_ref(), self.quantized.as_mut()) {
+            let labels = &opts.quantize_labels;
+            match arr.as_ref() {
+                None => {
+                    if q[0] == 0 && !labels.is_empty() {
+                        qb.line(
+                            &name,
+                            0,
+                            len as u64,
+                            &format!("{name}\t0\t{len}\t{}\n", labels[0]),
+                        )?;
+                    }
+                }
+                Some(d) => {
+                    output::quantized_runs(d, q, labels, |s, e, label| {
+                        qb.line(
+                            &name,
+                            s as u64,
+                            e as u64,
+                            &format!("{name}\t{s}\t{e}\t{label}\n"),
+                        )
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<CoverageReport> {
+        let opts = self.opts;
+        let prec = opts.precision;
+        let p = &opts.prefix;
+        self.summary
+            .push_str(&self.global_stat.summary_line("total", prec));
+        if opts.by.is_some() {
+            self.summary
+                .push_str(&self.global_region_stat.summary_line("total_region", prec));
+        }
+        self.global_dist
+            .write_distribution("total", prec, &mut self.global_dist_text);
+        if opts.by.is_some() {
+            self.region_dist
+                .write_distribution("total", prec, &mut self.region_dist_text);
+        }
+        if let RegionSource::Bed(b) = &self.regions {
+            if opts.chrom.is_none() {
+                for c in &b.chrom_order {
+                    if let Some(v) = b.by_chrom.get(c) {
+                        self.warnings.push(format!(
+                            "chromosome {c} from the BED file with {} regions is not in {}",
+                            v.len(),
+                            opts.input.display()
+                        ));
+                    }
+                }
+            }
+        }
+        let mut set = OutputSet::default();
+        let mut outputs = Vec::new();
+        let summary = format!("chrom\tlength\tbases\tmean\tmin\tmax\n{}", self.summary);
+        output::write_text(
+            format!("{p}.mosdepth.global.dist.txt"),
+            &self.global_dist_text,
+            &mut set,
+        )?;
+        outputs.push(format!("{p}.mosdepth.global.dist.txt"));
+        output::write_text(format!("{p}.mosdepth.summary.txt"), &summary, &mut set)?;
+        outputs.push(format!("{p}.mosdepth.summary.txt"));
+        if opts.by.is_some() {
+            output::write_text(
+                format!("{p}.mosdepth.region.dist.txt"),
+                &self.region_dist_text,
+                &mut set,
+            )?;
+            outputs.push(format!("{p}.mosdepth.region.dist.txt"));
+        }
+        let beds = [
+            self.per_base.take(),
+            self.region_bed.take(),
+            self.quantized.take(),
+            self.thresholds.take(),
+        ];
+        for b in beds.into_iter().flatten() {
+            outputs.push(b.path_string());
+            b.finish(&mut set)?;
+        }
+        set.commit()?;
+        Ok(CoverageReport {
+            backend: self.backend.name().to_string(),
+            device: self.backend.device(),
+            records: self.records,
+            outputs,
+            warnings: self.warnings,
+        })
+    }
+}
+
+impl Visitor for Driver<'_> {
+    #[inline]
+    fn record<A: Alignment>(&mut self, rec: &A) -> Result<bool> {
+        self.records += 1;
+        if self.records & 0xfffff == 0 {
+            self.progress.records(self.records);
+        }
+        let tid = rec.ref_id();
+        if tid < 0 {
+            // Unplaced reads come last in a sorted file.
+            return Ok(false);
+        }
+        let tid = tid as usize;
+        if tid >= self.header.refs.len() {
+            return Err(Error::format(
+                &self.opts.input,
+                format!("record refers to contig #{tid}, which the header does not list"),
+            ));
+        }
+        if self.current != Some(tid) {
+            if let Some(c) = self.current {
+                if tid < c {
+                    return Err(Error::format(
+                        &self.opts.input,
+                        "records are not sorted by coordinate (sort with `samtools sort`)",
+                    ));
+                }
+            }
+            if self.next_target >= self.targets.len() && self.current.is_some() {
+                return Ok(false);
+            }
+            if self.targets.len() == 1 && tid > self.targets[0] {
+                return Ok(false);
+            }
+            self.advance_to(tid)?;
+        }
+        if !self.current_active {
+            return Ok(true);
+        }
+        let pos = rec.pos();
+        if pos < 0 {
+            return Ok(true);
+        }
+        if pos < self.last_pos {
+            return Err(Error::format(
+                &self.opts.input,
+                "records are not sorted by coordinate (sort with `samtools sort`)",
+            ));
+        }
+        self.last_pos = pos;
+        self.found = true;
+        self.builder.add(rec);
+        if self.builder.batch.len() >= BATCH_EVENTS {
+            self.flush_events()?;
+        }
+        Ok(true)
+    }
+}

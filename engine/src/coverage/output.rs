@@ -1,0 +1,288 @@
+//! mosdepth's output files, written under temporary names and committed together.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::coverage::stats::{
+    fmt_fixed, quantize_bin, region_mean, region_median, DepthStat, Histogram, PIECE,
+};
+use crate::error::{Error, Result};
+use crate::io::atomic::{OutputSet, PendingFile};
+use crate::io::bed::Region;
+use crate::io::bgzf::BgzfWriter;
+use crate::io::csi::CsiBuilder;
+
+/// A BGZF-compressed BED with its CSI index; contigs get index ids in order of appearance.
+pub struct IndexedBed {
+    file: PendingFile,
+    writer: BgzfWriter<BufWriter<File>>,
+    /// Contigs in order of first appearance; the index refers to them by position.
+    names: Vec<String>,
+}
+
+impl IndexedBed {
+    pub fn create(path: String, levels: u32, pool: Arc<rayon::ThreadPool>) -> Result<Self> {
+        let (file, w) = PendingFile::create(path)?;
+        Ok(IndexedBed {
+            file,
+            writer: BgzfWriter::new(w, 1, pool, Some(CsiBuilder::new(14, levels))),
+            names: Vec::new(),
+        })
+    }
+
+    fn io_err(&self, e: std::io::Error) -> Error {
+        Error::io(self.file.final_path(), e)
+    }
+
+    fn select(&mut self, chrom: &str) -> u32 {
+        if self.names.last().map(String::as_str) != Some(chrom) {
+            self.names.push(chrom.to_string());
+        }
+        (self.names.len() - 1) as u32
+    }
+
+    pub fn path_string(&self) -> String {
+        self.file.final_path().display().to_string()
+    }
+
+    pub fn header(&mut self, text: &str) -> Result<()> {
+        self.writer
+            .write_plain(text.as_bytes())
+            .map_err(|e| self.io_err(e))
+    }
+
+    pub fn line(&mut self, chrom: &str, beg: u64, end: u64, text: &str) -> Result<()> {
+        let tid = self.select(chrom);
+        self.writer
+            .write_record(text.as_bytes(), tid, beg, end)
+            .map_err(|e| self.io_err(e))
+    }
+
+    pub fn lines(&mut self, chrom: &str, text: &[u8], marks: &[(u64, u64, usize)]) -> Result<()> {
+        let tid = self.select(chrom);
+        self.writer
+            .write_records(text, tid, marks)
+            .map_err(|e| self.io_err(e))
+    }
+
+    /// Finishes the file and its `.csi`, adding both to `set` for the final rename.
+    pub fn finish(self, set: &mut OutputSet) -> Result<()> {
+        let path = self.file.final_path().to_path_buf();
+        let (w, index) = self.writer.finish().map_err(|e| Error::io(&path, e))?;
+        w.into_inner()
+            .map_err(|e| Error::io(&path, e.into_error()))?
+            .sync_all()
+            .map_err(|e| Error::io(&path, e))?;
+        set.add(self.file);
+        if let Some(mut index) = index {
+            for (i, c) in self.names.iter().enumerate() {
+                index.ensure_name(i as u32, c);
+            }
+            let (csi, mut w) = PendingFile::create(format!("{}.csi", path.display()))?;
+            w.write_all(&index.finish())
+                .and_then(|_| w.flush())
+                .map_err(|e| Error::io(csi.final_path(), e))?;
+            set.add(csi);
+        }
+        Ok(())
+    }
+}
+
+/// Writes a plain text file under a temporary name.
+pub fn write_text(path: String, text: &str, set: &mut OutputSet) -> Result<()> {
+    let (f, mut w) = PendingFile::create(path)?;
+    w.write_all(text.as_bytes())
+        .and_then(|_| w.flush())
+        .map_err(|e| Error::io(f.final_path(), e))?;
+    set.add(f);
+    Ok(())
+}
+
+/// Per-base runs of equal depth over `d[0..len)`, formatted as BED lines, in parallel pieces.
+/// Calls `sink` with each piece's text and line marks, in order.
+pub fn per_base_runs(
+    chrom: &str,
+    d: &[i32],
+    len: usize,
+    mut sink: impl FnMut(&[u8], &[(u64, u64, usize)]) -> Result<()>,
+) -> Result<()> {
+    let n_pieces = len.div_ceil(PIECE);
+    let window = rayon::current_num_threads().max(1) * 4;
+    let mut first = 0;
+    while first < n_pieces {
+        let last = (first + window).min(n_pieces);
+        let parts: Vec<(Vec<u8>, Vec<(u64, u64, usize)>)> = (first..last)
+            .into_par_iter()
+            .map(|p| {
+                let a = p * PIECE;
+                let b = ((p + 1) * PIECE).min(len);
+                let mut text = Vec::with_capacity(PIECE / 4);
+                let mut marks = Vec::new();
+                // The first run starting inside [a, b).
+                let mut s = a;
+                if a > 0 {
+                    while s < b && d[s] == d[s - 1] {
+                        s += 1;
+                    }
+                }
+                let mut ib = itoa::Buffer::new();
+                while s < b {
+                    let v = d[s];
+                    let mut e = s + 1;
+                    while e < len && d[e] == v {
+                        e += 1;
+                    }
+                    text.extend_from_slice(chrom.as_bytes());
+                    text.push(b'\t');
+                    text.extend_from_slice(ib.format(s).as_bytes());
+                    text.push(b'\t');
+                    text.extend_from_slice(ib.format(e).as_bytes());
+                    text.push(b'\t');
+                    text.extend_from_slice(ib.format(v).as_bytes());
+                    text.push(b'\n');
+                    marks.push((s as u64, e as u64, text.len()));
+                    s = e;
+                }
+                (text, marks)
+            })
+            .collect();
+        for (text, marks) in &parts {
+            sink(text, marks)?;
+        }
+        first = last;
+    }
+    Ok(())
+}
+
+/// mosdepth's quantized runs (note its quirk: the last base never starts a new run; it joins
+/// the run before it).
+pub fn quantized_runs(
+    d: &[i32],
+    q: &[i64],
+    labels: &[String],
+    mut emit: impl FnMut(usize, usize, &str) -> Result<()>,
+) -> Result<()> {
+    if d.is_empty() {
+        return Ok(());
+    }
+    let high = d.len() - 1; // d has len+1 entries
+    let mut last_q = quantize_bin(d[0] as i64, q);
+    let mut last_pos = 0usize;
+    let scan_end = high.saturating_sub(1);
+    for (pos, &v) in d.iter().enumerate().take(scan_end) {
+        let qb = quantize_bin(v as i64, q);
+        if qb == last_q {
+            continue;
+        }
+        if last_q != -1 && (last_q as usize) < labels.len() {
+            emit(last_pos, pos, &labels[last_q as usize])?;
+        }
+        last_q = qb;
+        last_pos = pos;
+    }
+    if last_q != -1 && last_pos < high && (last_q as usize) < labels.len() {
+        emit(last_pos, high, &labels[last_q as usize])?;
+    }
+    Ok(())
+}
+
+/// Result of one region: its mean (or median), per-base stats and threshold counts.
+pub struct RegionResult {
+    pub value: f64,
+    pub stat: DepthStat,
+    pub thresholds: Vec<u64>,
+}
+
+/// Computes every region of a contig in parallel; each region's arithmetic is sequential, so
+/// results do not depend on the thread count.
+pub fn region_results(
+    d: &[i32],
+    regions: &[Region],
+    use_median: bool,
+    thresholds: &[u64],
+) -> Vec<RegionResult> {
+    regions
+        .par_iter()
+        .map_init(Vec::new, |scratch, r| {
+            let value = if use_median {
+                region_median(d, r.start, r.end, scratch)
+            } else {
+                region_mean(d, r.start, r.end)
+            };
+            let s = (r.start as usize).min(d.len());
+            let e = (r.end as usize).min(d.len()).max(s);
+            let slice = &d[s..e];
+            let mut counts = vec![0u64; thresholds.len()];
+            if !thresholds.is_empty() {
+                for &v in slice {
+                    for (c, &t) in counts.iter_mut().zip(thresholds) {
+                        if (v as i64) < t as i64 {
+                            break;
+                        }
+                        *c += 1;
+                    }
+                }
+            }
+            RegionResult {
+                value,
+                stat: DepthStat::of(slice),
+                thresholds: counts,
+            }
+        })
+        .collect()
+}
+
+/// A region's BED line: chrom, start, end, [name,] value.
+pub fn region_line(r: &Region, value: f64, precision: usize) -> String {
+    let mut s = String::with_capacity(48);
+    s.push_str(&r.chrom);
+    s.push('\t');
+    s.push_str(itoa::Buffer::new().format(r.start));
+    s.push('\t');
+    s.push_str(itoa::Buffer::new().format(r.end));
+    s.push('\t');
+    if let Some(n) = &r.name {
+        s.push_str(n);
+        s.push('\t');
+    }
+    fmt_fixed(&mut s, value, precision);
+    s.push('\n');
+    s
+}
+
+/// A thresholds line: chrom, start, end, name (or `unknown`), then the counts.
+pub fn threshold_line(r: &Region, counts: &[u64]) -> String {
+    let mut s = format!(
+        "{}\t{}\t{}\t{}",
+        r.chrom,
+        r.start,
+        r.end,
+        r.name.as_deref().unwrap_or("unknown")
+    );
+    for c in counts {
+        s.push('\t');
+        s.push_str(itoa::Buffer::new().format(*c));
+    }
+    s.push('\n');
+    s
+}
+
+/// Adds the windows' rounded means to a distribution, as mosdepth's window mode does
+/// (round half away from zero, capped at 999).
+pub fn add_window_value(h: &mut Histogram, value: f64) {
+    let r = if value >= 0.0 {
+        (value + 0.5) as i64
+    } else {
+        (value - 0.5) as i64
+    };
+    h.add_one(r.clamp(0, 999) as usize);
+}
+
+impl Histogram {
+    pub fn with_len(n: usize) -> Histogram {
+        Histogram(vec![0; n])
+    }
+}

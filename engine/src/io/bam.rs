@@ -1,0 +1,350 @@
+//! BAM: header and a lazily decoded record view (only the fields a stage touches are read).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::io::bgzf::{BgzfStream, ByteCursor};
+use crate::io::{Alignment, CigarOp, Header, Reference};
+
+pub const FLAG_PAIRED: u16 = 0x1;
+pub const FLAG_PROPER_PAIR: u16 = 0x2;
+pub const FLAG_UNMAPPED: u16 = 0x4;
+pub const FLAG_READ2: u16 = 0x80;
+pub const FLAG_SECONDARY: u16 = 0x100;
+pub const FLAG_SUPPLEMENTARY: u16 = 0x800;
+
+/// A BAM record borrowed from the decompressed stream (the bytes after `block_size`).
+#[derive(Clone, Copy)]
+pub struct BamRecord<'a> {
+    data: &'a [u8],
+    cigar_start: usize,
+    n_cigar: usize,
+    aux_start: usize,
+}
+
+#[inline]
+fn le_i32(b: &[u8], at: usize) -> i32 {
+    i32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+#[inline]
+fn le_u16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+#[inline]
+fn le_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+impl<'a> BamRecord<'a> {
+    /// Checks the fixed fields against the record length; a record that fails is corrupt.
+    pub fn parse(data: &'a [u8]) -> Option<Self> {
+        if data.len() < 32 {
+            return None;
+        }
+        let l_read_name = data[8] as usize;
+        let n_cigar = le_u16(data, 12) as usize;
+        let l_seq = le_i32(data, 16);
+        if l_read_name == 0 || l_seq < 0 {
+            return None;
+        }
+        let l_seq = l_seq as usize;
+        let cigar_start = 32 + l_read_name;
+        let aux_start = cigar_start + 4 * n_cigar + l_seq.div_ceil(2) + l_seq;
+        if aux_start > data.len() || data[cigar_start - 1] != 0 {
+            return None;
+        }
+        Some(BamRecord {
+            data,
+            cigar_start,
+            n_cigar,
+            aux_start,
+        })
+    }
+
+    #[inline]
+    pub fn l_seq(&self) -> usize {
+        le_i32(self.data, 16) as usize
+    }
+
+    fn raw_cigar(&self) -> impl Iterator<Item = CigarOp> + 'a {
+        let d = self.data;
+        let s = self.cigar_start;
+        (0..self.n_cigar).map(move |i| CigarOp::from_bam(le_u32(d, s + 4 * i)))
+    }
+
+    /// A CIGAR too long for the record (over 65535 ops) is stored in the `CG:B,I` tag with a
+    /// placeholder `<l_seq>S<ref_len>N` in the record; this returns the real one's location.
+    fn long_cigar(&self) -> Option<(usize, usize)> {
+        if self.n_cigar != 2 {
+            return None;
+        }
+        let mut ops = self.raw_cigar();
+        let (a, b) = (ops.next()?, ops.next()?);
+        if a.op != b'S' || a.len as usize != self.l_seq() || b.op != b'N' {
+            return None;
+        }
+        let mut aux = AuxIter {
+            data: &self.data[self.aux_start..],
+        };
+        while let Some((tag, ty, val)) = aux.next_field() {
+            if &tag == b"CG" && ty == b'B' && val.len() >= 5 && val[0] == b'I' {
+                let n = le_u32(val, 1) as usize;
+                let start = self.data.len() - aux.data.len() - val.len() + 5;
+                if start + 4 * n <= self.data.len() {
+                    return Some((start, n));
+                }
+            }
+        }
+        None
+    }
+
+    fn aux_string(&self, want: &[u8; 2]) -> Option<&'a [u8]> {
+        let mut aux = AuxIter {
+            data: &self.data[self.aux_start..],
+        };
+        while let Some((tag, ty, val)) = aux.next_field() {
+            if &tag == want && ty == b'Z' {
+                return Some(&val[..val.len().saturating_sub(1)]);
+            }
+        }
+        None
+    }
+}
+
+impl Alignment for BamRecord<'_> {
+    #[inline]
+    fn ref_id(&self) -> i32 {
+        le_i32(self.data, 0)
+    }
+    #[inline]
+    fn pos(&self) -> i64 {
+        le_i32(self.data, 4) as i64
+    }
+    #[inline]
+    fn mapq(&self) -> u8 {
+        self.data[9]
+    }
+    #[inline]
+    fn flag(&self) -> u16 {
+        le_u16(self.data, 14)
+    }
+    #[inline]
+    fn next_ref_id(&self) -> i32 {
+        le_i32(self.data, 20)
+    }
+    #[inline]
+    fn next_pos(&self) -> i64 {
+        le_i32(self.data, 24) as i64
+    }
+    #[inline]
+    fn template_length(&self) -> i64 {
+        le_i32(self.data, 28) as i64
+    }
+    #[inline]
+    fn read_name(&self) -> &[u8] {
+        &self.data[32..self.cigar_start - 1]
+    }
+    #[inline]
+    fn n_cigar(&self) -> usize {
+        match self.long_cigar() {
+            Some((_, n)) => n,
+            None => self.n_cigar,
+        }
+    }
+    fn for_each_cigar(&self, mut f: impl FnMut(CigarOp)) {
+        if let Some((start, n)) = self.long_cigar() {
+            for i in 0..n {
+                f(CigarOp::from_bam(le_u32(self.data, start + 4 * i)));
+            }
+        } else {
+            for op in self.raw_cigar() {
+                f(op);
+            }
+        }
+    }
+    fn read_group(&self) -> Option<&[u8]> {
+        self.aux_string(b"RG")
+    }
+}
+
+struct AuxIter<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> AuxIter<'a> {
+    /// (tag, type, value bytes); stops quietly at malformed data.
+    fn next_field(&mut self) -> Option<([u8; 2], u8, &'a [u8])> {
+        let d = self.data;
+        if d.len() < 3 {
+            return None;
+        }
+        let tag = [d[0], d[1]];
+        let ty = d[2];
+        let body = &d[3..];
+        let len = match ty {
+            b'A' | b'c' | b'C' => 1,
+            b's' | b'S' => 2,
+            b'i' | b'I' | b'f' => 4,
+            b'Z' | b'H' => memchr::memchr(0, body)? + 1,
+            b'B' => {
+                if body.len() < 5 {
+                    return None;
+                }
+                let sz = match body[0] {
+                    b'c' | b'C' => 1,
+                    b's' | b'S' => 2,
+                    b'i' | b'I' | b'f' => 4,
+                    _ => return None,
+                };
+                5 + sz * le_u32(body, 1) as usize
+            }
+            _ => return None,
+        };
+        if len > body.len() {
+            return None;
+        }
+        self.data = &body[len..];
+        Some((tag, ty, &body[..len]))
+    }
+}
+
+/// Reads the BAM header from the start of the decompressed stream.
+pub fn read_header(cur: &mut ByteCursor) -> Result<Header> {
+    let path = cur.path().to_path_buf();
+    let bad = |m: &str| Error::format(&path, m.to_string());
+    let magic = cur.read_vec(4)?;
+    if magic != b"BAM\x01" {
+        return Err(bad("not a BAM file (bad magic)"));
+    }
+    let l_text = i32::from_le_bytes(cur.read_vec(4)?.try_into().unwrap_or_default());
+    if l_text < 0 {
+        return Err(bad("corrupt header (negative text length)"));
+    }
+    let text = cur.read_vec(l_text as usize)?;
+    let n_ref = i32::from_le_bytes(cur.read_vec(4)?.try_into().unwrap_or_default());
+    if n_ref < 0 {
+        return Err(bad("corrupt header (negative reference count)"));
+    }
+    let mut refs = Vec::with_capacity(n_ref as usize);
+    for _ in 0..n_ref {
+        let l_name = i32::from_le_bytes(cur.read_vec(4)?.try_into().unwrap_or_default());
+        if !(1..=(1 << 20)).contains(&l_name) {
+            return Err(bad("corrupt header (bad reference name length)"));
+        }
+        let mut name = cur.read_vec(l_name as usize)?;
+        if name.pop() != Some(0) {
+            return Err(bad("corrupt header (reference name not NUL-terminated)"));
+        }
+        let len = i32::from_le_bytes(cur.read_vec(4)?.try_into().unwrap_or_default());
+        if len < 0 {
+            return Err(bad("corrupt header (negative reference length)"));
+        }
+        refs.push(Reference {
+            name: String::from_utf8_lossy(&name).into_owned(),
+            len: len as u64,
+        });
+    }
+    Ok(Header {
+        text: String::from_utf8_lossy(&text).into_owned(),
+        refs,
+    })
+}
+
+/// A file cut at a block boundary is only recognisable by its missing end-of-file block; this
+/// is checked up front because reading may stop before the end (unplaced reads, `-c`).
+pub fn check_eof_marker(path: &Path) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = f.seek(SeekFrom::End(0)).map_err(|e| Error::io(path, e))?;
+    let mut tail = [0u8; 28];
+    if len >= 28 {
+        f.seek(SeekFrom::End(-28)).map_err(|e| Error::io(path, e))?;
+        f.read_exact(&mut tail).map_err(|e| Error::io(path, e))?;
+    }
+    if tail != crate::io::bgzf::EOF_BLOCK {
+        return Err(Error::bgzf(
+            path,
+            "file is truncated: the BGZF end-of-file marker is missing",
+        ));
+    }
+    Ok(())
+}
+
+/// Streams BAM records in file order.
+pub struct BamReader {
+    cur: ByteCursor,
+    path: PathBuf,
+    pub header: Header,
+    /// Records read so far (for error messages).
+    n_records: u64,
+    consume_next: usize,
+}
+
+impl BamReader {
+    pub fn open(path: &Path, pool: Arc<rayon::ThreadPool>) -> Result<Self> {
+        check_eof_marker(path)?;
+        let stream = BgzfStream::open(path, 0, pool)?;
+        let mut cur = ByteCursor::new(stream, path.to_path_buf());
+        let header = read_header(&mut cur)?;
+        Ok(BamReader {
+            cur,
+            path: path.to_path_buf(),
+            header,
+            n_records: 0,
+            consume_next: 0,
+        })
+    }
+
+    /// Reads the header from the file start, then continues at virtual offset `voffset`.
+    pub fn open_at(path: &Path, voffset: u64, pool: Arc<rayon::ThreadPool>) -> Result<Self> {
+        let header = BamReader::open(path, pool.clone())?.header;
+        let stream = BgzfStream::open(path, voffset >> 16, pool)?;
+        let mut cur = ByteCursor::new(stream, path.to_path_buf());
+        cur.skip((voffset & 0xffff) as usize)?;
+        Ok(BamReader {
+            cur,
+            path: path.to_path_buf(),
+            header,
+            n_records: 0,
+            consume_next: 0,
+        })
+    }
+
+    /// The next record, or `None` at the end of the file.
+    #[inline]
+    pub fn next_record(&mut self) -> Result<Option<BamRecord<'_>>> {
+        self.cur.consume(std::mem::take(&mut self.consume_next));
+        if !self.cur.ensure(4)? {
+            return Ok(None);
+        }
+        let bs = i32::from_le_bytes(self.cur.peek(4).try_into().unwrap_or_default());
+        if !(32..=(1 << 28)).contains(&bs) {
+            return Err(self.corrupt("impossible record length"));
+        }
+        let n = 4 + bs as usize;
+        if !self.cur.ensure(n)? {
+            return Err(self.corrupt("file ends in the middle of a record (truncated)"));
+        }
+        self.n_records += 1;
+        // Consumed lazily at the next call so the record can borrow the cursor's bytes.
+        self.consume_next = n;
+        match BamRecord::parse(&self.cur.peek(n)[4..]) {
+            Some(r) => Ok(Some(r)),
+            None => Err(Error::format(
+                &self.path,
+                format!(
+                    "corrupt BAM record #{}: record fields are inconsistent with its length",
+                    self.n_records
+                ),
+            )),
+        }
+    }
+
+    fn corrupt(&self, what: &str) -> Error {
+        Error::format(
+            &self.path,
+            format!("corrupt BAM record #{}: {what}", self.n_records + 1),
+        )
+    }
+}

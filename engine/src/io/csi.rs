@@ -1,0 +1,213 @@
+//! Writing CSI indexes (with tabix metadata) for BGZF-compressed BED outputs, as
+//! `tabix -C`/htslib would: binning index with per-bin linear offsets, plus the per-contig
+//! pseudo-bin that holds its span and record counts.
+
+use std::collections::BTreeMap;
+
+use crate::io::bgzf::compress_all;
+
+/// tabix "generic" preset with 0-based, half-open coordinates (BED).
+pub const TBX_UCSC: i32 = 0x10000;
+
+#[derive(Default)]
+struct Bin {
+    chunks: Vec<(u64, u64)>,
+}
+
+#[derive(Default)]
+struct RefIndex {
+    bins: BTreeMap<u32, Bin>,
+    /// First start offset of a record overlapping each 2^min_shift window.
+    linear: Vec<Option<u64>>,
+    off_beg: Option<u64>,
+    off_end: u64,
+    n_records: u64,
+}
+
+pub struct CsiBuilder {
+    min_shift: u32,
+    depth: u32,
+    refs: Vec<RefIndex>,
+    names: Vec<String>,
+}
+
+/// Levels needed so the largest contig fits, as mosdepth chooses them (min_shift 14).
+pub fn levels_for(max_len: u64) -> u32 {
+    let mut levels = 0;
+    let mut s: u64 = 1 << 14;
+    while max_len > s {
+        levels += 1;
+        s <<= 3;
+    }
+    levels
+}
+
+fn reg2bin(beg: u64, end: u64, min_shift: u32, depth: u32) -> u32 {
+    let end = end.max(beg + 1) - 1;
+    let mut s = min_shift;
+    let mut t: u64 = ((1u64 << (3 * depth)) - 1) / 7;
+    let mut l = depth;
+    while l > 0 {
+        if beg >> s == end >> s {
+            return (t + (beg >> s)) as u32;
+        }
+        l -= 1;
+        s += 3;
+        t -= 1u64 << (3 * l);
+    }
+    0
+}
+
+/// First bin of the bottom level that lies under `bin`.
+fn bin_first_window(bin: u32, depth: u32) -> u64 {
+    // Level of `bin`: bins of level l start at ((1<<3l)-1)/7.
+    let mut l = 0;
+    let mut first = 0u64;
+    while l < depth {
+        let next = ((1u64 << (3 * (l + 1))) - 1) / 7;
+        if (bin as u64) < next {
+            break;
+        }
+        first = next;
+        l += 1;
+    }
+    let offset = bin as u64 - first;
+    offset << (3 * (depth - l))
+}
+
+impl CsiBuilder {
+    pub fn new(min_shift: u32, depth: u32) -> Self {
+        CsiBuilder {
+            min_shift,
+            depth,
+            refs: Vec::new(),
+            names: Vec::new(),
+        }
+    }
+
+    /// Registers the contig name that the next `tid` refers to; tids are dense in write order.
+    pub fn ensure_name(&mut self, tid: u32, name: &str) {
+        while self.names.len() <= tid as usize {
+            self.names.push(String::new());
+            self.refs.push(RefIndex::default());
+        }
+        self.names[tid as usize] = name.to_string();
+    }
+
+    /// Serialises the index (BGZF-compressed CSI).
+    pub fn finish(self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(b"CSI\x01");
+        out.extend_from_slice(&(self.min_shift as i32).to_le_bytes());
+        out.extend_from_slice(&(self.depth as i32).to_le_bytes());
+        let mut aux = Vec::new();
+        for v in [TBX_UCSC, 1, 2, 3, b'#' as i32, 0] {
+            aux.extend_from_slice(&v.to_le_bytes());
+        }
+        let mut names = Vec::new();
+        for n in &self.names {
+            names.extend_from_slice(n.as_bytes());
+            names.push(0);
+        }
+        aux.extend_from_slice(&(names.len() as i32).to_le_bytes());
+        aux.extend_from_slice(&names);
+        out.extend_from_slice(&(aux.len() as i32).to_le_bytes());
+        out.extend_from_slice(&aux);
+        out.extend_from_slice(&(self.refs.len() as i32).to_le_bytes());
+        let pseudo = (((1u64 << (3 * (self.depth + 1))) - 1) / 7 + 1) as u32;
+        for r in &self.refs {
+            // Forward-fill the linear index so empty windows point at an earlier record.
+            let mut linear = Vec::with_capacity(r.linear.len());
+            let mut last = 0u64;
+            for v in &r.linear {
+                if let Some(v) = v {
+                    last = *v;
+                }
+                linear.push(last);
+            }
+            let n_bins = r.bins.len() + usize::from(r.off_beg.is_some());
+            out.extend_from_slice(&(n_bins as i32).to_le_bytes());
+            for (bin, b) in &r.bins {
+                let w = bin_first_window(*bin, self.depth) as usize;
+                let loff = linear.get(w).copied().unwrap_or(0);
+                out.extend_from_slice(&bin.to_le_bytes());
+                out.extend_from_slice(&loff.to_le_bytes());
+                out.extend_from_slice(&(b.chunks.len() as i32).to_le_bytes());
+                for (s, e) in &b.chunks {
+                    out.extend_from_slice(&s.to_le_bytes());
+                    out.extend_from_slice(&e.to_le_bytes());
+                }
+            }
+            if let Some(beg) = r.off_beg {
+                out.extend_from_slice(&pseudo.to_le_bytes());
+                out.extend_from_slice(&0u64.to_le_bytes());
+                out.extend_from_slice(&2i32.to_le_bytes());
+                out.extend_from_slice(&beg.to_le_bytes());
+                out.extend_from_slice(&r.off_end.to_le_bytes());
+                out.extend_from_slice(&r.n_records.to_le_bytes());
+                out.extend_from_slice(&0u64.to_le_bytes());
+            }
+        }
+        out.extend_from_slice(&0u64.to_le_bytes());
+        compress_all(&out, 6)
+    }
+}
+
+impl CsiBuilder {
+    /// Adds one record spanning `[beg, end)` stored between two virtual offsets.
+    pub fn push(&mut self, tid: u32, beg: u64, end: u64, vstart: u64, vend: u64) {
+        while self.refs.len() <= tid as usize {
+            self.refs.push(RefIndex::default());
+            self.names.push(String::new());
+        }
+        let min_shift = self.min_shift;
+        let bin = reg2bin(beg, end, min_shift, self.depth);
+        let r = &mut self.refs[tid as usize];
+        let b = r.bins.entry(bin).or_default();
+        match b.chunks.last_mut() {
+            // Consecutive records in one bin extend its last chunk.
+            Some(last) if last.1 == vstart => last.1 = vend,
+            _ => b.chunks.push((vstart, vend)),
+        }
+        let w0 = (beg >> min_shift) as usize;
+        let w1 = ((end.max(beg + 1) - 1) >> min_shift) as usize;
+        if r.linear.len() <= w1 {
+            r.linear.resize(w1 + 1, None);
+        }
+        for slot in &mut r.linear[w0..=w1] {
+            if slot.is_none() {
+                *slot = Some(vstart);
+            }
+        }
+        if r.off_beg.is_none() {
+            r.off_beg = Some(vstart);
+        }
+        r.off_end = vend;
+        r.n_records += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bins_match_the_sam_spec_for_depth_5() {
+        // BAI-equivalent scheme (min_shift 14, depth 5): bin of [0,1) is 4681, whole-genome bin 0.
+        assert_eq!(reg2bin(0, 1, 14, 5), 4681);
+        assert_eq!(reg2bin(0, 1 << 29, 14, 5), 0);
+        assert_eq!(reg2bin(1 << 14, (1 << 14) + 5, 14, 5), 4682);
+        assert_eq!(bin_first_window(4682, 5), 1);
+        assert_eq!(bin_first_window(0, 5), 0);
+        assert_eq!(bin_first_window(1, 5), 0);
+        assert_eq!(bin_first_window(2, 5), 4096);
+    }
+
+    #[test]
+    fn levels_follow_mosdepth() {
+        assert_eq!(levels_for(10_000), 0);
+        assert_eq!(levels_for(1 << 14), 0);
+        assert_eq!(levels_for((1 << 14) + 1), 1);
+        assert_eq!(levels_for(248_956_422), 5);
+    }
+}

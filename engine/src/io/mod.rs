@@ -1,0 +1,190 @@
+//! Input and output formats. Each format lives in its own module; stages see alignments only
+//! through the [`Alignment`] trait, so BAM and CRAM feed the same code.
+
+pub mod atomic;
+pub mod bam;
+pub mod bed;
+pub mod bgzf;
+pub mod cram;
+pub mod csi;
+pub mod index;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reference {
+    pub name: String,
+    pub len: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Header {
+    pub text: String,
+    pub refs: Vec<Reference>,
+}
+
+impl Header {
+    pub fn tid(&self, name: &str) -> Option<usize> {
+        self.refs.iter().position(|r| r.name == name)
+    }
+}
+
+/// One CIGAR operation, `op` as its SAM letter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CigarOp {
+    pub op: u8,
+    pub len: u32,
+}
+
+const BAM_OPS: &[u8; 16] = b"MIDNSHP=X???????";
+
+impl CigarOp {
+    #[inline]
+    pub fn from_bam(v: u32) -> Self {
+        CigarOp {
+            op: BAM_OPS[(v & 0xf) as usize],
+            len: v >> 4,
+        }
+    }
+    #[inline]
+    pub fn consumes_ref(&self) -> bool {
+        matches!(self.op, b'M' | b'D' | b'N' | b'=' | b'X')
+    }
+    #[inline]
+    pub fn consumes_query(&self) -> bool {
+        matches!(self.op, b'M' | b'I' | b'S' | b'=' | b'X')
+    }
+}
+
+/// The fields of an aligned read that analyses use, decoded on demand.
+pub trait Alignment {
+    fn ref_id(&self) -> i32;
+    /// 0-based leftmost position.
+    fn pos(&self) -> i64;
+    fn mapq(&self) -> u8;
+    fn flag(&self) -> u16;
+    fn next_ref_id(&self) -> i32;
+    fn next_pos(&self) -> i64;
+    /// Signed observed template length (TLEN).
+    fn template_length(&self) -> i64;
+    fn read_name(&self) -> &[u8];
+    fn n_cigar(&self) -> usize;
+    fn for_each_cigar(&self, f: impl FnMut(CigarOp));
+    fn read_group(&self) -> Option<&[u8]>;
+
+    /// End position as htslib's `bam_endpos` defines it: unmapped reads and reads without
+    /// reference-consuming operations span one base.
+    fn end_pos(&self) -> i64 {
+        let mut rlen = 0i64;
+        if self.flag() & bam::FLAG_UNMAPPED == 0 {
+            self.for_each_cigar(|c| {
+                if c.consumes_ref() {
+                    rlen += c.len as i64;
+                }
+            });
+        }
+        self.pos() + rlen.max(1)
+    }
+}
+
+/// Callback for [`AlignmentReader::visit`]: called for each record in file order.
+pub trait Visitor {
+    /// Returns false to stop reading.
+    fn record<A: Alignment>(&mut self, rec: &A) -> Result<bool>;
+}
+
+/// A BAM or CRAM file, chosen by its content.
+pub enum AlignmentReader {
+    Bam(bam::BamReader),
+    Cram(cram::CramReader),
+}
+
+impl AlignmentReader {
+    /// Opens `path`; `reference` is required for CRAM. With `tid`, reading starts at that
+    /// contig's first record using the index (which must then exist).
+    pub fn open(
+        path: &Path,
+        reference: Option<&Path>,
+        tid_for_index: Option<&str>,
+        pool: Arc<rayon::ThreadPool>,
+    ) -> Result<Self> {
+        let kind = sniff(path)?;
+        match kind {
+            Kind::Bam => {
+                let mut r = bam::BamReader::open(path, pool.clone())?;
+                if let Some(name) = tid_for_index {
+                    let tid = r.header.tid(name).ok_or_else(|| {
+                        Error::Usage(format!("chromosome {name} not found in {}", path.display()))
+                    })?;
+                    match index::first_offset(path, tid)? {
+                        Some(v) => r = bam::BamReader::open_at(path, v, pool)?,
+                        None => {
+                            r = bam::BamReader::open_at(path, u64::MAX, pool)
+                                .or(Ok::<_, Error>(r))?
+                        }
+                    }
+                }
+                Ok(AlignmentReader::Bam(r))
+            }
+            Kind::Cram => {
+                let reference = reference.ok_or_else(|| {
+                    Error::format(
+                        path,
+                        "CRAM needs its reference: give it with -f/--fasta (or set REF_PATH)",
+                    )
+                })?;
+                if let Some(name) = tid_for_index {
+                    index::require_cram_index(path)?;
+                    let _ = name;
+                }
+                Ok(AlignmentReader::Cram(cram::CramReader::open(
+                    path, reference,
+                )?))
+            }
+        }
+    }
+
+    pub fn header(&self) -> &Header {
+        match self {
+            AlignmentReader::Bam(r) => &r.header,
+            AlignmentReader::Cram(r) => &r.header,
+        }
+    }
+
+    /// Feeds records in file order to `v` until it returns false or the file ends.
+    pub fn visit<V: Visitor>(&mut self, v: &mut V) -> Result<()> {
+        match self {
+            AlignmentReader::Bam(r) => {
+                while let Some(rec) = r.next_record()? {
+                    if !v.record(&rec)? {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+            AlignmentReader::Cram(r) => r.visit(v),
+        }
+    }
+}
+
+enum Kind {
+    Bam,
+    Cram,
+}
+
+fn sniff(path: &Path) -> Result<Kind> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut magic = [0u8; 4];
+    let n = f.read(&mut magic).map_err(|e| Error::io(path, e))?;
+    if n == 4 && &magic == b"CRAM" {
+        Ok(Kind::Cram)
+    } else if n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+        Ok(Kind::Bam)
+    } else {
+        Err(Error::format(path, "not a BAM or CRAM file"))
+    }
+}

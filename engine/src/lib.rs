@@ -1,0 +1,13 @@
+//! kasane: a genome analysis engine. Stages read alignments (`io`), compute on a backend
+//! (`backend`), and write standard formats; each analysis is a module (`coverage`, ...).
+
+pub mod backend;
+pub mod coverage;
+pub mod error;
+pub mod io;
+pub mod progress;
+
+pub use error::{Error, Result};
+
+/// Version string recorded with outputs.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,239 @@
+//! The `kasane` command line: a thin layer over the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use kasane::backend::BackendKind;
+use kasane::coverage::{self, depth::ReadFilter, stats, By, CoverageOptions};
+use kasane::progress::Progress;
+
+#[derive(Parser)]
+#[command(
+    name = "kasane",
+    version,
+    about = "High-performance genome analysis: coverage, small variants, structural variants",
+    long_about = None,
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Depth of coverage, a drop-in for mosdepth: same options, same files.
+    ///
+    /// Writes {prefix}.mosdepth.global.dist.txt, {prefix}.mosdepth.summary.txt,
+    /// {prefix}.per-base.bed.gz (unless -n), {prefix}.regions.bed.gz and
+    /// {prefix}.mosdepth.region.dist.txt (with -b), {prefix}.quantized.bed.gz (with -q) and
+    /// {prefix}.thresholds.bed.gz (with -T), each .bed.gz with a .csi index. Environment:
+    /// MOSDEPTH_PRECISION (decimals, default 2), MOSDEPTH_Q0, MOSDEPTH_Q1, ... (quantize labels).
+    Coverage(CoverageArgs),
+    /// List the compute backends this machine offers, and why any is unavailable.
+    Backends,
+}
+
+#[derive(Args)]
+struct CoverageArgs {
+    /// Output prefix.
+    prefix: String,
+    /// Alignments: BAM or CRAM, sorted by coordinate.
+    #[arg(value_name = "BAM-or-CRAM")]
+    input: PathBuf,
+    /// Worker threads for decompression and computation (0 counts as 1).
+    #[arg(short = 't', long, default_value_t = 0)]
+    threads: usize,
+    /// Restrict to one chromosome (CHROM or CHROM:START-END; only the name is used, as in
+    /// mosdepth). Needs the index.
+    #[arg(short = 'c', long)]
+    chrom: Option<String>,
+    /// BED file of regions, or a window size in bases, for region statistics.
+    #[arg(short = 'b', long, value_name = "bed|window")]
+    by: Option<String>,
+    /// Do not write per-base depth (faster).
+    #[arg(short = 'n', long)]
+    no_per_base: bool,
+    /// Reference FASTA (with .fai) for CRAM input.
+    #[arg(short = 'f', long, env = "REF_PATH")]
+    fasta: Option<PathBuf>,
+    /// Exclude reads with any of these flag bits set.
+    #[arg(short = 'F', long, default_value = "1796", value_parser = parse_flag)]
+    flag: u16,
+    /// Only include reads with any of these flag bits set (0: no requirement).
+    #[arg(short = 'i', long, default_value = "0", value_parser = parse_flag)]
+    include_flag: u16,
+    /// Count each read over its whole span: no CIGAR walk, no mate-overlap correction.
+    #[arg(short = 'x', long)]
+    fast_mode: bool,
+    /// Count the full fragment of proper pairs (from read 1), insert included.
+    #[arg(short = 'a', long)]
+    fragment_mode: bool,
+    /// Ignore reads whose absolute insert size is below this (-1: no limit).
+    #[arg(short = 'l', long, default_value_t = -1, allow_negative_numbers = true)]
+    min_frag_len: i64,
+    /// Ignore reads whose absolute insert size is above this (-1: no limit).
+    #[arg(short = 'u', long, default_value_t = -1, allow_negative_numbers = true)]
+    max_frag_len: i64,
+    /// Write quantized depth: bin edges like 0:1:4:10: (a trailing colon is open-ended).
+    #[arg(short = 'q', long, value_name = "segments")]
+    quantize: Option<String>,
+    /// Mapping-quality threshold: reads below it are ignored.
+    #[arg(short = 'Q', long, default_value_t = 0)]
+    mapq: u8,
+    /// For each region in --by, count bases covered at least at each of these depths (comma-separated).
+    #[arg(short = 'T', long)]
+    thresholds: Option<String>,
+    /// Report the median of each region instead of the mean.
+    #[arg(short = 'm', long)]
+    use_median: bool,
+    /// Only count reads of these comma-separated read-group IDs.
+    #[arg(short = 'R', long)]
+    read_groups: Option<String>,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = BackendKind::Auto)]
+    backend: BackendKind,
+    /// No progress display.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn parse_flag(s: &str) -> Result<u16, String> {
+    let v = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        u16::from_str_radix(h, 16)
+    } else {
+        s.parse::<u16>()
+    };
+    v.map_err(|_| format!("'{s}' is not a flag value (0-65535, decimal or 0x hex)"))
+}
+
+fn coverage_options(a: CoverageArgs) -> Result<(CoverageOptions, bool)> {
+    let precision = std::env::var("MOSDEPTH_PRECISION")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .unwrap_or(2)
+        .min(32);
+    let by = match a.by {
+        None => None,
+        Some(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            let w: u64 = s.parse().context("window size is too large")?;
+            if w == 0 {
+                bail!("window size for --by must be positive");
+            }
+            Some(By::Windows(w))
+        }
+        Some(s) => Some(By::Bed(PathBuf::from(s))),
+    };
+    let thresholds = match a.thresholds {
+        None => Vec::new(),
+        Some(s) => {
+            let mut v = s
+                .split(',')
+                .map(|x| x.trim().parse::<u64>())
+                .collect::<Result<Vec<_>, _>>()
+                .with_context(|| {
+                    format!("invalid --thresholds '{s}': expected comma-separated integers")
+                })?;
+            v.sort_unstable();
+            v
+        }
+    };
+    let quantize = match &a.quantize {
+        None => None,
+        Some(s) => Some(stats::parse_quantize(s).with_context(|| {
+            format!("invalid --quantize '{s}': expected integers separated by ':'")
+        })?),
+    };
+    let labels = quantize
+        .as_ref()
+        .map(|q| stats::quantize_labels(q, &|k| std::env::var(k).ok()))
+        .unwrap_or_default();
+    let min_frag = (a.min_frag_len >= 0).then_some(a.min_frag_len as u64);
+    let max_frag = (a.max_frag_len >= 0).then_some(a.max_frag_len as u64);
+    if let (Some(lo), Some(hi)) = (min_frag, max_frag) {
+        if hi < lo {
+            bail!("--max-frag-len ({hi}) is lower than --min-frag-len ({lo})");
+        }
+    }
+    let read_groups = a
+        .read_groups
+        .map(|s| s.split(',').map(|g| g.as_bytes().to_vec()).collect())
+        .unwrap_or_default();
+    Ok((
+        CoverageOptions {
+            prefix: a.prefix,
+            input: a.input,
+            threads: a.threads,
+            chrom: a.chrom,
+            by,
+            no_per_base: a.no_per_base,
+            fasta: a.fasta.filter(|p| !p.as_os_str().is_empty()),
+            filter: ReadFilter {
+                min_mapq: a.mapq,
+                exclude_flags: a.flag,
+                include_flags: a.include_flag,
+                read_groups,
+                fast_mode: a.fast_mode,
+                fragment_mode: a.fragment_mode,
+                min_frag_len: min_frag,
+                max_frag_len: max_frag,
+            },
+            quantize,
+            quantize_labels: labels,
+            thresholds,
+            use_median: a.use_median,
+            precision,
+            backend: a.backend,
+        },
+        a.quiet,
+    ))
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Coverage(a) => {
+            let (opts, quiet) = coverage_options(a)?;
+            let progress = Progress::new(quiet);
+            let report = coverage::run(&opts, &progress)?;
+            for w in &report.warnings {
+                eprintln!("kasane: warning: {w}");
+            }
+            Ok(())
+        }
+        Command::Backends => {
+            println!("backend\tstatus\tdevice");
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            println!("cpu\tavailable\t{threads} hardware thread(s)");
+            for k in [BackendKind::Cuda, BackendKind::Wgpu] {
+                match kasane::backend::open(k, 1) {
+                    Ok(b) => println!("{k}\tavailable\t{}", b.device()),
+                    Err(e) => println!("{k}\tunavailable\t{e}"),
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the library's errors already name the file and the problem.
+            let mut msg = e.to_string();
+            for cause in e.chain().skip(1) {
+                let c = cause.to_string();
+                if !msg.contains(&c) {
+                    msg.push_str(": ");
+                    msg.push_str(&c);
+                }
+            }
+            eprintln!("kasane: error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Progress on a terminal; silence in batch logs (stderr not a terminal, or `KASANE_QUIET`).
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Instant;
+
+pub struct Progress {
+    enabled: bool,
+    start: Instant,
+    state: Mutex<(String, u64)>,
+}
+
+impl Progress {
+    /// Enabled when stderr is a terminal, unless `quiet`.
+    pub fn new(quiet: bool) -> Self {
+        let enabled =
+            !quiet && std::env::var_os("KASANE_QUIET").is_none() && std::io::stderr().is_terminal();
+        Progress {
+            enabled,
+            start: Instant::now(),
+            state: Mutex::new((String::new(), 0)),
+        }
+    }
+
+    pub fn hidden() -> Self {
+        Progress {
+            enabled: false,
+            start: Instant::now(),
+            state: Mutex::new((String::new(), 0)),
+        }
+    }
+
+    fn draw(&self) {
+        if let Ok(s) = self.state.lock() {
+            let secs = self.start.elapsed().as_secs_f64();
+            let mut e = std::io::stderr().lock();
+            let _ = write!(
+                e,
+                "\r\x1b[2K[kasane] {:>8.1} M records  contig {}  {:.0} s",
+                s.1 as f64 / 1e6,
+                s.0,
+                secs
+            );
+            let _ = e.flush();
+        }
+    }
+
+    pub fn contig(&self, name: &str) {
+        if !self.enabled {
+            return;
+        }
+        if let Ok(mut s) = self.state.lock() {
+            s.0 = name.to_string();
+        }
+        self.draw();
+    }
+
+    pub fn records(&self, n: u64) {
+        if !self.enabled {
+            return;
+        }
+        if let Ok(mut s) = self.state.lock() {
+            s.1 = n;
+        }
+        self.draw();
+    }
+
+    /// Clears the progress line.
+    pub fn done(&self) {
+        if self.enabled {
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Parity with mosdepth 0.3.3: every case in testdata/golden/cases.tsv (made by
+//! testdata/golden/make_golden.sh) is re-run with `kasane coverage` and every file mosdepth
+//! wrote is compared line by line.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn read_text(p: &Path) -> String {
+    let raw = std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    if p.extension().is_some_and(|e| e == "gz") {
+        let mut s = String::new();
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_string(&mut s)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        s
+    } else {
+        String::from_utf8(raw).unwrap()
+    }
+}
+
+struct Case {
+    name: String,
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+    input: String,
+}
+
+fn cases() -> Vec<Case> {
+    let tsv = std::fs::read_to_string(repo().join("testdata/golden/cases.tsv")).unwrap();
+    tsv.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let env = if f[1] == "-" {
+                Vec::new()
+            } else {
+                f[1].split_whitespace()
+                    .map(|kv| {
+                        let (k, v) = kv.split_once('=').unwrap();
+                        (k.to_string(), v.to_string())
+                    })
+                    .collect()
+            };
+            Case {
+                name: f[0].to_string(),
+                env,
+                args: f[2].split_whitespace().map(String::from).collect(),
+                input: f[3].to_string(),
+            }
+        })
+        .collect()
+}
+
+/// Runs one case with `extra` arguments and returns a list of differences.
+fn check_case(c: &Case, extra: &[&str]) -> Vec<String> {
+    let tmp = tempfile::tempdir().unwrap();
+    let prefix = tmp.path().join("out");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kasane"));
+    cmd.current_dir(repo())
+        .arg("coverage")
+        .args(&c.args)
+        .args(extra)
+        .arg(&prefix)
+        .arg(&c.input)
+        .env_remove("MOSDEPTH_PRECISION")
+        .env_remove("REF_PATH");
+    for i in 0..10 {
+        cmd.env_remove(format!("MOSDEPTH_Q{i}"));
+    }
+    for (k, v) in &c.env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    if !out.status.success() {
+        return vec![format!(
+            "{}: exit {:?}: {}",
+            c.name,
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        )];
+    }
+    let gdir = repo().join("testdata/golden").join(&c.name);
+    let mut problems = Vec::new();
+    let mut expected: Vec<String> = std::fs::read_dir(&gdir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    expected.sort();
+    for name in &expected {
+        let mine = tmp.path().join(name);
+        if !mine.exists() {
+            problems.push(format!("{}: {name} not written", c.name));
+            continue;
+        }
+        let (a, b) = (read_text(&gdir.join(name)), read_text(&mine));
+        if a != b {
+            let (al, bl): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+            let i = al
+                .iter()
+                .zip(&bl)
+                .position(|(x, y)| x != y)
+                .unwrap_or(al.len().min(bl.len()));
+            problems.push(format!(
+                "{}: {name} differs at line {} (mosdepth {} lines, kasane {}):\n  mosdepth: {:?}\n  kasane:   {:?}",
+                c.name,
+                i + 1,
+                al.len(),
+                bl.len(),
+                al.get(i),
+                bl.get(i)
+            ));
+        }
+    }
+    // Each .bed.gz comes with its index, and nothing mosdepth does not write appears.
+    for e in std::fs::read_dir(tmp.path()).unwrap() {
+        let n = e.unwrap().file_name().to_string_lossy().into_owned();
+        if n.ends_with(".csi") {
+            if !expected.contains(&n.trim_end_matches(".csi").to_string()) {
+                problems.push(format!("{}: unexpected {n}", c.name));
+            }
+        } else if !expected.contains(&n) {
+            problems.push(format!("{}: unexpected output {n}", c.name));
+        } else if n.ends_with(".bed.gz") && !tmp.path().join(format!("{n}.csi")).exists() {
+            problems.push(format!("{}: {n} has no .csi", c.name));
+        }
+    }
+    problems
+}
+
+fn run_all(extra: &[&str]) {
+    let cases = cases();
+    assert!(
+        cases.len() >= 30,
+        "cases.tsv lists only {} cases",
+        cases.len()
+    );
+    let problems: Vec<String> = cases.iter().flat_map(|c| check_case(c, extra)).collect();
+    assert!(
+        problems.is_empty(),
+        "{} problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn matches_mosdepth_goldens_single_thread() {
+    run_all(&["-t", "1"]);
+}
+
+#[test]
+fn matches_mosdepth_goldens_four_threads() {
+    run_all(&["-t", "4"]);
+}
