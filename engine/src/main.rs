@@ -32,7 +32,7 @@ enum Command {
     /// {prefix}.mosdepth.region.dist.txt (with -b), {prefix}.quantized.bed.gz (with -q) and
     /// {prefix}.thresholds.bed.gz (with -T), each .bed.gz with a .csi index. Environment:
     /// MOSDEPTH_PRECISION (decimals, default 2), MOSDEPTH_Q0, MOSDEPTH_Q1, ... (quantize labels).
-    Coverage(CoverageArgs),
+    Coverage(Box<CoverageArgs>),
     /// List the compute backends this machine offers, and why any is unavailable.
     Backends,
 }
@@ -195,7 +195,7 @@ fn coverage_options(a: CoverageArgs) -> Result<(CoverageOptions, bool)> {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Coverage(a) => {
-            let (opts, quiet) = coverage_options(a)?;
+            let (opts, quiet) = coverage_options(*a)?;
             let progress = Progress::new(quiet);
             let report = coverage::run(&opts, &progress)?;
             for w in &report.warnings {

@@ -136,8 +136,17 @@ fn check_case(c: &Case, extra: &[&str]) -> Vec<String> {
     problems
 }
 
+/// Cases where kasane deliberately differs, with the test that covers its behaviour instead.
+const DIVERGES: &[(&str, &str)] = &[(
+    "bad_cols_bed",
+    "mosdepth skips a BED line with 2 columns; kasane refuses it (tests/errors.rs)",
+)];
+
 fn run_all(extra: &[&str]) {
-    let cases = cases();
+    let cases: Vec<Case> = cases()
+        .into_iter()
+        .filter(|c| !DIVERGES.iter().any(|(n, _)| *n == c.name))
+        .collect();
     assert!(
         cases.len() >= 30,
         "cases.tsv lists only {} cases",

@@ -23,12 +23,30 @@ impl Backend for CpuBackend {
     fn begin_contig(&self, len: usize) -> Result<Box<dyn ContigDepth>> {
         Ok(Box::new(CpuDepth {
             diff: vec![0i32; len + 1],
+            done: 0,
+            acc: 0,
         }))
     }
 }
 
+/// One array: depth below `done`, differences from `done` on.
 struct CpuDepth {
     diff: Vec<i32>,
+    done: usize,
+    acc: i32,
+}
+
+impl CpuDepth {
+    fn prefix_sum(&mut self, upto: usize) {
+        let upto = upto.min(self.diff.len());
+        let mut acc = self.acc;
+        for v in &mut self.diff[self.done.min(upto)..upto] {
+            acc = acc.wrapping_add(*v);
+            *v = acc;
+        }
+        self.acc = acc;
+        self.done = self.done.max(upto);
+    }
 }
 
 impl ContigDepth for CpuDepth {
@@ -43,14 +61,16 @@ impl ContigDepth for CpuDepth {
         Ok(())
     }
 
-    fn finish(self: Box<Self>) -> Result<Vec<i32>> {
-        let mut d = self.diff;
-        let mut acc = 0i32;
-        for v in d.iter_mut() {
-            acc = acc.wrapping_add(*v);
-            *v = acc;
-        }
-        Ok(d)
+    fn take_final(&mut self, upto: usize) -> Result<Vec<i32>> {
+        let from = self.done;
+        self.prefix_sum(upto);
+        Ok(self.diff[from.min(self.done)..self.done].to_vec())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<Vec<i32>> {
+        let n = self.diff.len();
+        self.prefix_sum(n);
+        Ok(std::mem::take(&mut self.diff))
     }
 }
 
@@ -67,6 +87,8 @@ mod tests {
             ends: vec![5, 3, 10],
         })
         .unwrap();
+        assert_eq!(c.take_final(4).unwrap(), vec![1, 1, 3, 2]);
+        assert_eq!(c.take_final(4).unwrap(), Vec::<i32>::new());
         let d = c.finish().unwrap();
         assert_eq!(d, vec![1, 1, 3, 2, 2, 1, 1, 1, 1, 1, 0]);
     }

@@ -58,8 +58,12 @@ impl EventBatch {
 pub trait ContigDepth: Send {
     /// Applies a batch of events (scatter-add into the difference array).
     fn add_events(&mut self, batch: &EventBatch) -> Result<()>;
-    /// Turns the difference array into per-base depth (a prefix sum) and returns it; the vector
-    /// has `len + 1` entries, the last one being zero when every read ends inside the contig.
+    /// Depth of bases `[done, upto)`, where `done` is where the previous call stopped: the
+    /// caller promises no later event falls before `upto`, so these values are final. This lets
+    /// outputs stream while the rest of the contig is still being read.
+    fn take_final(&mut self, upto: usize) -> Result<Vec<i32>>;
+    /// Finishes the prefix sum and returns the whole contig's depth; the vector has `len + 1`
+    /// entries, the last one being zero when every read ends inside the contig.
     fn finish(self: Box<Self>) -> Result<Vec<i32>>;
 }
 

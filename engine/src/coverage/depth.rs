@@ -257,6 +257,117 @@ mod tests {
         pos: i64,
         cigar: Vec<CigarOp>,
     }
+
+    /// A paired read for fragment-mode tests.
+    struct P {
+        pos: i64,
+        mpos: i64,
+        flag: u16,
+        tlen: i64,
+    }
+    impl Alignment for P {
+        fn ref_id(&self) -> i32 {
+            0
+        }
+        fn pos(&self) -> i64 {
+            self.pos
+        }
+        fn mapq(&self) -> u8 {
+            60
+        }
+        fn flag(&self) -> u16 {
+            self.flag
+        }
+        fn next_ref_id(&self) -> i32 {
+            0
+        }
+        fn next_pos(&self) -> i64 {
+            self.mpos
+        }
+        fn read_name(&self) -> &[u8] {
+            b"p"
+        }
+        fn n_cigar(&self) -> usize {
+            1
+        }
+        fn for_each_cigar(&self, mut f: impl FnMut(CigarOp)) {
+            f(CigarOp { op: b'M', len: 50 })
+        }
+        fn read_group(&self) -> Option<&[u8]> {
+            None
+        }
+        fn template_length(&self) -> i64 {
+            self.tlen
+        }
+    }
+
+    fn fragment_filter(min: Option<u64>, max: Option<u64>) -> ReadFilter {
+        ReadFilter {
+            min_mapq: 0,
+            exclude_flags: 1796,
+            include_flags: 0,
+            read_groups: Vec::new(),
+            fast_mode: false,
+            fragment_mode: true,
+            min_frag_len: min,
+            max_frag_len: max,
+        }
+    }
+
+    #[test]
+    fn fragment_mode_counts_each_proper_pair_once_over_its_insert() {
+        let mut b = EventBuilder::new(fragment_filter(None, None));
+        b.begin(1000);
+        // read 1 on the right: the fragment starts at its mate
+        b.add(&P {
+            pos: 300,
+            mpos: 100,
+            flag: 0x1 | 0x2 | 0x40 | 0x10,
+            tlen: -250,
+        });
+        b.add(&P {
+            pos: 100,
+            mpos: 300,
+            flag: 0x1 | 0x2 | 0x80,
+            tlen: 250,
+        }); // read 2: ignored
+        b.add(&P {
+            pos: 500,
+            mpos: 900,
+            flag: 0x1 | 0x40,
+            tlen: 450,
+        }); // not proper: ignored
+        assert_eq!(b.batch.starts, vec![100]);
+        assert_eq!(b.batch.ends, vec![350]);
+    }
+
+    #[test]
+    fn insert_size_limits_apply_to_every_read() {
+        let mut b = EventBuilder::new(fragment_filter(Some(200), Some(300)));
+        b.begin(1000);
+        b.add(&P {
+            pos: 10,
+            mpos: 60,
+            flag: 0x1 | 0x2 | 0x40,
+            tlen: 150,
+        });
+        b.add(&P {
+            pos: 10,
+            mpos: 260,
+            flag: 0x1 | 0x2 | 0x40,
+            tlen: 301,
+        });
+        b.add(&P {
+            pos: 10,
+            mpos: 210,
+            flag: 0x1 | 0x2 | 0x40,
+            tlen: 250,
+        });
+        assert_eq!(
+            (b.batch.starts.clone(), b.batch.ends.clone()),
+            (vec![10], vec![260])
+        );
+    }
     impl Alignment for R {
         fn ref_id(&self) -> i32 {
             0

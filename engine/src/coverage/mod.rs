@@ -7,6 +7,7 @@
 pub mod depth;
 pub mod output;
 pub mod stats;
+pub mod stream;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use crate::progress::Progress;
 use depth::{EventBuilder, ReadFilter};
 use output::{IndexedBed, RegionResult};
 use stats::{DepthStat, Histogram};
+use stream::ContigStream;
 
 /// Where region statistics come from (`-b`).
 #[derive(Clone, Debug)]
@@ -137,6 +139,10 @@ struct Driver<'a> {
     found: bool,
     last_pos: i64,
     depth: Option<Box<dyn ContigDepth>>,
+    stream: Option<ContigStream>,
+    /// Whether depths can be finalised while reading (not in fragment mode, where a read's
+    /// fragment may start before the read).
+    streaming: bool,
     builder: EventBuilder,
     regions: RegionSource,
     records: u64,
@@ -221,6 +227,8 @@ impl<'a> Driver<'a> {
             found: false,
             last_pos: -1,
             depth: None,
+            stream: None,
+            streaming: !opts.filter.fragment_mode,
             builder: EventBuilder::new(opts.filter.clone()),
             regions,
             records: 0,
@@ -268,10 +276,14 @@ impl<'a> Driver<'a> {
             if !self.skipped(tid) {
                 self.current_active = true;
                 self.builder.begin(self.header.refs[tid].len);
-                self.depth = Some(
-                    self.backend
-                        .begin_contig(self.header.refs[tid].len as usize)?,
-                );
+                let r = &self.header.refs[tid];
+                self.depth = Some(self.backend.begin_contig(r.len as usize)?);
+                self.stream = Some(ContigStream::new(
+                    &r.name,
+                    r.len as usize,
+                    self.per_base.is_some(),
+                    self.pool.current_num_threads(),
+                ));
                 self.progress.contig(&self.header.refs[tid].name);
             }
         }
@@ -296,11 +308,27 @@ impl<'a> Driver<'a> {
         self.flush_events()?;
         self.builder.end_contig();
         let depth = self.depth.take();
-        let arr = match (self.found, depth) {
-            (true, Some(d)) => Some(d.finish()?),
-            _ => None,
-        };
-        self.emit_contig(tid, arr)
+        let stream = self.stream.take();
+        match (self.found, depth, stream) {
+            (true, Some(d), Some(mut stream)) => {
+                let arr = d.finish()?;
+                let done = stream.done().min(arr.len());
+                stream.push(&self.pool, &arr[done..], self.per_base.as_mut())?;
+                let streamed = stream.finish(self.per_base.as_mut())?;
+                self.emit_contig(tid, Some((arr, streamed)))
+            }
+            _ => self.emit_contig(tid, None),
+        }
+    }
+
+    /// Hands the bases before `pos` (final now) to the stream.
+    fn stream_until(&mut self, pos: usize) -> Result<()> {
+        self.flush_events()?;
+        if let (Some(d), Some(s)) = (self.depth.as_mut(), self.stream.as_mut()) {
+            let vals = d.take_final(pos)?;
+            s.push_owned(&self.pool, vals, self.per_base.as_mut())?;
+        }
+        Ok(())
     }
 
     /// Every target not yet reached gets its (empty) outputs.
@@ -347,14 +375,27 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// Writes everything mosdepth writes for one contig. `arr` is `None` when the file has no
-    /// record on it (mosdepth's "no data" case).
-    fn emit_contig(&mut self, tid: usize, arr: Option<Vec<i32>>) -> Result<()> {
+    /// Writes everything mosdepth writes for one contig, besides the per-base lines that were
+    /// streamed. `data` is `None` when the file has no record on it (mosdepth's "no data"
+    /// case); otherwise the depth array and the streamed histogram and statistics.
+    fn emit_contig(
+        &mut self,
+        tid: usize,
+        data: Option<(Vec<i32>, (Histogram, DepthStat))>,
+    ) -> Result<()> {
         let pool = self.pool.clone();
-        pool.install(|| self.emit_contig_inner(tid, arr))
+        pool.install(|| self.emit_contig_inner(tid, data))
     }
 
-    fn emit_contig_inner(&mut self, tid: usize, arr: Option<Vec<i32>>) -> Result<()> {
+    fn emit_contig_inner(
+        &mut self,
+        tid: usize,
+        data: Option<(Vec<i32>, (Histogram, DepthStat))>,
+    ) -> Result<()> {
+        let (arr, streamed) = match data {
+            Some((a, s)) => (Some(a), Some(s)),
+            None => (None, None),
+        };
         let opts = self.opts;
         let prec = opts.precision;
         let r = &self.header.refs[tid];
@@ -400,10 +441,8 @@ impl<'a> Driver<'a> {
                 }
             }
         }
-        if let Some(d) = arr.as_ref() {
-            let body = &d[..len.min(d.len())];
-            chrom_dist.add_depths(body);
-            let chrom_stat = DepthStat::of(body);
+        if let Some((hist, chrom_stat)) = streamed {
+            chrom_dist = hist;
             self.global_stat = self.global_stat.merge(&chrom_stat);
             self.summary.push_str(&chrom_stat.summary_line(&name, prec));
             if opts.by.is_some() {
@@ -426,13 +465,8 @@ impl<'a> Driver<'a> {
             }
             self.global_dist.merge(&chrom_dist);
         }
-        if let Some(pb) = self.per_base.as_mut() {
-            match arr.as_ref() {
-                None => pb.line(&name, 0, len as u64, &format!("{name}\t0\t{len}\t0\n"))?,
-                Some(d) => output::per_base_runs(&name, d, len, |text, marks| {
-                    pb.lines(&name, text, marks)
-                })?,
-            }
+        if let (Some(pb), None) = (self.per_base.as_mut(), arr.as_ref()) {
+            pb.line(&name, 0, len as u64, &format!("{name}\t0\t{len}\t0\n"))?;
         }
         if let (Some(q), Some(qb)) = (opts.quantize.as_ref(), self.quantized.as_mut()) {
             let labels = &opts.quantize_labels;
@@ -582,6 +616,14 @@ impl Visitor for Driver<'_> {
         }
         self.last_pos = pos;
         self.found = true;
+        let pos = pos as usize;
+        if self.streaming {
+            if let Some(s) = self.stream.as_ref() {
+                if pos >= s.done() + stream::PIECE {
+                    self.stream_until(pos.min(self.header.refs[tid].len as usize))?;
+                }
+            }
+        }
         self.builder.add(rec);
         if self.builder.batch.len() >= BATCH_EVENTS {
             self.flush_events()?;

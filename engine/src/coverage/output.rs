@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::coverage::stats::{
-    fmt_fixed, quantize_bin, region_mean, region_median, DepthStat, Histogram, PIECE,
+    fmt_fixed, quantize_bin, region_mean, region_median, DepthStat, Histogram,
 };
 use crate::error::{Error, Result};
 use crate::io::atomic::{OutputSet, PendingFile};
@@ -61,10 +61,14 @@ impl IndexedBed {
             .map_err(|e| self.io_err(e))
     }
 
-    pub fn lines(&mut self, chrom: &str, text: &[u8], marks: &[(u64, u64, usize)]) -> Result<()> {
+    pub fn write_piece(
+        &mut self,
+        chrom: &str,
+        p: &crate::coverage::stream::CompressedPiece,
+    ) -> Result<()> {
         let tid = self.select(chrom);
         self.writer
-            .write_records(text, tid, marks)
+            .write_precompressed(tid, &p.data, &p.block_sizes, p.ulen, &p.marks)
             .map_err(|e| self.io_err(e))
     }
 
@@ -98,62 +102,6 @@ pub fn write_text(path: String, text: &str, set: &mut OutputSet) -> Result<()> {
         .and_then(|_| w.flush())
         .map_err(|e| Error::io(f.final_path(), e))?;
     set.add(f);
-    Ok(())
-}
-
-/// Per-base runs of equal depth over `d[0..len)`, formatted as BED lines, in parallel pieces.
-/// Calls `sink` with each piece's text and line marks, in order.
-pub fn per_base_runs(
-    chrom: &str,
-    d: &[i32],
-    len: usize,
-    mut sink: impl FnMut(&[u8], &[(u64, u64, usize)]) -> Result<()>,
-) -> Result<()> {
-    let n_pieces = len.div_ceil(PIECE);
-    let window = rayon::current_num_threads().max(1) * 4;
-    let mut first = 0;
-    while first < n_pieces {
-        let last = (first + window).min(n_pieces);
-        let parts: Vec<(Vec<u8>, Vec<(u64, u64, usize)>)> = (first..last)
-            .into_par_iter()
-            .map(|p| {
-                let a = p * PIECE;
-                let b = ((p + 1) * PIECE).min(len);
-                let mut text = Vec::with_capacity(PIECE / 4);
-                let mut marks = Vec::new();
-                // The first run starting inside [a, b).
-                let mut s = a;
-                if a > 0 {
-                    while s < b && d[s] == d[s - 1] {
-                        s += 1;
-                    }
-                }
-                let mut ib = itoa::Buffer::new();
-                while s < b {
-                    let v = d[s];
-                    let mut e = s + 1;
-                    while e < len && d[e] == v {
-                        e += 1;
-                    }
-                    text.extend_from_slice(chrom.as_bytes());
-                    text.push(b'\t');
-                    text.extend_from_slice(ib.format(s).as_bytes());
-                    text.push(b'\t');
-                    text.extend_from_slice(ib.format(e).as_bytes());
-                    text.push(b'\t');
-                    text.extend_from_slice(ib.format(v).as_bytes());
-                    text.push(b'\n');
-                    marks.push((s as u64, e as u64, text.len()));
-                    s = e;
-                }
-                (text, marks)
-            })
-            .collect();
-        for (text, marks) in &parts {
-            sink(text, marks)?;
-        }
-        first = last;
-    }
     Ok(())
 }
 

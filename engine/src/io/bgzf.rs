@@ -23,18 +23,28 @@ pub const EOF_BLOCK: [u8; 28] = [
     0x1f, 0x8b, 0x08, 0x04, 0, 0, 0, 0, 0, 0xff, 0x06, 0, 0x42, 0x43, 0x02, 0, 0x1b, 0, 0x03, 0, 0,
     0, 0, 0, 0, 0, 0, 0,
 ];
-/// Compressed bytes gathered before a batch is inflated in parallel.
-const BATCH_COMPRESSED: usize = 2 << 20;
+/// Compressed bytes gathered into one batch; one pool task inflates one batch.
+const BATCH_COMPRESSED: usize = 512 << 10;
+/// Batches in flight (being read, inflated, or waiting for the consumer).
+const IN_FLIGHT: usize = 6;
 
 /// One inflated batch of consecutive blocks.
 pub struct Batch {
     pub data: Vec<u8>,
 }
 
+type Inflated = (u64, Result<Vec<u8>>);
+
 /// Decompressed bytes of a BGZF file, delivered in order as batches.
+///
+/// A reader thread cuts the file into batches of whole blocks; each batch is inflated by a task
+/// on the rayon pool, so reading, inflating and the consumer's decoding all overlap. A token per
+/// batch bounds the memory in flight; results are put back in order by sequence number.
 pub struct BgzfStream {
-    rx: Receiver<Result<Batch>>,
-    recycle: Sender<Vec<u8>>,
+    rx: Receiver<Inflated>,
+    tokens: Sender<Vec<u8>>,
+    pending: std::collections::BTreeMap<u64, Result<Vec<u8>>>,
+    next_seq: u64,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -61,51 +71,61 @@ impl BgzfStream {
         path: PathBuf,
         pool: Arc<rayon::ThreadPool>,
     ) -> Self {
-        // Two batches in flight: one being decoded by the consumer, one being inflated.
-        let (tx, rx) = bounded::<Result<Batch>>(2);
-        let (recycle, recycled) = bounded::<Vec<u8>>(4);
+        let (tx, rx) = bounded::<Inflated>(IN_FLIGHT);
+        let (tokens, token_rx) = bounded::<Vec<u8>>(IN_FLIGHT);
+        for _ in 0..IN_FLIGHT {
+            let _ = tokens.send(Vec::new());
+        }
         let handle = std::thread::Builder::new()
-            .name("bgzf-inflate".into())
+            .name("bgzf-read".into())
             .spawn(move || {
                 let mut producer = Producer {
                     reader: BufReader::with_capacity(1 << 20, reader),
-                    path,
-                    pool,
-                    recycled,
-                    raw: Vec::new(),
+                    path: Arc::new(path),
                     saw_eof_block: false,
+                    offset: 0,
                 };
-                producer.run(tx);
+                producer.run(pool, token_rx, tx);
             })
             .expect("spawning a thread");
         BgzfStream {
             rx,
-            recycle,
+            tokens,
+            pending: Default::default(),
+            next_seq: 0,
             handle: Some(handle),
         }
     }
 
     /// The next batch, `None` at a clean end of file.
     pub fn next_batch(&mut self) -> Result<Option<Batch>> {
-        match self.rx.recv() {
-            Ok(Ok(b)) => Ok(Some(b)),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Ok(None),
+        loop {
+            if let Some(r) = self.pending.remove(&self.next_seq) {
+                self.next_seq += 1;
+                return r.map(|data| Some(Batch { data }));
+            }
+            match self.rx.recv() {
+                Ok((seq, r)) => {
+                    self.pending.insert(seq, r);
+                }
+                Err(_) => return Ok(None),
+            }
         }
     }
 
-    /// Returns a consumed buffer so the producer can reuse its allocation.
+    /// Returns a consumed buffer: it frees a place in flight and its allocation is reused.
     pub fn give_back(&self, buf: Vec<u8>) {
-        let _ = self.recycle.try_send(buf);
+        let _ = self.tokens.try_send(buf);
     }
 }
 
 impl Drop for BgzfStream {
     fn drop(&mut self) {
-        // Unblock the producer if it is waiting to send, then wait for it.
+        // Closing our ends makes the reader thread's next send or token wait fail, so it stops.
         let (_, rx) = bounded(0);
-        let old = std::mem::replace(&mut self.rx, rx);
-        drop(old);
+        drop(std::mem::replace(&mut self.rx, rx));
+        let (tokens, _) = bounded(0);
+        drop(std::mem::replace(&mut self.tokens, tokens));
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
@@ -114,92 +134,95 @@ impl Drop for BgzfStream {
 
 struct Producer<R: Read> {
     reader: BufReader<R>,
-    path: PathBuf,
-    pool: Arc<rayon::ThreadPool>,
-    recycled: Receiver<Vec<u8>>,
-    raw: Vec<u8>,
+    path: Arc<PathBuf>,
     saw_eof_block: bool,
+    offset: u64,
 }
 
 impl<R: Read> Producer<R> {
-    fn run(&mut self, tx: Sender<Result<Batch>>) {
-        let mut offset: u64 = 0;
+    fn run(
+        &mut self,
+        pool: Arc<rayon::ThreadPool>,
+        tokens: Receiver<Vec<u8>>,
+        tx: Sender<Inflated>,
+    ) {
+        let mut seq = 0u64;
         loop {
-            match self.read_batch(&mut offset) {
+            let Ok(mut out) = tokens.recv() else { return };
+            let mut raw = Vec::with_capacity(BATCH_COMPRESSED + (64 << 10));
+            match self.read_batch(&mut raw) {
                 Ok(None) => return,
-                Ok(Some(batch)) => {
-                    if batch.data.is_empty() {
-                        continue;
-                    }
-                    if tx.send(Ok(batch)).is_err() {
-                        return;
-                    }
+                Ok(Some(blocks)) => {
+                    let tx = tx.clone();
+                    let path = self.path.clone();
+                    let this = seq;
+                    pool.spawn(move || {
+                        let r = inflate_batch(&raw, &blocks, &mut out, &path).map(|_| out);
+                        let _ = tx.send((this, r));
+                    });
                 }
                 Err(e) => {
-                    let _ = tx.send(Err(e));
+                    let _ = tx.send((seq, Err(e)));
                     return;
                 }
             }
+            seq += 1;
         }
     }
 
-    fn err(&self, offset: u64, msg: &str) -> Error {
+    fn err(&self, msg: &str) -> Error {
         Error::bgzf(
-            &self.path,
-            format!("{msg} (BGZF block at byte {offset}); the file is truncated or corrupt"),
+            self.path.as_path(),
+            format!(
+                "{msg} (BGZF block at byte {}); the file is truncated or corrupt",
+                self.offset
+            ),
         )
     }
 
-    /// Reads whole blocks until about `BATCH_COMPRESSED` bytes, then inflates them in parallel.
-    fn read_batch(&mut self, offset: &mut u64) -> Result<Option<Batch>> {
-        self.raw.clear();
-        let mut blocks: Vec<RawBlock> = Vec::with_capacity(64);
-        let mut total = 0usize;
-        while self.raw.len() < BATCH_COMPRESSED {
+    /// Reads whole blocks until about `BATCH_COMPRESSED` bytes.
+    fn read_batch(&mut self, raw: &mut Vec<u8>) -> Result<Option<Vec<RawBlock>>> {
+        let mut blocks: Vec<RawBlock> = Vec::with_capacity(16);
+        let io = |e| Error::io(self.path.as_path(), e);
+        while raw.len() < BATCH_COMPRESSED {
             let mut header = [0u8; 12];
-            let n =
-                read_full(&mut self.reader, &mut header).map_err(|e| Error::io(&self.path, e))?;
+            let n = read_full(&mut self.reader, &mut header).map_err(io)?;
             if n == 0 {
                 if blocks.is_empty() && !self.saw_eof_block {
                     return Err(Error::bgzf(
-                        &self.path,
+                        self.path.as_path(),
                         "file is truncated: the BGZF end-of-file marker is missing",
                     ));
                 }
                 break;
             }
             if n < 12 {
-                return Err(self.err(*offset, "file ends inside a block header"));
+                return Err(self.err("file ends inside a block header"));
             }
             if header[0] != 0x1f || header[1] != 0x8b || header[2] != 8 || header[3] & 4 == 0 {
-                return Err(self.err(*offset, "not a BGZF block (bad gzip magic or flags)"));
+                return Err(self.err("not a BGZF block (bad gzip magic or flags)"));
             }
             let xlen = u16::from_le_bytes([header[10], header[11]]) as usize;
             let mut extra = vec![0u8; xlen];
-            if read_full(&mut self.reader, &mut extra).map_err(|e| Error::io(&self.path, e))? < xlen
-            {
-                return Err(self.err(*offset, "file ends inside a block header"));
+            if read_full(&mut self.reader, &mut extra).map_err(io)? < xlen {
+                return Err(self.err("file ends inside a block header"));
             }
-            let bsize =
-                find_bsize(&extra).ok_or_else(|| self.err(*offset, "block has no BSIZE field"))?;
+            let bsize = find_bsize(&extra).ok_or_else(|| self.err("block has no BSIZE field"))?;
             let block_len = bsize + 1;
             let rest = block_len
                 .checked_sub(12 + xlen)
                 .filter(|r| *r >= 8)
-                .ok_or_else(|| self.err(*offset, "block size field is too small"))?;
-            let start = self.raw.len();
-            self.raw.resize(start + rest, 0);
-            if read_full(&mut self.reader, &mut self.raw[start..])
-                .map_err(|e| Error::io(&self.path, e))?
-                < rest
-            {
-                return Err(self.err(*offset, "file ends inside a block"));
+                .ok_or_else(|| self.err("block size field is too small"))?;
+            let start = raw.len();
+            raw.resize(start + rest, 0);
+            if read_full(&mut self.reader, &mut raw[start..]).map_err(io)? < rest {
+                return Err(self.err("file ends inside a block"));
             }
-            let tail = &self.raw[start + rest - 8..start + rest];
+            let tail = &raw[start + rest - 8..start + rest];
             let crc = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
             let isize = u32::from_le_bytes([tail[4], tail[5], tail[6], tail[7]]) as usize;
             if isize > 65536 {
-                return Err(self.err(*offset, "block claims more than 64 KiB of data"));
+                return Err(self.err("block claims more than 64 KiB of data"));
             }
             self.saw_eof_block = isize == 0;
             blocks.push(RawBlock {
@@ -208,46 +231,43 @@ impl<R: Read> Producer<R> {
                 isize,
                 crc,
             });
-            total += isize;
-            *offset += block_len as u64;
+            self.offset += block_len as u64;
         }
         if blocks.is_empty() {
             return Ok(None);
         }
-        let mut out = self.recycled.try_recv().unwrap_or_default();
-        // Contents are fully overwritten by inflation; only growth needs zero-filling.
-        out.resize(total, 0);
-        out.truncate(total);
-        let mut slices: Vec<&mut [u8]> = Vec::with_capacity(blocks.len());
-        let mut rest: &mut [u8] = &mut out;
-        for b in &blocks {
-            let (head, tail) = rest.split_at_mut(b.isize);
-            slices.push(head);
-            rest = tail;
-        }
-        let raw = &self.raw;
-        let failed = self.pool.install(|| {
-            blocks
-                .par_iter()
-                .zip(slices.par_iter_mut())
-                .map_init(libdeflater::Decompressor::new, |d, (b, dst)| {
-                    let src = &raw[b.start..b.start + b.clen];
-                    match d.deflate_decompress(src, dst) {
-                        Ok(n) if n == b.isize && libdeflater::crc32(dst) == b.crc => None,
-                        _ => Some(b.start),
-                    }
-                })
-                .find_any(|r| r.is_some())
-                .flatten()
-        });
-        if failed.is_some() {
-            return Err(Error::bgzf(
-                &self.path,
-                "a BGZF block does not inflate or fails its CRC check; the file is corrupt",
-            ));
-        }
-        Ok(Some(Batch { data: out }))
+        Ok(Some(blocks))
     }
+}
+
+thread_local! {
+    static INFLATER: std::cell::RefCell<libdeflater::Decompressor> =
+        std::cell::RefCell::new(libdeflater::Decompressor::new());
+}
+
+fn inflate_batch(raw: &[u8], blocks: &[RawBlock], out: &mut Vec<u8>, path: &Path) -> Result<()> {
+    let total: usize = blocks.iter().map(|b| b.isize).sum();
+    // Contents are fully overwritten; only growth of a recycled buffer is zero-filled.
+    out.resize(total, 0);
+    let mut at = 0;
+    INFLATER.with(|d| {
+        let mut d = d.borrow_mut();
+        for b in blocks {
+            let dst = &mut out[at..at + b.isize];
+            let src = &raw[b.start..b.start + b.clen];
+            match d.deflate_decompress(src, dst) {
+                Ok(n) if n == b.isize && libdeflater::crc32(dst) == b.crc => {}
+                _ => {
+                    return Err(Error::bgzf(
+                        path,
+                        "a BGZF block does not inflate or fails its CRC check; the file is corrupt",
+                    ))
+                }
+            }
+            at += b.isize;
+        }
+        Ok(())
+    })
 }
 
 fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -330,7 +350,9 @@ impl ByteCursor {
             match self.stream.next_batch()? {
                 Some(b) => {
                     let old = std::mem::replace(&mut self.cur, b.data);
-                    self.stream.give_back(old);
+                    if old.capacity() > 0 {
+                        self.stream.give_back(old);
+                    }
                     self.pos = 0;
                 }
                 None => {
@@ -506,7 +528,7 @@ impl<W: Write> BgzfWriter<W> {
                             libdeflater::CompressionLvl::new(level).unwrap_or_default(),
                         )
                     },
-                    |c, chunk| compress_block(c, chunk),
+                    compress_block,
                 )
                 .collect()
         });
@@ -547,6 +569,45 @@ impl<W: Write> BgzfWriter<W> {
         Ok(())
     }
 
+    /// Appends records already compressed into whole blocks elsewhere (see
+    /// [`compress_block_into`]): `block_sizes` are the compressed block sizes, every block but the
+    /// last holding `BLOCK_DATA_SIZE` bytes of text; `marks` are each record's (beg, end, end
+    /// offset within the text).
+    pub fn write_precompressed(
+        &mut self,
+        tid: u32,
+        data: &[u8],
+        block_sizes: &[usize],
+        ulen: usize,
+        marks: &[(u64, u64, usize)],
+    ) -> std::io::Result<()> {
+        self.flush_blocks(true)?;
+        if let Some(index) = self.index.as_mut() {
+            let mut starts = Vec::with_capacity(block_sizes.len() + 1);
+            let mut off = self.coffset;
+            for b in block_sizes {
+                starts.push(off);
+                off += *b as u64;
+            }
+            starts.push(off);
+            let n = block_sizes.len();
+            for &(beg, end, rel) in marks {
+                let k = rel / BLOCK_DATA_SIZE;
+                let vend = if k >= n {
+                    starts[n] << 16
+                } else {
+                    (starts[k] << 16) | (rel % BLOCK_DATA_SIZE) as u64
+                };
+                index.push(tid, beg, end, self.last_vend, vend);
+                self.last_vend = vend;
+            }
+        }
+        self.out.write_all(data)?;
+        self.coffset += data.len() as u64;
+        self.buf_base += ulen as u64;
+        Ok(())
+    }
+
     /// Flushes every pending byte, writes the EOF block and returns the inner writer and the
     /// index built along the way.
     pub fn finish(mut self) -> std::io::Result<(W, Option<CsiBuilder>)> {
@@ -556,6 +617,29 @@ impl<W: Write> BgzfWriter<W> {
         Ok((self.out, self.index))
     }
 }
+thread_local! {
+    static DEFLATER: std::cell::RefCell<Option<(i32, libdeflater::Compressor)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Compresses `data` (at most `BLOCK_DATA_SIZE` bytes) as one BGZF block appended to `out`;
+/// returns the block's size.
+pub fn compress_block_into(data: &[u8], level: i32, out: &mut Vec<u8>) -> usize {
+    DEFLATER.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.as_ref().is_none_or(|(l, _)| *l != level) {
+            let lvl = libdeflater::CompressionLvl::new(level).unwrap_or_default();
+            *c = Some((level, libdeflater::Compressor::new(lvl)));
+        }
+        let Some((_, comp)) = c.as_mut() else {
+            unreachable!("set just above")
+        };
+        let block = compress_block(comp, data);
+        out.extend_from_slice(&block);
+        block.len()
+    })
+}
+
 fn compress_block(c: &mut libdeflater::Compressor, data: &[u8]) -> Vec<u8> {
     let bound = c.deflate_compress_bound(data.len());
     let mut out = vec![0u8; 18 + bound + 8];

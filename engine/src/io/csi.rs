@@ -29,6 +29,8 @@ pub struct CsiBuilder {
     depth: u32,
     refs: Vec<RefIndex>,
     names: Vec<String>,
+    /// The chunk being extended: consecutive records of one bin merge without map lookups.
+    open: Option<(u32, u32, u64, u64)>,
 }
 
 /// Levels needed so the largest contig fits, as mosdepth chooses them (min_shift 14).
@@ -82,6 +84,17 @@ impl CsiBuilder {
             depth,
             refs: Vec::new(),
             names: Vec::new(),
+            open: None,
+        }
+    }
+
+    fn close_open(&mut self) {
+        if let Some((tid, bin, s, e)) = self.open.take() {
+            let b = self.refs[tid as usize].bins.entry(bin).or_default();
+            match b.chunks.last_mut() {
+                Some(last) if last.1 == s => last.1 = e,
+                _ => b.chunks.push((s, e)),
+            }
         }
     }
 
@@ -95,7 +108,8 @@ impl CsiBuilder {
     }
 
     /// Serialises the index (BGZF-compressed CSI).
-    pub fn finish(self) -> Vec<u8> {
+    pub fn finish(mut self) -> Vec<u8> {
+        self.close_open();
         let mut out = Vec::new();
         out.extend_from_slice(b"CSI\x01");
         out.extend_from_slice(&(self.min_shift as i32).to_le_bytes());
@@ -162,21 +176,23 @@ impl CsiBuilder {
         }
         let min_shift = self.min_shift;
         let bin = reg2bin(beg, end, min_shift, self.depth);
-        let r = &mut self.refs[tid as usize];
-        let b = r.bins.entry(bin).or_default();
-        match b.chunks.last_mut() {
-            // Consecutive records in one bin extend its last chunk.
-            Some(last) if last.1 == vstart => last.1 = vend,
-            _ => b.chunks.push((vstart, vend)),
+        match self.open.as_mut() {
+            Some((t, b, _, e)) if *t == tid && *b == bin && *e == vstart => *e = vend,
+            _ => {
+                self.close_open();
+                self.open = Some((tid, bin, vstart, vend));
+            }
         }
-        let w0 = (beg >> min_shift) as usize;
+        let r = &mut self.refs[tid as usize];
+        // Records come sorted by start, so only windows past the current end need filling.
         let w1 = ((end.max(beg + 1) - 1) >> min_shift) as usize;
         if r.linear.len() <= w1 {
+            let w0 = (beg >> min_shift) as usize;
             r.linear.resize(w1 + 1, None);
-        }
-        for slot in &mut r.linear[w0..=w1] {
-            if slot.is_none() {
-                *slot = Some(vstart);
+            for slot in &mut r.linear[w0..=w1] {
+                if slot.is_none() {
+                    *slot = Some(vstart);
+                }
             }
         }
         if r.off_beg.is_none() {
