@@ -2,7 +2,10 @@
 //!
 //! Reading is sequential over a sorted file (blocks inflate in parallel); each contig's depth is
 //! accumulated by the backend, then its statistics and outputs are computed in parallel pieces
-//! before the next contig is read, so at most one contig's depth array is in memory.
+//! before the next contig is read. The depth of bases before the current read is final, so
+//! per-base lines and the contig's histogram stream out while reading; only region and quantize
+//! outputs need a contig's whole depth array, which is then kept (one contig at a time, as
+//! mosdepth does).
 
 pub mod depth;
 pub mod output;
@@ -277,7 +280,8 @@ impl<'a> Driver<'a> {
                 self.current_active = true;
                 self.builder.begin(self.header.refs[tid].len);
                 let r = &self.header.refs[tid];
-                self.depth = Some(self.backend.begin_contig(r.len as usize)?);
+                let keep_all = self.opts.by.is_some() || self.opts.quantize.is_some();
+                self.depth = Some(self.backend.begin_contig(r.len as usize, keep_all)?);
                 self.stream = Some(ContigStream::new(
                     &r.name,
                     r.len as usize,
@@ -310,10 +314,11 @@ impl<'a> Driver<'a> {
         let depth = self.depth.take();
         let stream = self.stream.take();
         match (self.found, depth, stream) {
-            (true, Some(d), Some(mut stream)) => {
+            (true, Some(mut d), Some(mut stream)) => {
+                let len = self.header.refs[tid].len as usize;
+                let tail = d.take_final(len)?;
+                stream.push_owned(&self.pool, tail, self.per_base.as_mut())?;
                 let arr = d.finish()?;
-                let done = stream.done().min(arr.len());
-                stream.push(&self.pool, &arr[done..], self.per_base.as_mut())?;
                 let streamed = stream.finish(self.per_base.as_mut())?;
                 self.emit_contig(tid, Some((arr, streamed)))
             }
@@ -377,11 +382,11 @@ impl<'a> Driver<'a> {
 
     /// Writes everything mosdepth writes for one contig, besides the per-base lines that were
     /// streamed. `data` is `None` when the file has no record on it (mosdepth's "no data"
-    /// case); otherwise the depth array and the streamed histogram and statistics.
+    /// case); otherwise the depth array (if kept) and the streamed histogram and statistics.
     fn emit_contig(
         &mut self,
         tid: usize,
-        data: Option<(Vec<i32>, (Histogram, DepthStat))>,
+        data: Option<(Option<Vec<i32>>, (Histogram, DepthStat))>,
     ) -> Result<()> {
         let pool = self.pool.clone();
         pool.install(|| self.emit_contig_inner(tid, data))
@@ -390,12 +395,14 @@ impl<'a> Driver<'a> {
     fn emit_contig_inner(
         &mut self,
         tid: usize,
-        data: Option<(Vec<i32>, (Histogram, DepthStat))>,
+        data: Option<(Option<Vec<i32>>, (Histogram, DepthStat))>,
     ) -> Result<()> {
+        // `arr` is there when region or quantize outputs need the whole contig.
         let (arr, streamed) = match data {
-            Some((a, s)) => (Some(a), Some(s)),
+            Some((a, s)) => (a, Some(s)),
             None => (None, None),
         };
+        let has_reads = streamed.is_some();
         let opts = self.opts;
         let prec = opts.precision;
         let r = &self.header.refs[tid];
@@ -459,20 +466,20 @@ impl<'a> Driver<'a> {
         if opts.by.is_some() {
             chrom_region_dist.write_distribution(&name, prec, &mut self.region_dist_text);
         }
-        if arr.is_some() {
+        if has_reads {
             if opts.by.is_some() {
                 self.region_dist.merge(&chrom_region_dist);
             }
             self.global_dist.merge(&chrom_dist);
         }
-        if let (Some(pb), None) = (self.per_base.as_mut(), arr.as_ref()) {
+        if let (Some(pb), false) = (self.per_base.as_mut(), has_reads) {
             pb.line(&name, 0, len as u64, &format!("{name}\t0\t{len}\t0\n"))?;
         }
         if let (Some(q), Some(qb)) = (opts.quantize.as_ref(), self.quantized.as_mut()) {
             let labels = &opts.quantize_labels;
             match arr.as_ref() {
                 None => {
-                    if q[0] == 0 && !labels.is_empty() {
+                    if !has_reads && q[0] == 0 && !labels.is_empty() {
                         qb.line(
                             &name,
                             0,

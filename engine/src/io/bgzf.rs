@@ -24,7 +24,7 @@ pub const EOF_BLOCK: [u8; 28] = [
     0, 0, 0, 0, 0, 0, 0,
 ];
 /// Compressed bytes gathered into one batch; one pool task inflates one batch.
-const BATCH_COMPRESSED: usize = 512 << 10;
+const BATCH_COMPRESSED: usize = 384 << 10;
 /// Batches in flight (being read, inflated, or waiting for the consumer).
 const IN_FLIGHT: usize = 6;
 
