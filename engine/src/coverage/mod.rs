@@ -120,6 +120,14 @@ pub fn run(opts: &CoverageOptions, progress: &Progress) -> Result<CoverageReport
     Ok(report)
 }
 
+/// A contig that had reads: its histogram and statistics (streamed), and its whole depth
+/// array when region or quantize outputs need it.
+struct ContigData {
+    depth: Option<Vec<i32>>,
+    hist: Histogram,
+    stat: DepthStat,
+}
+
 /// Region iteration for one contig.
 enum RegionSource {
     None,
@@ -319,8 +327,15 @@ impl<'a> Driver<'a> {
                 let tail = d.take_final(len)?;
                 stream.push_owned(&self.pool, tail, self.per_base.as_mut())?;
                 let arr = d.finish()?;
-                let streamed = stream.finish(self.per_base.as_mut())?;
-                self.emit_contig(tid, Some((arr, streamed)))
+                let (hist, stat) = stream.finish(self.per_base.as_mut())?;
+                self.emit_contig(
+                    tid,
+                    Some(ContigData {
+                        depth: arr,
+                        hist,
+                        stat,
+                    }),
+                )
             }
             _ => self.emit_contig(tid, None),
         }
@@ -383,23 +398,15 @@ impl<'a> Driver<'a> {
     /// Writes everything mosdepth writes for one contig, besides the per-base lines that were
     /// streamed. `data` is `None` when the file has no record on it (mosdepth's "no data"
     /// case); otherwise the depth array (if kept) and the streamed histogram and statistics.
-    fn emit_contig(
-        &mut self,
-        tid: usize,
-        data: Option<(Option<Vec<i32>>, (Histogram, DepthStat))>,
-    ) -> Result<()> {
+    fn emit_contig(&mut self, tid: usize, data: Option<ContigData>) -> Result<()> {
         let pool = self.pool.clone();
         pool.install(|| self.emit_contig_inner(tid, data))
     }
 
-    fn emit_contig_inner(
-        &mut self,
-        tid: usize,
-        data: Option<(Option<Vec<i32>>, (Histogram, DepthStat))>,
-    ) -> Result<()> {
+    fn emit_contig_inner(&mut self, tid: usize, data: Option<ContigData>) -> Result<()> {
         // `arr` is there when region or quantize outputs need the whole contig.
         let (arr, streamed) = match data {
-            Some((a, s)) => (a, Some(s)),
+            Some(c) => (c.depth, Some((c.hist, c.stat))),
             None => (None, None),
         };
         let has_reads = streamed.is_some();
