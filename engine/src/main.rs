@@ -187,6 +187,7 @@ fn coverage_options(a: CoverageArgs) -> Result<(CoverageOptions, bool)> {
             use_median: a.use_median,
             precision,
             backend: a.backend,
+            command_line: std::env::args().collect(),
         },
         a.quiet,
     ))

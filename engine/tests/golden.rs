@@ -123,7 +123,15 @@ fn check_case(c: &Case, extra: &[&str]) -> Vec<String> {
     // Each .bed.gz comes with its index, and nothing mosdepth does not write appears.
     for e in std::fs::read_dir(tmp.path()).unwrap() {
         let n = e.unwrap().file_name().to_string_lossy().into_owned();
-        if n.ends_with(".csi") {
+        if n == "out.kasane.json" {
+            let j = std::fs::read_to_string(tmp.path().join(&n)).unwrap();
+            if !(j.contains("\"kasane_version\"") && j.contains(&c.input)) {
+                problems.push(format!(
+                    "{}: provenance lacks version or input: {j}",
+                    c.name
+                ));
+            }
+        } else if n.ends_with(".csi") {
             if !expected.contains(&n.trim_end_matches(".csi").to_string()) {
                 problems.push(format!("{}: unexpected {n}", c.name));
             }

@@ -54,6 +54,8 @@ pub struct CoverageOptions {
     /// Decimals in means and proportions (`MOSDEPTH_PRECISION`).
     pub precision: usize,
     pub backend: BackendKind,
+    /// The command line, recorded in `{prefix}.kasane.json`.
+    pub command_line: Vec<String>,
 }
 
 /// What a run did, for logs and provenance.
@@ -568,6 +570,8 @@ impl<'a> Driver<'a> {
             outputs.push(b.path_string());
             b.finish(&mut set)?;
         }
+        let provenance = self.provenance(&outputs);
+        output::write_text(format!("{p}.kasane.json"), &provenance, &mut set)?;
         set.commit()?;
         Ok(CoverageReport {
             backend: self.backend.name().to_string(),
@@ -576,6 +580,28 @@ impl<'a> Driver<'a> {
             outputs,
             warnings: self.warnings,
         })
+    }
+}
+
+impl Driver<'_> {
+    /// `{prefix}.kasane.json`: what made these files (mosdepth's own files have no room for it).
+    fn provenance(&self, outputs: &[String]) -> String {
+        let input_size = std::fs::metadata(&self.opts.input).map(|m| m.len()).ok();
+        let v = serde_json::json!({
+            "kasane_version": crate::VERSION,
+            "command": "coverage",
+            "command_line": self.opts.command_line,
+            "mosdepth_compatible": "0.3.3",
+            "backend": self.backend.name(),
+            "device": self.backend.device(),
+            "threads": self.pool.current_num_threads(),
+            "input": { "path": self.opts.input.display().to_string(), "size": input_size },
+            "records_read": self.records,
+            "outputs": outputs,
+        });
+        let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
+        s.push('\n');
+        s
     }
 }
 
