@@ -178,3 +178,52 @@ fn matches_mosdepth_goldens_single_thread() {
 fn matches_mosdepth_goldens_four_threads() {
     run_all(&["-t", "4"]);
 }
+
+/// Not just the lines: every output file is byte-for-byte the same at any thread count
+/// (compressed blocks included), so checksums of re-analyses can be compared.
+#[test]
+fn outputs_are_byte_identical_across_thread_counts() {
+    let args: &[&[&str]] = &[
+        &[],
+        &["-b", "777", "-T", "1,5", "-q", "0:1:5:"],
+        &["-b", "testdata/regions.bed", "-m"],
+    ];
+    for (i, a) in args.iter().enumerate() {
+        let mut outs = Vec::new();
+        for t in ["1", "3"] {
+            let tmp = tempfile::tempdir().unwrap();
+            let st = Command::new(env!("CARGO_BIN_EXE_kasane"))
+                .current_dir(repo())
+                .args(["coverage", "-t", t])
+                .args(*a)
+                .arg(tmp.path().join("out"))
+                .arg("testdata/long.bam")
+                .status()
+                .unwrap();
+            assert!(st.success());
+            let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(tmp.path())
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| !p.to_string_lossy().ends_with(".kasane.json"))
+                .map(|p| {
+                    (
+                        p.file_name().unwrap().to_string_lossy().into_owned(),
+                        std::fs::read(&p).unwrap(),
+                    )
+                })
+                .collect();
+            files.sort();
+            outs.push(files);
+        }
+        assert!(outs[0].len() >= 3, "case {i}: too few outputs");
+        assert_eq!(outs[0].len(), outs[1].len());
+        for (x, y) in outs[0].iter().zip(&outs[1]) {
+            assert_eq!(x.0, y.0);
+            assert!(
+                x.1 == y.1,
+                "case {i}: {} differs between 1 and 3 threads",
+                x.0
+            );
+        }
+    }
+}

@@ -224,3 +224,79 @@ fn piece_job(
     });
     PieceOut { hist, stat, piece }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs of equal depth, the obvious way.
+    fn naive_runs(d: &[i32]) -> Vec<(u64, u64, i32)> {
+        let mut out = Vec::new();
+        let mut s = 0;
+        for i in 1..=d.len() {
+            if i == d.len() || d[i] != d[s] {
+                out.push((s as u64, i as u64, d[s]));
+                s = i;
+            }
+        }
+        out
+    }
+
+    /// Pieces cut at arbitrary places must give exactly the runs of the whole contig.
+    #[test]
+    fn pieces_stitch_into_the_same_runs() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let mut x: u64 = 7;
+        let mut rnd = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        for trial in 0..40 {
+            let len = 1 + rnd(3 * PIECE as u64) as usize;
+            // Long flat stretches and busy ones, so runs cross piece edges both ways.
+            let mut d = Vec::with_capacity(len);
+            let mut v = rnd(3) as i32;
+            while d.len() < len {
+                let run = if rnd(4) == 0 {
+                    rnd(PIECE as u64)
+                } else {
+                    rnd(20)
+                } + 1;
+                for _ in 0..run.min((len - d.len()) as u64) {
+                    d.push(v);
+                }
+                v = if rnd(3) == 0 { v } else { rnd(4) as i32 };
+            }
+            // Enough room in flight that no piece is written (and dropped) before we collect it.
+            let mut s = ContigStream::new("c", len, true, 1000);
+            let mut done = 0;
+            let mut pieces = Vec::new();
+            while done < len {
+                let step = (1 + rnd(PIECE as u64 * 2) as usize).min(len - done);
+                s.push(&pool, &d[done..done + step], None).unwrap();
+                done += step;
+            }
+            // Collect the pieces' marks directly from the jobs, in order.
+            while let Some(rx) = s.inflight.pop_front() {
+                pieces.push(rx.recv().unwrap());
+            }
+            let mut got = Vec::new();
+            let mut hist = Histogram::default();
+            for p in &pieces {
+                hist.merge(&p.hist);
+                let cp = p.piece.as_ref().unwrap();
+                for &(b, e, _) in &cp.marks {
+                    got.push((b, e));
+                }
+            }
+            let want: Vec<(u64, u64)> = naive_runs(&d).iter().map(|r| (r.0, r.1)).collect();
+            assert_eq!(got, want, "trial {trial}, len {len}");
+            assert_eq!(hist.0.iter().sum::<u64>(), len as u64);
+        }
+    }
+}
