@@ -1,27 +1,37 @@
 //! CRAM input through noodles (decoding needs the reference), mapped onto [`Alignment`].
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crossbeam_channel::{bounded, Receiver};
 
 use noodles::cram;
 use noodles::fasta;
 use noodles::sam;
 use noodles::sam::alignment::record::cigar::op::Kind;
-use noodles::sam::alignment::record::data::field::Tag;
-use noodles::sam::alignment::record_buf::data::field::Value;
+use noodles::sam::alignment::record::data::field::{Tag, Value};
 
 use crate::error::{Error, Result};
 use crate::io::{Alignment, CigarOp, Header, Reference, Visitor};
 
 pub struct CramReader {
     inner: cram::io::Reader<File>,
-    sam_header: sam::Header,
+    sam_header: Arc<sam::Header>,
+    repo: fasta::Repository,
+    pool: Arc<rayon::ThreadPool>,
     pub header: Header,
     path: PathBuf,
 }
 
+/// Containers decoded ahead of the consumer.
+const CONTAINERS_IN_FLIGHT: usize = 4;
+
+type Decoded = std::result::Result<Vec<OwnedAlignment>, String>;
+
 impl CramReader {
-    pub fn open(path: &Path, reference: &Path) -> Result<Self> {
+    pub fn open(path: &Path, reference: &Path, pool: Arc<rayon::ThreadPool>) -> Result<Self> {
         let fai = {
             let mut s = reference.as_os_str().to_owned();
             s.push(".fai");
@@ -39,7 +49,7 @@ impl CramReader {
             .map(fasta::Repository::new)
             .map_err(|e| Error::io(reference, e))?;
         let mut inner = cram::io::reader::Builder::default()
-            .set_reference_sequence_repository(repo)
+            .set_reference_sequence_repository(repo.clone())
             .build_from_path(path)
             .map_err(|e| Error::io(path, e))?;
         let sam_header = inner
@@ -55,7 +65,9 @@ impl CramReader {
             .collect();
         Ok(CramReader {
             inner,
-            sam_header,
+            sam_header: Arc::new(sam_header),
+            repo,
+            pool,
             header: Header {
                 text: String::new(),
                 refs,
@@ -64,19 +76,64 @@ impl CramReader {
         })
     }
 
+    /// Containers are read in order here and decoded in parallel on the pool, a few ahead.
     pub fn visit<V: Visitor>(&mut self, v: &mut V) -> Result<()> {
-        let mut rec = OwnedAlignment::default();
-        for r in self.inner.records(&self.sam_header) {
-            let r = r.map_err(|e| {
-                Error::format(&self.path, format!("cannot decode CRAM record: {e}"))
-            })?;
-            rec.fill(&r);
-            if !v.record(&rec)? {
-                break;
+        let mut inflight: VecDeque<Receiver<Decoded>> = VecDeque::new();
+        let mut eof = false;
+        loop {
+            while !eof && inflight.len() < CONTAINERS_IN_FLIGHT {
+                let mut container = cram::io::reader::Container::default();
+                let n = self.inner.read_container(&mut container).map_err(|e| {
+                    Error::format(&self.path, format!("cannot read CRAM container: {e}"))
+                })?;
+                if n == 0 {
+                    eof = true;
+                    break;
+                }
+                let (tx, rx) = bounded(1);
+                let header = self.sam_header.clone();
+                let repo = self.repo.clone();
+                self.pool.spawn(move || {
+                    let _ = tx.send(
+                        decode_container(&container, &header, repo).map_err(|e| e.to_string()),
+                    );
+                });
+                inflight.push_back(rx);
+            }
+            let Some(rx) = inflight.pop_front() else {
+                return Ok(());
+            };
+            let records = rx
+                .recv()
+                .map_err(|_| Error::format(&self.path, "CRAM decoding stopped unexpectedly"))?
+                .map_err(|e| {
+                    Error::format(&self.path, format!("cannot decode CRAM record: {e}"))
+                })?;
+            for rec in &records {
+                if !v.record(rec)? {
+                    return Ok(());
+                }
             }
         }
-        Ok(())
     }
+}
+
+fn decode_container(
+    container: &cram::io::reader::Container,
+    header: &sam::Header,
+    repo: fasta::Repository,
+) -> std::io::Result<Vec<OwnedAlignment>> {
+    let compression_header = container.compression_header()?;
+    let mut out = Vec::new();
+    for slice in container.slices() {
+        let slice = slice?;
+        let (core, external) = slice.decode_blocks()?;
+        let records = slice.records(repo.clone(), header, &compression_header, &core, &external)?;
+        for r in &records {
+            out.push(OwnedAlignment::from_record(r, header)?);
+        }
+    }
+    Ok(out)
 }
 
 /// An alignment copied out of a decoded record (CRAM has no byte layout to borrow from).
@@ -95,25 +152,17 @@ pub struct OwnedAlignment {
 }
 
 impl OwnedAlignment {
-    fn fill(&mut self, r: &sam::alignment::RecordBuf) {
-        self.ref_id = r.reference_sequence_id().map_or(-1, |v| v as i32);
-        self.pos = r
-            .alignment_start()
-            .map_or(-1, |p| usize::from(p) as i64 - 1);
-        self.mapq = r.mapping_quality().map_or(255, u8::from);
-        self.flag = u16::from(r.flags());
-        self.next_ref_id = r.mate_reference_sequence_id().map_or(-1, |v| v as i32);
-        self.next_pos = r
-            .mate_alignment_start()
-            .map_or(-1, |p| usize::from(p) as i64 - 1);
-        self.tlen = r.template_length() as i64;
-        self.name.clear();
-        if let Some(n) = r.name() {
-            self.name.extend_from_slice(n);
-        }
-        self.cigar.clear();
-        self.cigar
-            .extend(r.cigar().as_ref().iter().map(|op| CigarOp {
+    fn from_record(r: &impl sam::alignment::Record, header: &sam::Header) -> std::io::Result<Self> {
+        let pos = |p: Option<std::io::Result<noodles::core::Position>>| -> std::io::Result<i64> {
+            Ok(p.transpose()?.map_or(-1, |p| usize::from(p) as i64 - 1))
+        };
+        let id = |p: Option<std::io::Result<usize>>| -> std::io::Result<i32> {
+            Ok(p.transpose()?.map_or(-1, |v| v as i32))
+        };
+        let mut cigar = Vec::new();
+        for op in r.cigar().iter() {
+            let op = op?;
+            cigar.push(CigarOp {
                 op: match op.kind() {
                     Kind::Match => b'M',
                     Kind::Insertion => b'I',
@@ -126,11 +175,24 @@ impl OwnedAlignment {
                     Kind::SequenceMismatch => b'X',
                 },
                 len: op.len() as u32,
-            }));
-        self.rg = match r.data().get(&Tag::READ_GROUP) {
+            });
+        }
+        let rg = match r.data().get(&Tag::READ_GROUP).transpose()? {
             Some(Value::String(s)) => Some(s.to_vec()),
             _ => None,
         };
+        Ok(OwnedAlignment {
+            ref_id: id(r.reference_sequence_id(header))?,
+            pos: pos(r.alignment_start())?,
+            mapq: r.mapping_quality().transpose()?.map_or(255, u8::from),
+            flag: u16::from(r.flags()?),
+            next_ref_id: id(r.mate_reference_sequence_id(header))?,
+            next_pos: pos(r.mate_alignment_start())?,
+            tlen: r.template_length()? as i64,
+            name: r.name().map(|n| n.to_vec()).unwrap_or_default(),
+            cigar,
+            rg,
+        })
     }
 }
 

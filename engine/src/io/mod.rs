@@ -141,7 +141,7 @@ impl AlignmentReader {
                     let _ = name;
                 }
                 Ok(AlignmentReader::Cram(cram::CramReader::open(
-                    path, reference,
+                    path, reference, pool,
                 )?))
             }
         }
