@@ -122,6 +122,23 @@ pub fn run(opts: &CoverageOptions, progress: &Progress) -> Result<CoverageReport
     Ok(report)
 }
 
+/// Moves final depths up to `pos` from the backend to the stream in steps, so a jump over a
+/// long empty stretch never copies it whole.
+fn stream_steps(
+    pool: &rayon::ThreadPool,
+    d: &mut dyn ContigDepth,
+    s: &mut ContigStream,
+    pos: usize,
+    mut out: Option<&mut IndexedBed>,
+) -> Result<()> {
+    while s.done() < pos {
+        let upto = pos.min(s.done() + 4 * stream::PIECE);
+        let vals = d.take_final(upto)?;
+        s.push_owned(pool, vals, out.as_deref_mut())?;
+    }
+    Ok(())
+}
+
 /// A contig that had reads: its histogram and statistics (streamed), and its whole depth
 /// array when region or quantize outputs need it.
 struct ContigData {
@@ -261,6 +278,11 @@ impl<'a> Driver<'a> {
         })
     }
 
+    /// Region and quantize outputs need a contig's whole depth array.
+    fn keep_all(&self) -> bool {
+        self.opts.by.is_some() || self.opts.quantize.is_some()
+    }
+
     /// mosdepth skips a contig entirely when only BED regions are wanted and it has none.
     fn skipped(&self, tid: usize) -> bool {
         let name = &self.header.refs[tid].name;
@@ -290,8 +312,7 @@ impl<'a> Driver<'a> {
                 self.current_active = true;
                 self.builder.begin(self.header.refs[tid].len);
                 let r = &self.header.refs[tid];
-                let keep_all = self.opts.by.is_some() || self.opts.quantize.is_some();
-                self.depth = Some(self.backend.begin_contig(r.len as usize, keep_all)?);
+                self.depth = Some(self.backend.begin_contig(r.len as usize, self.keep_all())?);
                 self.stream = Some(ContigStream::new(
                     &r.name,
                     r.len as usize,
@@ -326,9 +347,24 @@ impl<'a> Driver<'a> {
         match (self.found, depth, stream) {
             (true, Some(mut d), Some(mut stream)) => {
                 let len = self.header.refs[tid].len as usize;
-                let tail = d.take_final(len)?;
-                stream.push_owned(&self.pool, tail, self.per_base.as_mut())?;
-                let arr = d.finish()?;
+                // With the whole array kept, stream its tail from it rather than from a copy.
+                let arr = if self.keep_all() {
+                    let arr = d.finish()?;
+                    if let Some(a) = arr.as_ref() {
+                        let done = stream.done().min(a.len());
+                        stream.push(&self.pool, &a[done..], self.per_base.as_mut())?;
+                    }
+                    arr
+                } else {
+                    stream_steps(
+                        &self.pool,
+                        d.as_mut(),
+                        &mut stream,
+                        len,
+                        self.per_base.as_mut(),
+                    )?;
+                    d.finish()?
+                };
                 let (hist, stat) = stream.finish(self.per_base.as_mut())?;
                 self.emit_contig(
                     tid,
@@ -347,8 +383,7 @@ impl<'a> Driver<'a> {
     fn stream_until(&mut self, pos: usize) -> Result<()> {
         self.flush_events()?;
         if let (Some(d), Some(s)) = (self.depth.as_mut(), self.stream.as_mut()) {
-            let vals = d.take_final(pos)?;
-            s.push_owned(&self.pool, vals, self.per_base.as_mut())?;
+            stream_steps(&self.pool, d.as_mut(), s, pos, self.per_base.as_mut())?;
         }
         Ok(())
     }
