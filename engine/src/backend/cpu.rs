@@ -20,66 +20,13 @@ impl Backend for CpuBackend {
     fn device(&self) -> String {
         format!("{} CPU thread(s)", self.threads)
     }
-    fn begin_contig(&self, len: usize, keep_all: bool) -> Result<Box<dyn ContigDepth>> {
-        Ok(if keep_all {
-            Box::new(WholeDepth {
-                diff: vec![0i32; len + 1],
-                done: 0,
-                acc: 0,
-            })
-        } else {
-            Box::new(ChunkedDepth {
-                chunks: (0..(len + 1).div_ceil(CHUNK)).map(|_| None).collect(),
-                len: len + 1,
-                done: 0,
-                acc: 0,
-            })
-        })
-    }
-}
-
-/// One array for the whole contig: depth below `done`, differences from `done` on.
-struct WholeDepth {
-    diff: Vec<i32>,
-    done: usize,
-    acc: i32,
-}
-
-impl WholeDepth {
-    fn prefix_sum(&mut self, upto: usize) {
-        let upto = upto.min(self.diff.len());
-        let mut acc = self.acc;
-        for v in &mut self.diff[self.done.min(upto)..upto] {
-            acc = acc.wrapping_add(*v);
-            *v = acc;
-        }
-        self.acc = acc;
-        self.done = self.done.max(upto);
-    }
-}
-
-impl ContigDepth for WholeDepth {
-    fn add_events(&mut self, batch: &EventBatch) -> Result<()> {
-        let d = &mut self.diff;
-        for &p in &batch.starts {
-            d[p as usize] += 1;
-        }
-        for &p in &batch.ends {
-            d[p as usize] -= 1;
-        }
-        Ok(())
-    }
-
-    fn take_final(&mut self, upto: usize) -> Result<Vec<i32>> {
-        let from = self.done;
-        self.prefix_sum(upto);
-        Ok(self.diff[from.min(self.done)..self.done].to_vec())
-    }
-
-    fn finish(mut self: Box<Self>) -> Result<Option<Vec<i32>>> {
-        let n = self.diff.len();
-        self.prefix_sum(n);
-        Ok(Some(std::mem::take(&mut self.diff)))
+    fn begin_contig(&self, len: usize) -> Result<Box<dyn ContigDepth>> {
+        Ok(Box::new(ChunkedDepth {
+            chunks: (0..(len + 1).div_ceil(CHUNK)).map(|_| None).collect(),
+            len: len + 1,
+            done: 0,
+            acc: 0,
+        }))
     }
 }
 
@@ -141,10 +88,6 @@ impl ContigDepth for ChunkedDepth {
         self.acc = acc;
         Ok(out)
     }
-
-    fn finish(self: Box<Self>) -> Result<Option<Vec<i32>>> {
-        Ok(None)
-    }
 }
 
 #[cfg(test)]
@@ -159,22 +102,30 @@ mod tests {
     }
 
     #[test]
-    fn whole_and_chunked_agree() {
+    fn taking_in_steps_equals_one_prefix_sum() {
         let b = CpuBackend::new(1);
-        let mut w = b.begin_contig(140000, true).unwrap();
-        let mut c = b.begin_contig(140000, false).unwrap();
-        w.add_events(&events()).unwrap();
+        let mut c = b.begin_contig(140000).unwrap();
         c.add_events(&events()).unwrap();
-        assert_eq!(w.take_final(4).unwrap(), vec![1, 1, 3, 2]);
         assert_eq!(c.take_final(4).unwrap(), vec![1, 1, 3, 2]);
         assert_eq!(c.take_final(4).unwrap(), Vec::<i32>::new());
         let rest = c.take_final(140001).unwrap();
-        let whole = w.finish().unwrap().unwrap();
-        assert_eq!(whole.len(), 140001);
-        assert_eq!(&whole[4..], &rest[..]);
-        assert_eq!(&whole[..11], &[1, 1, 3, 2, 2, 1, 1, 1, 1, 1, 0]);
-        assert_eq!(whole[70000], 1);
-        assert_eq!(whole[140000], 0);
-        assert!(c.finish().unwrap().is_none());
+        assert_eq!(rest.len(), 140001 - 4);
+        assert_eq!(&rest[..7], &[2, 1, 1, 1, 1, 1, 0]);
+        assert_eq!(rest[70000 - 4], 1);
+        assert_eq!(rest[140000 - 4], 0);
+        // A naive prefix sum over the same events.
+        let mut d = vec![0i32; 140001];
+        for &p in &events().starts {
+            d[p as usize] += 1;
+        }
+        for &p in &events().ends {
+            d[p as usize] -= 1;
+        }
+        let mut acc = 0;
+        for v in &mut d {
+            acc += *v;
+            *v = acc;
+        }
+        assert_eq!(&d[4..], &rest[..]);
     }
 }

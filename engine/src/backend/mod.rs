@@ -60,12 +60,9 @@ pub trait ContigDepth: Send {
     fn add_events(&mut self, batch: &EventBatch) -> Result<()>;
     /// Depth of bases `[done, upto)`, where `done` is where the previous call stopped: the
     /// caller promises no later event falls before `upto`, so these values are final. This lets
-    /// outputs stream while the rest of the contig is still being read.
+    /// outputs stream while the rest of the contig is still being read, and lets the backend
+    /// free what it handed out.
     fn take_final(&mut self, upto: usize) -> Result<Vec<i32>>;
-    /// Ends the contig. With `keep_all`, returns the whole contig's depth (`len + 1` entries, the
-    /// last one zero when every read ends inside the contig); otherwise `None`, and the caller
-    /// must have taken every depth with `take_final`.
-    fn finish(self: Box<Self>) -> Result<Option<Vec<i32>>>;
 }
 
 pub trait Backend: Send + Sync {
@@ -73,10 +70,8 @@ pub trait Backend: Send + Sync {
     fn name(&self) -> &'static str;
     /// The device, as shown to users and recorded with outputs.
     fn device(&self) -> String;
-    /// Starts accumulating depth over a contig of `len` bases. `keep_all` asks for the whole
-    /// depth array at the end (region statistics need it); without it, storage for bases
-    /// already taken may be freed.
-    fn begin_contig(&self, len: usize, keep_all: bool) -> Result<Box<dyn ContigDepth>>;
+    /// Starts accumulating depth over a contig of `len` bases.
+    fn begin_contig(&self, len: usize) -> Result<Box<dyn ContigDepth>>;
 }
 
 /// Opens the backend the user asked for. `auto` picks the CPU until the GPU backends land; a

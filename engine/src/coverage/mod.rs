@@ -9,6 +9,7 @@
 
 pub mod depth;
 pub mod output;
+pub mod regions;
 pub mod stats;
 pub mod stream;
 
@@ -23,7 +24,8 @@ use crate::io::csi::levels_for;
 use crate::io::{Alignment, AlignmentReader, Header, Visitor};
 use crate::progress::Progress;
 use depth::{EventBuilder, ReadFilter};
-use output::{IndexedBed, RegionResult};
+use output::IndexedBed;
+use regions::{QuantizeStream, RegionResult, RegionStream};
 use stats::{DepthStat, Histogram};
 use stream::ContigStream;
 
@@ -122,27 +124,8 @@ pub fn run(opts: &CoverageOptions, progress: &Progress) -> Result<CoverageReport
     Ok(report)
 }
 
-/// Moves final depths up to `pos` from the backend to the stream in steps, so a jump over a
-/// long empty stretch never copies it whole.
-fn stream_steps(
-    pool: &rayon::ThreadPool,
-    d: &mut dyn ContigDepth,
-    s: &mut ContigStream,
-    pos: usize,
-    mut out: Option<&mut IndexedBed>,
-) -> Result<()> {
-    while s.done() < pos {
-        let upto = pos.min(s.done() + 4 * stream::PIECE);
-        let vals = d.take_final(upto)?;
-        s.push_owned(pool, vals, out.as_deref_mut())?;
-    }
-    Ok(())
-}
-
-/// A contig that had reads: its histogram and statistics (streamed), and its whole depth
-/// array when region or quantize outputs need it.
+/// A contig that had reads: its histogram and statistics, from the stream.
 struct ContigData {
-    depth: Option<Vec<i32>>,
     hist: Histogram,
     stat: DepthStat,
 }
@@ -170,6 +153,10 @@ struct Driver<'a> {
     last_pos: i64,
     depth: Option<Box<dyn ContigDepth>>,
     stream: Option<ContigStream>,
+    region_stream: Option<RegionStream>,
+    quant_stream: Option<QuantizeStream>,
+    /// The current contig's region distribution (filled as regions finish).
+    chrom_region_dist: Histogram,
     /// Whether depths can be finalised while reading (not in fragment mode, where a read's
     /// fragment may start before the read).
     streaming: bool,
@@ -258,6 +245,9 @@ impl<'a> Driver<'a> {
             last_pos: -1,
             depth: None,
             stream: None,
+            region_stream: None,
+            quant_stream: None,
+            chrom_region_dist: Histogram::default(),
             streaming: !opts.filter.fragment_mode,
             builder: EventBuilder::new(opts.filter.clone()),
             regions,
@@ -278,9 +268,12 @@ impl<'a> Driver<'a> {
         })
     }
 
-    /// Region and quantize outputs need a contig's whole depth array.
-    fn keep_all(&self) -> bool {
-        self.opts.by.is_some() || self.opts.quantize.is_some()
+    /// mosdepth's window mode bins region means into 1000 slots.
+    fn new_region_dist(&self) -> Histogram {
+        match self.regions {
+            RegionSource::Windows(_) => Histogram::with_len(1000),
+            _ => Histogram::default(),
+        }
     }
 
     /// mosdepth skips a contig entirely when only BED regions are wanted and it has none.
@@ -299,7 +292,7 @@ impl<'a> Driver<'a> {
             let t = self.targets[self.next_target];
             self.next_target += 1;
             if !self.skipped(t) {
-                self.emit_contig(t, None)?;
+                self.emit_contig(t, None, None)?;
             }
         }
         self.current = Some(tid);
@@ -312,7 +305,23 @@ impl<'a> Driver<'a> {
                 self.current_active = true;
                 self.builder.begin(self.header.refs[tid].len);
                 let r = &self.header.refs[tid];
-                self.depth = Some(self.backend.begin_contig(r.len as usize, self.keep_all())?);
+                self.depth = Some(self.backend.begin_contig(r.len as usize)?);
+                if let Some(q) = &self.opts.quantize {
+                    self.quant_stream = Some(QuantizeStream::new(q, r.len as usize));
+                }
+                self.chrom_region_dist = self.new_region_dist();
+                if self.opts.by.is_some() {
+                    let regions = self.contig_regions(tid);
+                    // BED regions add their bases to the region distribution; windows add their means.
+                    let bed = matches!(self.regions, RegionSource::Bed(_));
+                    self.region_stream = Some(RegionStream::new(
+                        regions,
+                        self.opts.use_median,
+                        &self.opts.thresholds,
+                        bed,
+                    ));
+                }
+                let r = &self.header.refs[tid];
                 self.stream = Some(ContigStream::new(
                     &r.name,
                     r.len as usize,
@@ -342,48 +351,110 @@ impl<'a> Driver<'a> {
         }
         self.flush_events()?;
         self.builder.end_contig();
-        let depth = self.depth.take();
+        let len = self.header.refs[tid].len as usize;
+        if !self.found {
+            self.depth = None;
+            self.stream = None;
+            self.quant_stream = None;
+            let regions = self.region_stream.take().map(RegionStream::into_regions);
+            return self.emit_contig(tid, None, regions);
+        }
+        self.advance_final(tid, len)?;
+        if let Some(mut rs) = self.region_stream.take() {
+            let done = rs.finish(len);
+            self.write_regions(tid, done)?;
+        }
+        if let Some(mut q) = self.quant_stream.take() {
+            let mut runs = Vec::new();
+            q.finish(|s, e, b| runs.push((s, e, b)));
+            self.write_quantized(tid, &runs)?;
+        }
+        self.depth = None;
         let stream = self.stream.take();
-        match (self.found, depth, stream) {
-            (true, Some(mut d), Some(mut stream)) => {
-                let len = self.header.refs[tid].len as usize;
-                // With the whole array kept, stream its tail from it rather than from a copy.
-                let arr = if self.keep_all() {
-                    let arr = d.finish()?;
-                    if let Some(a) = arr.as_ref() {
-                        let done = stream.done().min(a.len());
-                        stream.push(&self.pool, &a[done..], self.per_base.as_mut())?;
-                    }
-                    arr
-                } else {
-                    stream_steps(
-                        &self.pool,
-                        d.as_mut(),
-                        &mut stream,
-                        len,
-                        self.per_base.as_mut(),
-                    )?;
-                    d.finish()?
-                };
-                let (hist, stat) = stream.finish(self.per_base.as_mut())?;
-                self.emit_contig(
-                    tid,
-                    Some(ContigData {
-                        depth: arr,
-                        hist,
-                        stat,
-                    }),
-                )
+        let (hist, stat) = match stream {
+            Some(s) => s.finish(self.per_base.as_mut())?,
+            None => (Histogram::default(), DepthStat::CLEARED),
+        };
+        self.emit_contig(tid, Some(ContigData { hist, stat }), None)
+    }
+
+    /// Moves final depths up to `pos` from the backend to the outputs, in steps so a jump over
+    /// a long empty stretch never copies it whole.
+    fn advance_final(&mut self, tid: usize, pos: usize) -> Result<()> {
+        loop {
+            let (Some(d), Some(s)) = (self.depth.as_mut(), self.stream.as_mut()) else {
+                return Ok(());
+            };
+            let at = s.done();
+            if at >= pos {
+                return Ok(());
             }
-            _ => self.emit_contig(tid, None),
+            let vals = d.take_final(pos.min(at + 4 * stream::PIECE))?;
+            if vals.is_empty() {
+                return Ok(());
+            }
+            if let Some(rs) = self.region_stream.as_mut() {
+                let done = rs.push(at, &vals);
+                if !done.is_empty() {
+                    let pool = self.pool.clone();
+                    pool.install(|| self.write_regions(tid, done))?;
+                }
+            }
+            if let Some(q) = self.quant_stream.as_mut() {
+                let mut runs = Vec::new();
+                q.push(at, &vals, |s, e, b| runs.push((s, e, b)));
+                self.write_quantized(tid, &runs)?;
+            }
+            if let Some(s) = self.stream.as_mut() {
+                s.push_owned(&self.pool, vals, self.per_base.as_mut())?;
+            }
         }
     }
 
-    /// Hands the bases before `pos` (final now) to the stream.
-    fn stream_until(&mut self, pos: usize) -> Result<()> {
-        self.flush_events()?;
-        if let (Some(d), Some(s)) = (self.depth.as_mut(), self.stream.as_mut()) {
-            stream_steps(&self.pool, d.as_mut(), s, pos, self.per_base.as_mut())?;
+    fn write_quantized(&mut self, tid: usize, runs: &[(usize, usize, usize)]) -> Result<()> {
+        let (Some(qb), labels) = (self.quantized.as_mut(), &self.opts.quantize_labels) else {
+            return Ok(());
+        };
+        let name = &self.header.refs[tid].name;
+        for &(s, e, b) in runs {
+            qb.line(
+                name,
+                s as u64,
+                e as u64,
+                &format!("{name}\t{s}\t{e}\t{}\n", labels[b]),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Writes finished regions (of a contig with reads) and adds them to the statistics.
+    fn write_regions(&mut self, tid: usize, done: Vec<(Region, RegionResult)>) -> Result<()> {
+        let prec = self.opts.precision;
+        let name = &self.header.refs[tid].name;
+        let window_mode = matches!(self.regions, RegionSource::Windows(_));
+        for (reg, res) in &done {
+            if let Some(b) = self.region_bed.as_mut() {
+                b.line(
+                    name,
+                    reg.start,
+                    reg.end,
+                    &output::region_line(reg, res.value, prec),
+                )?;
+            }
+            self.chrom_region_stat = self.chrom_region_stat.merge(&res.stat);
+            if window_mode {
+                output::add_window_value(&mut self.chrom_region_dist, res.value);
+            } else if let Some(h) = &res.hist {
+                self.chrom_region_dist.merge(h);
+            }
+            if let Some(t) = self.thresholds.as_mut() {
+                t.line(
+                    name,
+                    reg.start,
+                    reg.end,
+                    &output::threshold_line(reg, &res.thresholds),
+                )?;
+            }
         }
         Ok(())
     }
@@ -395,7 +466,7 @@ impl<'a> Driver<'a> {
             let t = self.targets[self.next_target];
             self.next_target += 1;
             if !self.skipped(t) {
-                self.emit_contig(t, None)?;
+                self.emit_contig(t, None, None)?;
             }
         }
         Ok(())
@@ -432,117 +503,73 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// Writes everything mosdepth writes for one contig, besides the per-base lines that were
-    /// streamed. `data` is `None` when the file has no record on it (mosdepth's "no data"
-    /// case); otherwise the depth array (if kept) and the streamed histogram and statistics.
-    fn emit_contig(&mut self, tid: usize, data: Option<ContigData>) -> Result<()> {
-        let pool = self.pool.clone();
-        pool.install(|| self.emit_contig_inner(tid, data))
-    }
-
-    fn emit_contig_inner(&mut self, tid: usize, data: Option<ContigData>) -> Result<()> {
-        // `arr` is there when region or quantize outputs need the whole contig.
-        let (arr, streamed) = match data {
-            Some(c) => (c.depth, Some((c.hist, c.stat))),
-            None => (None, None),
-        };
-        let has_reads = streamed.is_some();
+    /// Writes what remains for one contig once its reads are done: summary rows and
+    /// distributions. `data` is `None` when the file has no record on it (mosdepth's "no data"
+    /// case), which also gets zero-valued region, thresholds, per-base and quantize lines;
+    /// `regions` are its regions if they were already taken from the BED.
+    fn emit_contig(
+        &mut self,
+        tid: usize,
+        data: Option<ContigData>,
+        regions: Option<Vec<Region>>,
+    ) -> Result<()> {
         let opts = self.opts;
         let prec = opts.precision;
-        let r = &self.header.refs[tid];
-        let name = r.name.clone();
-        let len = r.len as usize;
-        let mut chrom_dist = Histogram::default();
-        let mut chrom_region_dist = Histogram::default();
-        let window_mode = matches!(self.regions, RegionSource::Windows(_));
-        if window_mode {
-            chrom_region_dist = Histogram::with_len(1000);
-        }
-        if opts.by.is_some() {
-            let regions = self.contig_regions(tid);
-            let results: Option<Vec<RegionResult>> = arr
-                .as_ref()
-                .map(|d| output::region_results(d, &regions, opts.use_median, &opts.thresholds));
-            let mut text = String::new();
-            let mut ttext = String::new();
-            for (i, reg) in regions.iter().enumerate() {
-                let res = results.as_ref().map(|v| &v[i]);
-                let value = res.map_or(0.0, |x| x.value);
-                let line = output::region_line(reg, value, prec);
-                if let Some(b) = self.region_bed.as_mut() {
-                    b.line(&name, reg.start, reg.end, &line)?;
-                }
-                text.clear();
-                if let (Some(x), Some(d)) = (res, arr.as_ref()) {
-                    self.chrom_region_stat = self.chrom_region_stat.merge(&x.stat);
-                    if window_mode {
-                        output::add_window_value(&mut chrom_region_dist, x.value);
-                    } else {
-                        let s = (reg.start as usize).min(d.len());
-                        let e = (reg.end as usize).min(d.len()).max(s);
-                        chrom_region_dist.add_depths(&d[s..e]);
-                    }
-                }
-                if let Some(t) = self.thresholds.as_mut() {
-                    let zeros = vec![0u64; opts.thresholds.len()];
-                    let counts = res.map_or(&zeros[..], |x| &x.thresholds[..]);
-                    ttext.clear();
-                    ttext.push_str(&output::threshold_line(reg, counts));
-                    t.line(&name, reg.start, reg.end, &ttext)?;
-                }
-            }
-        }
-        if let Some((hist, chrom_stat)) = streamed {
-            chrom_dist = hist;
-            self.global_stat = self.global_stat.merge(&chrom_stat);
-            self.summary.push_str(&chrom_stat.summary_line(&name, prec));
+        let name = self.header.refs[tid].name.clone();
+        let len = self.header.refs[tid].len;
+        let Some(ContigData { hist, stat }) = data else {
             if opts.by.is_some() {
-                self.summary.push_str(
-                    &self
-                        .chrom_region_stat
-                        .summary_line(&format!("{name}_region"), prec),
-                );
-            }
-            self.global_region_stat = self.global_region_stat.merge(&self.chrom_region_stat);
-            self.chrom_region_stat = DepthStat::CLEARED;
-        }
-        chrom_dist.write_distribution(&name, prec, &mut self.global_dist_text);
-        if opts.by.is_some() {
-            chrom_region_dist.write_distribution(&name, prec, &mut self.region_dist_text);
-        }
-        if has_reads {
-            if opts.by.is_some() {
-                self.region_dist.merge(&chrom_region_dist);
-            }
-            self.global_dist.merge(&chrom_dist);
-        }
-        if let (Some(pb), false) = (self.per_base.as_mut(), has_reads) {
-            pb.line(&name, 0, len as u64, &format!("{name}\t0\t{len}\t0\n"))?;
-        }
-        if let (Some(q), Some(qb)) = (opts.quantize.as_ref(), self.quantized.as_mut()) {
-            let labels = &opts.quantize_labels;
-            match arr.as_ref() {
-                None => {
-                    if !has_reads && q[0] == 0 && !labels.is_empty() {
-                        qb.line(
+                let regions = match regions {
+                    Some(r) => r,
+                    None => self.contig_regions(tid),
+                };
+                let zeros = vec![0u64; opts.thresholds.len()];
+                for reg in &regions {
+                    if let Some(b) = self.region_bed.as_mut() {
+                        b.line(
                             &name,
-                            0,
-                            len as u64,
-                            &format!("{name}\t0\t{len}\t{}\n", labels[0]),
+                            reg.start,
+                            reg.end,
+                            &output::region_line(reg, 0.0, prec),
+                        )?;
+                    }
+                    if let Some(t) = self.thresholds.as_mut() {
+                        t.line(
+                            &name,
+                            reg.start,
+                            reg.end,
+                            &output::threshold_line(reg, &zeros),
                         )?;
                     }
                 }
-                Some(d) => {
-                    output::quantized_runs(d, q, labels, |s, e, label| {
-                        qb.line(
-                            &name,
-                            s as u64,
-                            e as u64,
-                            &format!("{name}\t{s}\t{e}\t{label}\n"),
-                        )
-                    })?;
+            }
+            if let Some(pb) = self.per_base.as_mut() {
+                pb.line(&name, 0, len, &format!("{name}\t0\t{len}\t0\n"))?;
+            }
+            if let (Some(q), Some(qb)) = (opts.quantize.as_ref(), self.quantized.as_mut()) {
+                if q[0] == 0 && !opts.quantize_labels.is_empty() {
+                    let label = &opts.quantize_labels[0];
+                    qb.line(&name, 0, len, &format!("{name}\t0\t{len}\t{label}\n"))?;
                 }
             }
+            return Ok(());
+        };
+        self.global_stat = self.global_stat.merge(&stat);
+        self.summary.push_str(&stat.summary_line(&name, prec));
+        if opts.by.is_some() {
+            let line = self
+                .chrom_region_stat
+                .summary_line(&format!("{name}_region"), prec);
+            self.summary.push_str(&line);
+        }
+        self.global_region_stat = self.global_region_stat.merge(&self.chrom_region_stat);
+        self.chrom_region_stat = DepthStat::CLEARED;
+        hist.write_distribution(&name, prec, &mut self.global_dist_text);
+        self.global_dist.merge(&hist);
+        if opts.by.is_some() {
+            let rd = std::mem::take(&mut self.chrom_region_dist);
+            rd.write_distribution(&name, prec, &mut self.region_dist_text);
+            self.region_dist.merge(&rd);
         }
         Ok(())
     }
@@ -695,7 +722,8 @@ impl Visitor for Driver<'_> {
         if self.streaming {
             if let Some(s) = self.stream.as_ref() {
                 if pos >= s.done() + stream::PIECE {
-                    self.stream_until(pos.min(self.header.refs[tid].len as usize))?;
+                    self.flush_events()?;
+                    self.advance_final(tid, pos.min(self.header.refs[tid].len as usize))?;
                 }
             }
         }

@@ -4,11 +4,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
-use crate::coverage::stats::{
-    fmt_fixed, quantize_bin, region_mean, region_median, DepthStat, Histogram,
-};
+use crate::coverage::stats::{fmt_fixed, Histogram};
 use crate::error::{Error, Result};
 use crate::io::atomic::{OutputSet, PendingFile};
 use crate::io::bed::Region;
@@ -103,84 +99,6 @@ pub fn write_text(path: String, text: &str, set: &mut OutputSet) -> Result<()> {
         .map_err(|e| Error::io(f.final_path(), e))?;
     set.add(f);
     Ok(())
-}
-
-/// mosdepth's quantized runs (note its quirk: the last base never starts a new run; it joins
-/// the run before it).
-pub fn quantized_runs(
-    d: &[i32],
-    q: &[i64],
-    labels: &[String],
-    mut emit: impl FnMut(usize, usize, &str) -> Result<()>,
-) -> Result<()> {
-    if d.is_empty() {
-        return Ok(());
-    }
-    let high = d.len() - 1; // d has len+1 entries
-    let mut last_q = quantize_bin(d[0] as i64, q);
-    let mut last_pos = 0usize;
-    let scan_end = high.saturating_sub(1);
-    for (pos, &v) in d.iter().enumerate().take(scan_end) {
-        let qb = quantize_bin(v as i64, q);
-        if qb == last_q {
-            continue;
-        }
-        if last_q != -1 && (last_q as usize) < labels.len() {
-            emit(last_pos, pos, &labels[last_q as usize])?;
-        }
-        last_q = qb;
-        last_pos = pos;
-    }
-    if last_q != -1 && last_pos < high && (last_q as usize) < labels.len() {
-        emit(last_pos, high, &labels[last_q as usize])?;
-    }
-    Ok(())
-}
-
-/// Result of one region: its mean (or median), per-base stats and threshold counts.
-pub struct RegionResult {
-    pub value: f64,
-    pub stat: DepthStat,
-    pub thresholds: Vec<u64>,
-}
-
-/// Computes every region of a contig in parallel; each region's arithmetic is sequential, so
-/// results do not depend on the thread count.
-pub fn region_results(
-    d: &[i32],
-    regions: &[Region],
-    use_median: bool,
-    thresholds: &[u64],
-) -> Vec<RegionResult> {
-    regions
-        .par_iter()
-        .map_init(Vec::new, |scratch, r| {
-            let value = if use_median {
-                region_median(d, r.start, r.end, scratch)
-            } else {
-                region_mean(d, r.start, r.end)
-            };
-            let s = (r.start as usize).min(d.len());
-            let e = (r.end as usize).min(d.len()).max(s);
-            let slice = &d[s..e];
-            let mut counts = vec![0u64; thresholds.len()];
-            if !thresholds.is_empty() {
-                for &v in slice {
-                    for (c, &t) in counts.iter_mut().zip(thresholds) {
-                        if (v as i64) < t as i64 {
-                            break;
-                        }
-                        *c += 1;
-                    }
-                }
-            }
-            RegionResult {
-                value,
-                stat: DepthStat::of(slice),
-                thresholds: counts,
-            }
-        })
-        .collect()
 }
 
 /// A region's BED line: chrom, start, end, [name,] value.

@@ -171,35 +171,27 @@ impl Histogram {
     }
 }
 
-/// Mean of `d[start..stop)` summed as mosdepth does (each depth divided by the length, in order),
-/// so results agree to the last bit.
-pub fn region_mean(d: &[i32], start: u64, stop: u64) -> f64 {
-    if start as usize > d.len() {
-        return 0.0;
-    }
-    let l = (stop - start) as f64;
-    let end = (stop as usize).min(d.len());
+/// A region's mean summed as mosdepth does (each depth divided by the region's length, in
+/// order), so results agree to the last bit. `d` holds the region's depths inside the contig;
+/// `len` is the region's full length.
+pub fn region_mean(d: &[i32], len: u64) -> f64 {
+    let l = len as f64;
     let mut acc = 0f64;
-    for &v in &d[start as usize..end.max(start as usize)] {
+    for &v in d {
         acc += v as f64 / l;
     }
     acc
 }
 
-/// The lower median of `d[start..stop)` (depths above 65535 count as 65535), as mosdepth
-/// computes it from its counts: the `floor(n/2 + 0.5)`-th smallest value.
-pub fn region_median(d: &[i32], start: u64, stop: u64, scratch: &mut Vec<i32>) -> f64 {
-    if start as usize > d.len() {
-        return 0.0;
-    }
-    let end = (stop as usize).min(d.len()).max(start as usize);
-    let n = end - start as usize;
-    let k = (0.5 + n as f64 * 0.5) as usize;
+/// The lower median of a region's depths (above 65535 counted as 65535), as mosdepth computes
+/// it from its counts: the `floor(n/2 + 0.5)`-th smallest value.
+pub fn region_median(d: &[i32], scratch: &mut Vec<i32>) -> f64 {
+    let k = (0.5 + d.len() as f64 * 0.5) as usize;
     if k == 0 {
         return 0.0;
     }
     scratch.clear();
-    scratch.extend(d[start as usize..end].iter().map(|v| (*v).clamp(0, 65535)));
+    scratch.extend(d.iter().map(|v| (*v).clamp(0, 65535)));
     let (_, kth, _) = scratch.select_nth_unstable(k - 1);
     *kth as f64
 }
@@ -268,9 +260,9 @@ mod tests {
     #[test]
     fn lower_median() {
         let mut c = Vec::new();
-        assert_eq!(region_median(&[1, 2, 3, 4], 0, 4, &mut c), 2.0);
-        assert_eq!(region_median(&[5, 1, 3], 0, 3, &mut c), 3.0);
-        assert_eq!(region_median(&[], 0, 0, &mut c), 0.0);
+        assert_eq!(region_median(&[1, 2, 3, 4], &mut c), 2.0);
+        assert_eq!(region_median(&[5, 1, 3], &mut c), 3.0);
+        assert_eq!(region_median(&[], &mut c), 0.0);
     }
 
     #[test]
