@@ -246,7 +246,7 @@ mod tests {
     /// Streaming in uneven chunks gives what one pass over the whole array gives.
     #[test]
     fn streamed_regions_match_whole_array() {
-        let d: Vec<i32> = (0..5000).map(|i| ((i * 7919) % 13) as i32).collect();
+        let d: Vec<i32> = (0..5000).map(|i| (i * 7919) % 13).collect();
         let regions = vec![
             region(0, 100),
             region(50, 4000),
