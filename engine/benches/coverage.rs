@@ -124,7 +124,7 @@ fn bench_events(c: &mut Criterion) {
                 bench.iter(|| {
                     let mut b = EventBuilder::new(filter());
                     b.begin(len as u64);
-                    let mut d = backend.begin_contig(len, false).expect("contig");
+                    let mut d = backend.begin_contig(len).expect("contig");
                     for r in parsed {
                         b.add(r);
                         if b.batch.len() >= 1 << 16 {
@@ -152,7 +152,7 @@ fn bench_events(c: &mut Criterion) {
             &batch,
             |bench, batch| {
                 bench.iter(|| {
-                    let mut d = backend.begin_contig(len, false).expect("contig");
+                    let mut d = backend.begin_contig(len).expect("contig");
                     d.add_events(batch).expect("events");
                     d.take_final(len).expect("depth")
                 })
