@@ -807,6 +807,35 @@ def make_cram(bam, cram):
 
 # --------------------------------------------------------------------------
 
+def ultra_long_cigar(rng):
+    """cigar70k.bam: one read with more than 65535 CIGAR operations between two short ones.
+
+    BAM stores such a CIGAR in a CG:B,I tag with a `<len>S<ref>N` placeholder in the record
+    (samtools does this on conversion); readers must restore it.
+    """
+    length = 200000
+    ops, qlen = [], 0
+    while len(ops) < 70000:
+        ops.append("1M")
+        qlen += 1
+        k = rng.random()
+        if k < 0.3:
+            ops.append("1I")
+            qlen += 1
+        elif k < 0.6:
+            ops.append("1D")
+    sam = os.path.join(HERE, "cigar70k.sam")
+    with open(sam, "w") as f:
+        f.write("@HD\tVN:1.6\tSO:coordinate\n@SQ\tSN:chrU\tLN:%d\n" % length)
+        f.write("short1\t0\tchrU\t50\t60\t100M\t*\t0\t0\t*\t*\n")
+        f.write("ultra\t0\tchrU\t100\t60\t%s\t*\t0\t0\t%s\t*\n" % ("".join(ops), "A" * qlen))
+        f.write("short2\t0\tchrU\t150\t60\t100M\t*\t0\t0\t*\t*\n")
+    out = os.path.join(HERE, "cigar70k.bam")
+    run(["samtools", "view", "--no-PG", "-b", "-o", out, sam])
+    run(["samtools", "index", "-b", out])
+    os.remove(sam)
+
+
 def main():
     rng = random.Random(SEED)
     for stale in ("sample.bam", "sample.bam.bai", "sample.cram", "sample.cram.crai",
@@ -842,6 +871,7 @@ def main():
 
     write_beds()
     make_bad_files(sample, b)
+    ultra_long_cigar(random.Random(SEED + 6))
     n_sample = len(b.recs)
     n_long = len(lb.recs)
     sys.stderr.write("sample.bam: %d records; long.bam: %d records\n" % (n_sample, n_long))

@@ -59,6 +59,7 @@ precision0_b1000|MOSDEPTH_PRECISION=0|-b 1000|testdata/sample.bam
 x_bed_T|-|-x -b testdata/regions.bed -T 1,3|testdata/sample.bam
 Q10_F0_b500_m_T|-|-Q 10 -F 0 -b 500 -m -T 2,4|testdata/sample.bam
 long_default|-||testdata/long.bam
+cigar70k_b5000|-|-b 5000|testdata/cigar70k.bam
 long_b1000_m|-|-b 1000 -m|testdata/long.bam
 cram_default|-|-f testdata/ref.fa|testdata/sample.cram
 csi_b1000|-|-b 1000|testdata/sample.csi.bam
