@@ -70,21 +70,25 @@ struct HeldMate {
 /// Start/end events of a read's aligned blocks in the order mosdepth generates them: adjacent
 /// blocks (split only by insertions) merge, and a block's start is emitted before the
 /// previous block's end. The order matters for the stable sort in the overlap correction.
-fn block_events<A: Alignment>(rec: &A, out: &mut Vec<(i64, i32)>) {
+///
+/// Returns the read's end as htslib's `bam_endpos` gives it, from the same CIGAR pass.
+fn block_events<A: Alignment>(rec: &A, out: &mut Vec<(i64, i32)>) -> i64 {
     out.clear();
     let start = rec.pos();
-    let mut single_match = None;
+    let unmapped = rec.flag() & crate::io::bam::FLAG_UNMAPPED != 0;
     if rec.n_cigar() == 1 {
-        rec.for_each_cigar(|c| {
-            if c.op == b'M' {
-                single_match = Some(c.len as i64);
-            }
-        });
-    }
-    if let Some(len) = single_match {
-        out.push((start, 1));
-        out.push((start + len, -1));
-        return;
+        // The common case, and mosdepth's own shortcut: one M block.
+        let mut single = None;
+        rec.for_each_cigar(|c| single = (c.op == b'M').then_some(c.len as i64));
+        if let Some(len) = single {
+            out.push((start, 1));
+            out.push((start + len, -1));
+            return if unmapped || len == 0 {
+                start + 1
+            } else {
+                start + len
+            };
+        }
     }
     let mut pos = start;
     let mut last_stop = -1i64;
@@ -106,6 +110,11 @@ fn block_events<A: Alignment>(rec: &A, out: &mut Vec<(i64, i32)>) {
     });
     if last_stop != -1 {
         out.push((last_stop, -1));
+    }
+    if unmapped || pos == start {
+        start + 1
+    } else {
+        pos
     }
 }
 
@@ -164,11 +173,11 @@ impl EventBuilder {
             self.end(stop);
             return;
         }
-        if flag & FLAG_PROPER_PAIR != 0 && flag & FLAG_SUPPLEMENTARY == 0 {
-            self.correct_mate_overlap(rec);
-        }
         let mut ev = std::mem::take(&mut self.scratch);
-        block_events(rec, &mut ev);
+        let stop = block_events(rec, &mut ev);
+        if flag & FLAG_PROPER_PAIR != 0 && flag & FLAG_SUPPLEMENTARY == 0 {
+            self.correct_mate_overlap(rec, stop, &ev);
+        }
         for &(p, v) in &ev {
             if v > 0 {
                 self.start(p);
@@ -182,17 +191,15 @@ impl EventBuilder {
     /// mosdepth's rule: the mate that starts first (or, at equal starts, arrives first) is held
     /// if it reaches the other's start; when the other arrives, their shared bases are removed
     /// once.
-    fn correct_mate_overlap<A: Alignment>(&mut self, rec: &A) {
+    fn correct_mate_overlap<A: Alignment>(&mut self, rec: &A, stop: i64, own: &[(i64, i32)]) {
         let start = rec.pos();
-        let stop = rec.end_pos();
         let mpos = rec.next_pos();
         let name = rec.read_name();
         if rec.ref_id() == rec.next_ref_id()
             && stop > mpos
             && (start < mpos || (start == mpos && !self.held.contains_key(name)))
         {
-            let mut events = Vec::new();
-            block_events(rec, &mut events);
+            let events = own.to_vec();
             self.held.insert(
                 name.to_vec(),
                 HeldMate {
@@ -212,7 +219,8 @@ impl EventBuilder {
             return;
         }
         let mut ses = std::mem::take(&mut self.pair);
-        block_events(rec, &mut ses);
+        ses.clear();
+        ses.extend_from_slice(own);
         ses.extend_from_slice(&mate.events);
         // Stable: equal positions keep generation order, as mosdepth's merge sort does.
         ses.sort_by_key(|e| e.0);

@@ -54,12 +54,18 @@ impl<'a> BamRecord<'a> {
         if aux_start > data.len() || data[cigar_start - 1] != 0 {
             return None;
         }
-        Some(BamRecord {
+        let mut rec = BamRecord {
             data,
             cigar_start,
             n_cigar,
             aux_start,
-        })
+        };
+        // Resolve a CIGAR stored in the CG tag once, so every later walk reads it directly.
+        if let Some((start, n)) = rec.long_cigar() {
+            rec.cigar_start = start;
+            rec.n_cigar = n;
+        }
+        Some(rec)
     }
 
     #[inline]
@@ -143,24 +149,16 @@ impl Alignment for BamRecord<'_> {
     }
     #[inline]
     fn read_name(&self) -> &[u8] {
-        &self.data[32..self.cigar_start - 1]
+        &self.data[32..32 + self.data[8] as usize - 1]
     }
     #[inline]
     fn n_cigar(&self) -> usize {
-        match self.long_cigar() {
-            Some((_, n)) => n,
-            None => self.n_cigar,
-        }
+        self.n_cigar
     }
+    #[inline]
     fn for_each_cigar(&self, mut f: impl FnMut(CigarOp)) {
-        if let Some((start, n)) = self.long_cigar() {
-            for i in 0..n {
-                f(CigarOp::from_bam(le_u32(self.data, start + 4 * i)));
-            }
-        } else {
-            for op in self.raw_cigar() {
-                f(op);
-            }
+        for op in self.raw_cigar() {
+            f(op);
         }
     }
     fn read_group(&self) -> Option<&[u8]> {
