@@ -41,65 +41,77 @@ pub fn first_offset(bam: &Path, tid: usize) -> Result<Option<u64>> {
     let idx = find_index(bam, &["bai", "csi"])?;
     let raw = std::fs::read(&idx).map_err(|e| Error::io(&idx, e))?;
     let bad = |m: &str| Error::format(&idx, format!("corrupt index: {m}"));
-    let mut r = Cursor { b: &raw, at: 0 };
-    if raw.starts_with(b"BAI\x01") {
-        r.at = 4;
-        let n_ref = r.i32().ok_or_else(|| bad("short file"))?;
-        let mut best = None;
-        for t in 0..n_ref.max(0) as usize {
-            let n_bin = r.i32().ok_or_else(|| bad("short file"))?;
-            for _ in 0..n_bin.max(0) {
-                let bin = r.u32().ok_or_else(|| bad("short file"))?;
-                let n_chunk = r.i32().ok_or_else(|| bad("short file"))?;
-                for _ in 0..n_chunk.max(0) {
-                    let beg = r.u64().ok_or_else(|| bad("short file"))?;
-                    r.u64().ok_or_else(|| bad("short file"))?;
-                    if t == tid && bin != 37450 {
-                        best = Some(best.map_or(beg, |b: u64| b.min(beg)));
-                    }
-                }
-            }
-            let n_intv = r.i32().ok_or_else(|| bad("short file"))?;
-            r.at += 8 * n_intv.max(0) as usize;
-            if t == tid {
-                return Ok(best);
-            }
-        }
-        Ok(None)
+    let data;
+    let (mut r, layout) = if raw.starts_with(b"BAI\x01") {
+        // BAI: fixed 16 kb/5-level binning, pseudo-bin 37450, a linear index after each contig.
+        (
+            Cursor { b: &raw, at: 4 },
+            Layout {
+                loffset: false,
+                linear: true,
+                pseudo: 37450,
+            },
+        )
     } else {
-        let data = inflate_all(&raw).ok_or_else(|| bad("not BGZF-compressed"))?;
-        let mut r = Cursor { b: &data, at: 0 };
+        data = inflate_all(&raw).ok_or_else(|| bad("not BGZF-compressed"))?;
         if !data.starts_with(b"CSI\x01") {
             return Err(bad("bad magic"));
         }
-        r.at = 4;
+        let mut r = Cursor { b: &data, at: 4 };
         let _min_shift = r.i32().ok_or_else(|| bad("short file"))?;
-        let depth = r.i32().ok_or_else(|| bad("short file"))?;
+        let depth = r.i32().ok_or_else(|| bad("short file"))?.clamp(0, 20) as u64;
         let l_aux = r.i32().ok_or_else(|| bad("short file"))?;
         r.at += l_aux.max(0) as usize;
-        let pseudo = ((1u64 << (3 * (depth as u64 + 1))) - 1) / 7 + 1;
-        let n_ref = r.i32().ok_or_else(|| bad("short file"))?;
-        let mut best = None;
-        for t in 0..n_ref.max(0) as usize {
-            let n_bin = r.i32().ok_or_else(|| bad("short file"))?;
-            for _ in 0..n_bin.max(0) {
-                let bin = r.u32().ok_or_else(|| bad("short file"))?;
-                r.u64().ok_or_else(|| bad("short file"))?;
-                let n_chunk = r.i32().ok_or_else(|| bad("short file"))?;
-                for _ in 0..n_chunk.max(0) {
-                    let beg = r.u64().ok_or_else(|| bad("short file"))?;
-                    r.u64().ok_or_else(|| bad("short file"))?;
-                    if t == tid && bin as u64 != pseudo {
-                        best = Some(best.map_or(beg, |b: u64| b.min(beg)));
-                    }
+        let pseudo = (((1u64 << (3 * (depth + 1))) - 1) / 7 + 1) as u32;
+        (
+            r,
+            Layout {
+                loffset: true,
+                linear: false,
+                pseudo,
+            },
+        )
+    };
+    scan_first_offset(&mut r, tid, layout).ok_or_else(|| bad("short file"))
+}
+
+/// How BAI and CSI lay out a contig's bins.
+struct Layout {
+    /// CSI stores a linear offset with each bin.
+    loffset: bool,
+    /// BAI follows each contig with a linear index.
+    linear: bool,
+    /// The bin holding a contig's metadata rather than records.
+    pseudo: u32,
+}
+
+/// The smallest chunk start among `tid`'s real bins; `None` only if the index is cut short.
+fn scan_first_offset(r: &mut Cursor, tid: usize, l: Layout) -> Option<Option<u64>> {
+    let n_ref = r.i32()?;
+    for t in 0..n_ref.max(0) as usize {
+        let mut best: Option<u64> = None;
+        for _ in 0..r.i32()?.max(0) {
+            let bin = r.u32()?;
+            if l.loffset {
+                r.u64()?;
+            }
+            for _ in 0..r.i32()?.max(0) {
+                let beg = r.u64()?;
+                r.u64()?;
+                if bin != l.pseudo {
+                    best = Some(best.map_or(beg, |b| b.min(beg)));
                 }
             }
-            if t == tid {
-                return Ok(best);
-            }
         }
-        Ok(None)
+        if l.linear {
+            let n_intv = r.i32()?;
+            r.at += 8 * n_intv.max(0) as usize;
+        }
+        if t == tid {
+            return Some(best);
+        }
     }
+    Some(None)
 }
 
 struct Cursor<'a> {
