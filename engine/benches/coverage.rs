@@ -84,16 +84,7 @@ fn records(len: i32) -> Vec<Vec<u8>> {
 }
 
 fn filter() -> ReadFilter {
-    ReadFilter {
-        min_mapq: 0,
-        exclude_flags: 1796,
-        include_flags: 0,
-        read_groups: Vec::new(),
-        fast_mode: false,
-        fragment_mode: false,
-        min_frag_len: None,
-        max_frag_len: None,
-    }
+    ReadFilter::default()
 }
 
 fn bench_events(c: &mut Criterion) {

@@ -25,6 +25,22 @@ pub struct ReadFilter {
     pub max_frag_len: Option<u64>,
 }
 
+/// mosdepth's defaults: `-F 1796` (unmapped, secondary, QC-fail, duplicate), nothing else.
+impl Default for ReadFilter {
+    fn default() -> Self {
+        ReadFilter {
+            min_mapq: 0,
+            exclude_flags: 1796,
+            include_flags: 0,
+            read_groups: Vec::new(),
+            fast_mode: false,
+            fragment_mode: false,
+            min_frag_len: None,
+            max_frag_len: None,
+        }
+    }
+}
+
 impl ReadFilter {
     #[inline]
     pub fn passes<A: Alignment>(&self, rec: &A) -> bool {
@@ -311,14 +327,10 @@ mod tests {
 
     fn fragment_filter(min: Option<u64>, max: Option<u64>) -> ReadFilter {
         ReadFilter {
-            min_mapq: 0,
-            exclude_flags: 1796,
-            include_flags: 0,
-            read_groups: Vec::new(),
-            fast_mode: false,
             fragment_mode: true,
             min_frag_len: min,
             max_frag_len: max,
+            ..ReadFilter::default()
         }
     }
 
