@@ -361,7 +361,8 @@ impl<'a> Driver<'a> {
         }
         self.advance_final(tid, len)?;
         if let Some(mut rs) = self.region_stream.take() {
-            let done = rs.finish(len);
+            // Region statistics run on this run's pool, not rayon's global one.
+            let done = self.pool.install(|| rs.finish(len));
             self.write_regions(tid, done)?;
         }
         if let Some(mut q) = self.quant_stream.take() {
@@ -394,10 +395,9 @@ impl<'a> Driver<'a> {
                 return Ok(());
             }
             if let Some(rs) = self.region_stream.as_mut() {
-                let done = rs.push(at, &vals);
+                let done = self.pool.install(|| rs.push(at, &vals));
                 if !done.is_empty() {
-                    let pool = self.pool.clone();
-                    pool.install(|| self.write_regions(tid, done))?;
+                    self.write_regions(tid, done)?;
                 }
             }
             if let Some(q) = self.quant_stream.as_mut() {

@@ -109,41 +109,39 @@ impl ContigStream {
         chunk: Vec<i32>,
         mut out: Option<&mut IndexedBed>,
     ) -> Result<()> {
-        {
-            let a = self.done;
-            let carry_in = self.carry.unwrap_or((0, chunk[0]));
-            // The run still open at the end of this piece becomes the next piece's carry.
-            let last = chunk[chunk.len() - 1];
-            let mut p = chunk.len() - 1;
-            while p > 0 && chunk[p - 1] == last {
-                p -= 1;
-            }
-            self.carry = Some(if p == 0 && last == carry_in.1 {
-                carry_in
-            } else {
-                (a + p, last)
-            });
-            self.done += chunk.len();
-            let last_piece = self.done == self.len;
-            let vals = chunk;
-            let chrom = self.chrom.clone();
-            let per_base = self.per_base;
-            let len = self.len;
-            let (tx, rx) = bounded(1);
-            pool.spawn(move || {
-                let _ = tx.send(piece_job(
-                    &chrom,
-                    a,
-                    &vals,
-                    carry_in,
-                    last_piece.then_some(len),
-                    per_base,
-                ));
-            });
-            self.inflight.push_back(rx);
-            while self.inflight.len() > self.max_inflight {
-                self.write_front(out.as_deref_mut())?;
-            }
+        let a = self.done;
+        let carry_in = self.carry.unwrap_or((0, chunk[0]));
+        // The run still open at the end of this piece becomes the next piece's carry.
+        let last = chunk[chunk.len() - 1];
+        let mut p = chunk.len() - 1;
+        while p > 0 && chunk[p - 1] == last {
+            p -= 1;
+        }
+        self.carry = Some(if p == 0 && last == carry_in.1 {
+            carry_in
+        } else {
+            (a + p, last)
+        });
+        self.done += chunk.len();
+        let last_piece = self.done == self.len;
+        let vals = chunk;
+        let chrom = self.chrom.clone();
+        let per_base = self.per_base;
+        let len = self.len;
+        let (tx, rx) = bounded(1);
+        pool.spawn(move || {
+            let _ = tx.send(piece_job(
+                &chrom,
+                a,
+                &vals,
+                carry_in,
+                last_piece.then_some(len),
+                per_base,
+            ));
+        });
+        self.inflight.push_back(rx);
+        while self.inflight.len() > self.max_inflight {
+            self.write_front(out.as_deref_mut())?;
         }
         Ok(())
     }
