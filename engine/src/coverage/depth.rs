@@ -17,8 +17,8 @@ pub struct ReadFilter {
     pub read_groups: Vec<Vec<u8>>,
     /// Count the whole span from start to end, no CIGAR walk and no mate correction.
     pub fast_mode: bool,
-    /// Fragment mode: count the whole fragment of a proper pair (from the leftmost mate's start
-    /// over the template length) once, from its leftmost mate.
+    /// Fragment mode: count each proper pair's whole fragment once, from read 1: from the
+    /// leftmost mate's start over the absolute template length.
     pub fragment_mode: bool,
     /// Reads whose absolute template length is outside these bounds are ignored (any mode).
     pub min_frag_len: Option<u64>,

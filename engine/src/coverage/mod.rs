@@ -1,11 +1,10 @@
 //! Coverage: read alignments → depth on a backend → mosdepth's statistics and files.
 //!
 //! Reading is sequential over a sorted file (blocks inflate in parallel); each contig's depth is
-//! accumulated by the backend, then its statistics and outputs are computed in parallel pieces
-//! before the next contig is read. The depth of bases before the current read is final, so
-//! per-base lines and the contig's histogram stream out while reading; only region and quantize
-//! outputs need a contig's whole depth array, which is then kept (one contig at a time, as
-//! mosdepth does).
+//! accumulated by the backend. The depth of bases before the current read is final, so it is
+//! taken from the backend as reading goes on and every output (per-base lines, histograms,
+//! regions, thresholds, quantized runs) is produced from it then, in parallel pieces; the backend
+//! frees what was taken. Only a region spanning a long stretch keeps that stretch in memory.
 
 pub mod depth;
 pub mod output;
