@@ -1,6 +1,12 @@
-//! The reference backend: plain loops on the CPU.
+//! The reference backend: plain loops on the CPU, parallel over pieces with rayon (on the
+//! caller's pool). [`reduce_depths`] defines what every backend's reduction must return.
 
-use crate::backend::{Backend, ContigDepth, EventBatch};
+use rayon::prelude::*;
+
+use crate::backend::{
+    Backend, ContigDepth, DeviceInfo, EventBatch, HistChunk, IntervalSum, ReduceSpec, Reduced,
+};
+use crate::coverage::stats::quantize_bin;
 use crate::error::Result;
 
 pub struct CpuBackend {
@@ -11,6 +17,21 @@ impl CpuBackend {
     pub fn new(threads: usize) -> Self {
         CpuBackend { threads }
     }
+
+    pub fn info(&self) -> DeviceInfo {
+        DeviceInfo {
+            device: self.device(),
+            memory: None,
+            driver: format!("rayon, {} available core(s)", available_cores()),
+            is_gpu: false,
+        }
+    }
+}
+
+fn available_cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 impl Backend for CpuBackend {
@@ -21,12 +42,7 @@ impl Backend for CpuBackend {
         format!("{} CPU thread(s)", self.threads)
     }
     fn begin_contig(&self, len: usize) -> Result<Box<dyn ContigDepth>> {
-        Ok(Box::new(ChunkedDepth {
-            chunks: (0..(len + 1).div_ceil(CHUNK)).map(|_| None).collect(),
-            len: len + 1,
-            done: 0,
-            acc: 0,
-        }))
+        Ok(Box::new(ChunkedDepth::new(len)))
     }
 }
 
@@ -35,7 +51,7 @@ const CHUNK: usize = 1 << CHUNK_BITS;
 
 /// Differences in lazily allocated chunks, freed once their depths are handed out: memory
 /// follows the reads in flight, not the contig length.
-struct ChunkedDepth {
+pub struct ChunkedDepth {
     chunks: Vec<Option<Box<[i32]>>>,
     len: usize,
     done: usize,
@@ -43,26 +59,24 @@ struct ChunkedDepth {
 }
 
 impl ChunkedDepth {
+    pub fn new(len: usize) -> Self {
+        ChunkedDepth {
+            chunks: (0..(len + 1).div_ceil(CHUNK)).map(|_| None).collect(),
+            len: len + 1,
+            done: 0,
+            acc: 0,
+        }
+    }
+
     #[inline]
     fn slot(&mut self, p: usize) -> &mut i32 {
         let c = self.chunks[p >> CHUNK_BITS]
             .get_or_insert_with(|| vec![0i32; CHUNK].into_boxed_slice());
         &mut c[p & (CHUNK - 1)]
     }
-}
 
-impl ContigDepth for ChunkedDepth {
-    fn add_events(&mut self, batch: &EventBatch) -> Result<()> {
-        for &p in &batch.starts {
-            *self.slot(p as usize) += 1;
-        }
-        for &p in &batch.ends {
-            *self.slot(p as usize) -= 1;
-        }
-        Ok(())
-    }
-
-    fn take_final(&mut self, upto: usize) -> Result<Vec<i32>> {
+    /// Final depths of `[done, upto)` (the prefix sum), freeing the chunks passed.
+    pub fn take_final(&mut self, upto: usize) -> Vec<i32> {
         let upto = upto.min(self.len);
         let mut out = Vec::with_capacity(upto.saturating_sub(self.done));
         let mut acc = self.acc;
@@ -86,46 +100,173 @@ impl ContigDepth for ChunkedDepth {
             }
         }
         self.acc = acc;
-        Ok(out)
+        out
     }
+}
+
+impl ContigDepth for ChunkedDepth {
+    fn add_events(&mut self, batch: &EventBatch) -> Result<()> {
+        for &p in &batch.starts {
+            *self.slot(p as usize) += 1;
+        }
+        for &p in &batch.ends {
+            *self.slot(p as usize) -= 1;
+        }
+        Ok(())
+    }
+
+    fn reduce(&mut self, to: usize, spec: &ReduceSpec) -> Result<Reduced> {
+        let from = self.done;
+        let d = self.take_final(to);
+        Ok(reduce_depths(from, &d, spec))
+    }
+}
+
+/// Pieces reduced in parallel.
+const PIECE: usize = 1 << 16;
+
+/// The reference reduction of the final depths `d` of `[from, from + d.len())`.
+pub fn reduce_depths(from: usize, d: &[i32], spec: &ReduceSpec) -> Reduced {
+    let to = from + d.len();
+    let mut out = Reduced {
+        from,
+        to,
+        ..Reduced::default()
+    };
+    if d.is_empty() {
+        out.intervals = spec
+            .intervals
+            .iter()
+            .map(|_| IntervalSum::empty(spec.thresholds.len()))
+            .collect();
+        return out;
+    }
+    let pieces: Vec<(usize, &[i32])> = d
+        .chunks(PIECE)
+        .enumerate()
+        .map(|(i, c)| (from + i * PIECE, c))
+        .collect();
+    if spec.runs {
+        out.runs = change_points(&pieces, d, |v| v);
+    }
+    if let Some(q) = spec.quantize {
+        out.qruns = change_points(&pieces, d, |v| quantize_bin(v as i64, q) as i32);
+    }
+    if spec.hist {
+        let (min, max) = d
+            .par_chunks(PIECE)
+            .map(|c| c.iter().fold((i32::MAX, i32::MIN), |(a, b), &v| (a.min(v), b.max(v))))
+            .reduce(|| (i32::MAX, i32::MIN), |x, y| (x.0.min(y.0), x.1.max(y.1)));
+        let n = (max as i64 - min as i64 + 1) as usize;
+        let counts = d
+            .par_chunks(PIECE)
+            .map(|c| {
+                let mut h = vec![0u64; n];
+                for &v in c {
+                    h[(v as i64 - min as i64) as usize] += 1;
+                }
+                h
+            })
+            .reduce(
+                || vec![0u64; n],
+                |mut a, b| {
+                    for (x, y) in a.iter_mut().zip(&b) {
+                        *x += y;
+                    }
+                    a
+                },
+            );
+        out.hist = HistChunk { min, counts };
+    }
+    let one = |&(s, e): &(u64, u64)| {
+        let s = (s as usize).clamp(from, to);
+        let e = (e as usize).clamp(s, to);
+        interval_sum(&d[s - from..e - from], spec.thresholds)
+    };
+    out.intervals = if spec.intervals.len() >= 64 {
+        spec.intervals.par_iter().map(one).collect()
+    } else {
+        spec.intervals.iter().map(one).collect()
+    };
+    out
+}
+
+fn change_points(
+    pieces: &[(usize, &[i32])],
+    d: &[i32],
+    f: impl Fn(i32) -> i32 + Sync,
+) -> Vec<(u32, i32)> {
+    let parts: Vec<Vec<(u32, i32)>> = pieces
+        .par_iter()
+        .map(|&(at, c)| {
+            let from = pieces[0].0;
+            let mut prev = if at == from {
+                None
+            } else {
+                Some(f(d[at - from - 1]))
+            };
+            let mut v = Vec::new();
+            for (i, &x) in c.iter().enumerate() {
+                let y = f(x);
+                if prev != Some(y) {
+                    v.push(((at + i) as u32, y));
+                    prev = Some(y);
+                }
+            }
+            v
+        })
+        .collect();
+    parts.concat()
+}
+
+fn interval_sum(d: &[i32], thresholds: &[u32]) -> IntervalSum {
+    let mut s = IntervalSum::empty(thresholds.len());
+    s.len = d.len() as u64;
+    for &v in d {
+        s.sum = s.sum.wrapping_add(v as i64);
+        s.min = s.min.min(v as u32);
+        s.max = s.max.max(v as u32);
+        for (c, &t) in s.above.iter_mut().zip(thresholds) {
+            if v < 0 || (v as u32) < t {
+                break;
+            }
+            *c += 1;
+        }
+    }
+    s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::testing;
 
-    fn events() -> EventBatch {
-        EventBatch {
-            starts: vec![0, 2, 2, 70000],
-            ends: vec![5, 3, 10, 140000],
-        }
+    #[test]
+    fn cpu_backend_matches_reference() {
+        testing::check_backend(&CpuBackend::new(2));
     }
 
     #[test]
-    fn taking_in_steps_equals_one_prefix_sum() {
-        let b = CpuBackend::new(1);
-        let mut c = b.begin_contig(140000).unwrap();
-        c.add_events(&events()).unwrap();
-        assert_eq!(c.take_final(4).unwrap(), vec![1, 1, 3, 2]);
-        assert_eq!(c.take_final(4).unwrap(), Vec::<i32>::new());
-        let rest = c.take_final(140001).unwrap();
-        assert_eq!(rest.len(), 140001 - 4);
-        assert_eq!(&rest[..7], &[2, 1, 1, 1, 1, 1, 0]);
-        assert_eq!(rest[70000 - 4], 1);
-        assert_eq!(rest[140000 - 4], 0);
-        // A naive prefix sum over the same events.
-        let mut d = vec![0i32; 140001];
-        for &p in &events().starts {
-            d[p as usize] += 1;
-        }
-        for &p in &events().ends {
-            d[p as usize] -= 1;
-        }
-        let mut acc = 0;
-        for v in &mut d {
-            acc += *v;
-            *v = acc;
-        }
-        assert_eq!(&d[4..], &rest[..]);
+    fn reduction_of_a_known_stretch() {
+        let d = [0, 0, 3, 3, 7, 1];
+        let q = [0i64, 1, 5, i64::MAX];
+        let spec = ReduceSpec {
+            runs: true,
+            hist: true,
+            intervals: &[(9, 12), (11, 20), (0, 5)],
+            thresholds: &[1, 3],
+            quantize: Some(&q),
+        };
+        let r = reduce_depths(10, &d, &spec);
+        assert_eq!(r.runs, vec![(10, 0), (12, 3), (14, 7), (15, 1)]);
+        assert_eq!(r.qruns, vec![(10, 0), (12, 1), (14, 2), (15, 1)]);
+        assert_eq!(r.hist.min, 0);
+        assert_eq!(r.hist.counts, vec![2, 1, 0, 2, 0, 0, 0, 1]);
+        assert_eq!(r.intervals[0].len, 2);
+        assert_eq!(r.intervals[1].sum, 14);
+        assert_eq!(r.intervals[1].min, 0);
+        assert_eq!(r.intervals[1].max, 7);
+        assert_eq!(r.intervals[1].above, vec![4, 3]);
+        assert_eq!(r.intervals[2], IntervalSum::empty(2));
     }
 }

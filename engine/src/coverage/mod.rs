@@ -389,7 +389,17 @@ impl<'a> Driver<'a> {
             if at >= pos {
                 return Ok(());
             }
-            let vals = d.take_final(pos.min(at + 4 * stream::PIECE))?;
+            let spec = backend::ReduceSpec {
+                runs: true,
+                ..Default::default()
+            };
+            let r = d.reduce(pos.min(at + 4 * stream::PIECE), &spec)?;
+            // Bridge until the outputs consume reductions directly.
+            let mut vals = Vec::with_capacity(r.to - r.from);
+            for (i, &(p, v)) in r.runs.iter().enumerate() {
+                let e = r.runs.get(i + 1).map_or(r.to, |n| n.0 as usize);
+                vals.extend(std::iter::repeat_n(v, e - p as usize));
+            }
             if vals.is_empty() {
                 return Ok(());
             }

@@ -1,0 +1,132 @@
+//! One test body for every backend: random events, reduced in uneven steps with every kind of
+//! request, must give exactly what the CPU reference gives on a naive prefix sum.
+
+use super::cpu::reduce_depths;
+use super::{Backend, EventBatch, ReduceSpec};
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self, m: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % m.max(1)
+    }
+}
+
+/// A contig's reads as they arrive sorted: (start, end) pairs, some long, some piled up.
+fn reads(rng: &mut Rng, len: u64, n: usize, max_span: u64) -> Vec<(u32, u32)> {
+    let mut starts: Vec<u64> = (0..n).map(|_| rng.next(len)).collect();
+    // Pile-ups: deep stacks at a few places, to reach high depths.
+    for _ in 0..3 {
+        let at = rng.next(len);
+        for _ in 0..(n / 8) {
+            starts.push(at);
+        }
+    }
+    starts.sort_unstable();
+    starts
+        .into_iter()
+        .map(|s| {
+            let e = (s + 1 + rng.next(max_span)).min(len);
+            (s as u32, e as u32)
+        })
+        .collect()
+}
+
+/// Runs `backend` over several contigs and compares every reduction with the reference.
+pub fn check_backend(backend: &dyn Backend) {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let cases: [(u64, usize, u64); 5] = [
+        (1, 1, 1),
+        (1000, 50, 100),
+        (70_000, 3000, 300),
+        (3_000_000, 20_000, 20_000),
+        // A span far longer than any device window, and an empty stretch after it.
+        (40_000_000, 200, 3_000_000),
+    ];
+    let q = [0i64, 1, 4, 30, i64::MAX];
+    let q2 = [2i64, 5];
+    for (case, &(len, n, span)) in cases.iter().enumerate() {
+        let reads = reads(&mut rng, len, n, span);
+        // The reference: a naive difference array over len + 1 bases.
+        let mut d = vec![0i32; len as usize + 1];
+        for &(s, e) in &reads {
+            d[s as usize] += 1;
+            d[e as usize] -= 1;
+        }
+        let mut acc = 0;
+        for v in &mut d {
+            acc += *v;
+            *v = acc;
+        }
+        let mut c = backend.begin_contig(len as usize).expect("begin_contig");
+        let mut done = 0usize;
+        let mut next = 0usize;
+        let mut step = 0;
+        while done < len as usize + 1 {
+            // Deliver the reads starting before a point ahead of `done`, in a few batches.
+            let ahead = done + 1 + rng.next(1 << 21) as usize;
+            let mut batch = EventBatch::default();
+            while next < reads.len() && (reads[next].0 as usize) < ahead {
+                batch.starts.push(reads[next].0);
+                batch.ends.push(reads[next].1);
+                next += 1;
+                if batch.len() > 5000 {
+                    c.add_events(&batch).expect("add_events");
+                    batch.clear();
+                }
+            }
+            c.add_events(&batch).expect("add_events");
+            let limit = if next < reads.len() {
+                reads[next].0 as usize
+            } else {
+                len as usize + 1
+            };
+            let to = (done + 1 + rng.next(1 << 20) as usize)
+                .min(limit)
+                .max(done)
+                .min(len as usize + 1);
+            let lo = done as u64;
+            let hi = to as u64;
+            let intervals: Vec<(u64, u64)> = (0..rng.next(40))
+                .map(|_| {
+                    let s = lo.saturating_sub(50) + rng.next(hi - lo + 100);
+                    (s, s + rng.next(3000))
+                })
+                .chain([(0, len + 1), (hi, hi + 10)])
+                .collect();
+            let thresholds = [0u32, 1, 2, 10, 100];
+            let spec = match step % 4 {
+                0 => ReduceSpec {
+                    runs: true,
+                    hist: true,
+                    intervals: &intervals,
+                    thresholds: &thresholds,
+                    quantize: Some(&q),
+                },
+                1 => ReduceSpec {
+                    hist: true,
+                    ..ReduceSpec::default()
+                },
+                2 => ReduceSpec {
+                    runs: true,
+                    intervals: &intervals,
+                    thresholds: &[],
+                    quantize: Some(&q2),
+                    ..ReduceSpec::default()
+                },
+                _ => ReduceSpec::default(),
+            };
+            let got = c.reduce(to, &spec).expect("reduce");
+            let want = reduce_depths(done, &d[done..to], &spec);
+            assert_eq!(
+                got, want,
+                "{}: case {case} (len {len}), step {step}, [{done}, {to})",
+                backend.name()
+            );
+            done = to;
+            step += 1;
+        }
+    }
+}
