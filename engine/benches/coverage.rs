@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use kasane::backend::{self, BackendKind, EventBatch};
+use kasane::backend::{self, BackendKind, ContigDepth, EventBatch, ReduceSpec};
 use kasane::coverage::depth::{EventBuilder, ReadFilter};
 use kasane::io::bam::BamRecord;
 
@@ -87,6 +87,35 @@ fn filter() -> ReadFilter {
     ReadFilter::default()
 }
 
+fn default_spec() -> ReduceSpec<'static> {
+    ReduceSpec {
+        runs: true,
+        hist: true,
+        ..ReduceSpec::default()
+    }
+}
+
+/// Reduces a whole contig in the steps the coverage driver uses; intervals are passed only
+/// with the stretch they fall in, as the driver does.
+fn reduce_all(d: &mut dyn ContigDepth, len: usize, spec: &ReduceSpec) -> usize {
+    let mut at = 0;
+    let mut n = 0;
+    let mut k = 0;
+    while at < len {
+        let to = (at + (1 << 20)).min(len);
+        let j = spec.intervals[k..].partition_point(|iv| (iv.0 as usize) < to) + k;
+        let s = ReduceSpec {
+            intervals: &spec.intervals[k..j],
+            ..*spec
+        };
+        let r = d.reduce(to, &s).expect("reduce");
+        n += r.runs.len() + r.hist.counts.len();
+        k = j;
+        at = to;
+    }
+    n
+}
+
 fn bench_events(c: &mut Criterion) {
     let len = 2_000_000usize;
     let recs = records(len as i32);
@@ -124,7 +153,7 @@ fn bench_events(c: &mut Criterion) {
                         }
                     }
                     d.add_events(&b.batch).expect("events");
-                    d.take_final(len).expect("depth")
+                    reduce_all(d.as_mut(), len, &default_spec())
                 })
             },
         );
@@ -138,17 +167,41 @@ fn bench_events(c: &mut Criterion) {
             starts: b.batch.starts.clone(),
             ends: b.batch.ends.clone(),
         };
-        g.bench_with_input(
-            BenchmarkId::new("scatter_prefix_sum", kind),
-            &batch,
-            |bench, batch| {
+        // The backend's kernels alone, on prepared events: scatter-add, prefix sum and the
+        // reductions of a default run (runs and histogram), of `-n` (histogram) and of
+        // `-n -b 500 -T 1,10,20` (runs, histogram, window sums and thresholds).
+        let windows: Vec<(u64, u64)> = (0..len as u64 / 500)
+            .map(|i| (i * 500, i * 500 + 500))
+            .collect();
+        let specs: [(&str, ReduceSpec); 3] = [
+            ("kernels_default", default_spec()),
+            (
+                "kernels_hist",
+                ReduceSpec {
+                    hist: true,
+                    ..ReduceSpec::default()
+                },
+            ),
+            (
+                "kernels_windows",
+                ReduceSpec {
+                    runs: true,
+                    hist: true,
+                    intervals: &windows,
+                    thresholds: &[1, 10, 20],
+                    quantize: None,
+                },
+            ),
+        ];
+        for (name, spec) in specs {
+            g.bench_with_input(BenchmarkId::new(name, kind), &batch, |bench, batch| {
                 bench.iter(|| {
                     let mut d = backend.begin_contig(len).expect("contig");
                     d.add_events(batch).expect("events");
-                    d.take_final(len).expect("depth")
+                    reduce_all(d.as_mut(), len, &spec)
                 })
-            },
-        );
+            });
+        }
     }
     g.finish();
 }

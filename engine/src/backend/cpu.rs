@@ -155,7 +155,10 @@ pub fn reduce_depths(from: usize, d: &[i32], spec: &ReduceSpec) -> Reduced {
     if spec.hist {
         let (min, max) = d
             .par_chunks(PIECE)
-            .map(|c| c.iter().fold((i32::MAX, i32::MIN), |(a, b), &v| (a.min(v), b.max(v))))
+            .map(|c| {
+                c.iter()
+                    .fold((i32::MAX, i32::MIN), |(a, b), &v| (a.min(v), b.max(v)))
+            })
             .reduce(|| (i32::MAX, i32::MIN), |x, y| (x.0.min(y.0), x.1.max(y.1)));
         let n = (max as i64 - min as i64 + 1) as usize;
         let counts = d

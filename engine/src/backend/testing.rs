@@ -121,7 +121,8 @@ pub fn check_backend(backend: &dyn Backend) {
             let got = c.reduce(to, &spec).expect("reduce");
             let want = reduce_depths(done, &d[done..to], &spec);
             assert_eq!(
-                got, want,
+                got,
+                want,
                 "{}: case {case} (len {len}), step {step}, [{done}, {to})",
                 backend.name()
             );

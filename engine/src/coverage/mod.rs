@@ -15,7 +15,7 @@ pub mod stream;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::backend::{self, Backend, BackendKind, ContigDepth};
+use crate::backend::{self, Backend, BackendKind, ContigDepth, ReduceSpec, Reduced};
 use crate::error::{Error, Result};
 use crate::io::atomic::OutputSet;
 use crate::io::bed::{BedRegions, Region};
@@ -179,6 +179,9 @@ struct Driver<'a> {
 }
 
 const BATCH_EVENTS: usize = 1 << 16;
+/// Bases reduced per backend call: large enough to keep a GPU busy, small enough that the
+/// pieces in flight stay a few megabytes.
+const STEP: usize = 4 * stream::PIECE;
 
 impl<'a> Driver<'a> {
     fn new(
@@ -359,9 +362,9 @@ impl<'a> Driver<'a> {
             return self.emit_contig(tid, None, regions);
         }
         self.advance_final(tid, len)?;
+        self.reduce_last_base(tid, len)?;
         if let Some(mut rs) = self.region_stream.take() {
-            // Region statistics run on this run's pool, not rayon's global one.
-            let done = self.pool.install(|| rs.finish(len));
+            let done = rs.finish();
             self.write_regions(tid, done)?;
         }
         if let Some(mut q) = self.quant_stream.take() {
@@ -378,46 +381,84 @@ impl<'a> Driver<'a> {
         self.emit_contig(tid, Some(ContigData { hist, stat }), None)
     }
 
-    /// Moves final depths up to `pos` from the backend to the outputs, in steps so a jump over
-    /// a long empty stretch never copies it whole.
+    /// Reduces final depths up to `pos` on the backend and feeds the reductions to the
+    /// outputs, in steps so that a jump over a long empty stretch is never handled whole.
     fn advance_final(&mut self, tid: usize, pos: usize) -> Result<()> {
         loop {
-            let (Some(d), Some(s)) = (self.depth.as_mut(), self.stream.as_mut()) else {
+            let Some(at) = self.stream.as_ref().map(ContigStream::done) else {
                 return Ok(());
             };
-            let at = s.done();
             if at >= pos {
                 return Ok(());
             }
-            let spec = backend::ReduceSpec {
-                runs: true,
-                ..Default::default()
+            let to = pos.min(at + STEP);
+            let intervals = match self.region_stream.as_mut() {
+                Some(rs) => rs.intervals(to),
+                None => Vec::new(),
             };
-            let r = d.reduce(pos.min(at + 4 * stream::PIECE), &spec)?;
-            // Bridge until the outputs consume reductions directly.
-            let mut vals = Vec::with_capacity(r.to - r.from);
-            for (i, &(p, v)) in r.runs.iter().enumerate() {
-                let e = r.runs.get(i + 1).map_or(r.to, |n| n.0 as usize);
-                vals.extend(std::iter::repeat_n(v, e - p as usize));
-            }
-            if vals.is_empty() {
+            let thresholds = self
+                .region_stream
+                .as_ref()
+                .map(|rs| rs.thresholds().to_vec())
+                .unwrap_or_default();
+            let spec = ReduceSpec {
+                runs: self.per_base.is_some()
+                    || self
+                        .region_stream
+                        .as_ref()
+                        .is_some_and(|rs| rs.wants_depth()),
+                hist: true,
+                intervals: &intervals,
+                thresholds: &thresholds,
+                quantize: self.opts.quantize.as_deref(),
+            };
+            let Some(d) = self.depth.as_mut() else {
                 return Ok(());
-            }
-            if let Some(rs) = self.region_stream.as_mut() {
-                let done = self.pool.install(|| rs.push(at, &vals));
-                if !done.is_empty() {
-                    self.write_regions(tid, done)?;
-                }
-            }
-            if let Some(q) = self.quant_stream.as_mut() {
-                let mut runs = Vec::new();
-                q.push(at, &vals, |s, e, b| runs.push((s, e, b)));
-                self.write_quantized(tid, &runs)?;
-            }
-            if let Some(s) = self.stream.as_mut() {
-                s.push_owned(&self.pool, vals, self.per_base.as_mut())?;
+            };
+            let r = self.pool.install(|| d.reduce(to, &spec))?;
+            self.consume(tid, &r)?;
+        }
+    }
+
+    /// Feeds one reduction to every output that wants it.
+    fn consume(&mut self, tid: usize, r: &Reduced) -> Result<()> {
+        if let Some(rs) = self.region_stream.as_mut() {
+            let done = self.pool.install(|| rs.push(r));
+            if !done.is_empty() {
+                self.write_regions(tid, done)?;
             }
         }
+        if let Some(q) = self.quant_stream.as_mut() {
+            let mut runs = Vec::new();
+            q.push(&r.qruns, |s, e, b| runs.push((s, e, b)));
+            self.write_quantized(tid, &runs)?;
+        }
+        if let Some(s) = self.stream.as_mut() {
+            s.push(&self.pool, r, self.per_base.as_mut())?;
+        }
+        Ok(())
+    }
+
+    /// mosdepth's depth array has one more base, at the contig's end (always 0 here), which
+    /// regions reaching past the end include.
+    fn reduce_last_base(&mut self, tid: usize, len: usize) -> Result<()> {
+        let (Some(rs), Some(d)) = (self.region_stream.as_mut(), self.depth.as_mut()) else {
+            return Ok(());
+        };
+        let intervals = rs.intervals(len + 1);
+        let spec = ReduceSpec {
+            runs: true,
+            intervals: &intervals,
+            thresholds: rs.thresholds(),
+            ..ReduceSpec::default()
+        };
+        let pool = &self.pool;
+        let r = pool.install(|| d.reduce(len + 1, &spec))?;
+        let done = pool.install(|| rs.push(&r));
+        if !done.is_empty() {
+            self.write_regions(tid, done)?;
+        }
+        Ok(())
     }
 
     fn write_quantized(&mut self, tid: usize, runs: &[(usize, usize, usize)]) -> Result<()> {

@@ -1,12 +1,18 @@
-//! Region, threshold and quantize outputs computed while depths stream in.
+//! Region, threshold and quantize outputs computed from the backend's reductions while depths
+//! stream in.
 //!
-//! Regions are finished in output order (sorted by start) as soon as the final depth reaches
-//! their end, so only the depths from the first unfinished region's start are retained: a few
-//! kilobases for windows or exome targets, a whole contig only for a region that spans one.
+//! Each region accumulates, chunk by chunk, the backend's integer sums (length, sum, min, max,
+//! threshold counts) and, from the depth runs, mosdepth's mean (a sequential f64 sum, kept on
+//! the host so every backend gives the same bits) or the depth counts behind a median and the
+//! region distribution. Regions are finished in output order (sorted by start) as soon as the
+//! final depth passes their end; nothing but these accumulators is retained.
+
+use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use crate::coverage::stats::{quantize_bin, region_mean, region_median, DepthStat, Histogram};
+use crate::backend::{IntervalSum, Reduced};
+use crate::coverage::stats::{DepthStat, Histogram};
 use crate::io::bed::Region;
 
 /// Result of one region: its mean (or median), per-base stats and threshold counts.
@@ -18,14 +24,28 @@ pub struct RegionResult {
     pub hist: Option<Histogram>,
 }
 
+/// A region being accumulated.
+struct Acc {
+    sum: IntervalSum,
+    /// mosdepth's mean: each base's depth divided by the region's length, added in order.
+    mean: f64,
+    /// Bases per depth (for the median and the region distribution).
+    counts: Option<BTreeMap<i32, u64>>,
+}
+
 pub struct RegionStream {
     regions: Vec<Region>,
+    accs: Vec<Option<Acc>>,
+    /// First region not yet handed out.
     next: usize,
-    /// Final depths of `[base, base + buf.len())`.
-    buf: Vec<i32>,
-    base: usize,
+    /// Regions before this one have been opened.
+    opened: usize,
+    /// Opened regions whose end lies beyond `covered`.
+    active: Vec<usize>,
+    /// Final depths have been seen up to here.
+    covered: usize,
     use_median: bool,
-    thresholds: Vec<u64>,
+    thresholds: Vec<u32>,
     with_hist: bool,
 }
 
@@ -36,13 +56,20 @@ impl RegionStream {
         thresholds: &[u64],
         with_hist: bool,
     ) -> Self {
+        let n = regions.len();
         RegionStream {
             regions,
+            accs: (0..n).map(|_| None).collect(),
             next: 0,
-            buf: Vec::new(),
-            base: 0,
+            opened: 0,
+            active: Vec::new(),
+            covered: 0,
             use_median,
-            thresholds: thresholds.to_vec(),
+            // Depths are i32: a threshold beyond u32 can never be reached either way.
+            thresholds: thresholds
+                .iter()
+                .map(|&t| t.min(u32::MAX as u64) as u32)
+                .collect(),
             with_hist,
         }
     }
@@ -52,122 +79,175 @@ impl RegionStream {
         self.regions
     }
 
-    /// Takes the final depths of `[at, at + vals.len())` (contiguous with earlier calls) and
-    /// returns the regions finished by them, in order.
-    pub fn push(&mut self, at: usize, vals: &[i32]) -> Vec<(Region, RegionResult)> {
-        let Some(first) = self.regions.get(self.next) else {
-            return Vec::new();
-        };
-        if self.buf.is_empty() {
-            // Nothing retained: keep from the next region's start on.
-            let from = (first.start as usize).max(at);
-            self.base = from;
-            if from < at + vals.len() {
-                self.buf.extend_from_slice(&vals[from - at..]);
+    pub fn thresholds(&self) -> &[u32] {
+        &self.thresholds
+    }
+
+    /// Opens the regions starting before `to` and returns the intervals the backend must
+    /// summarise for the stretch `[covered, to)`, in the order [`push`](Self::push) expects.
+    pub fn intervals(&mut self, to: usize) -> Vec<(u64, u64)> {
+        while self.opened < self.regions.len() && (self.regions[self.opened].start as usize) < to {
+            let r = &self.regions[self.opened];
+            self.accs[self.opened] = Some(Acc {
+                sum: IntervalSum::empty(self.thresholds.len()),
+                mean: 0.0,
+                counts: (self.use_median || self.with_hist).then(BTreeMap::new),
+            });
+            if r.end as usize > self.covered {
+                self.active.push(self.opened);
             }
-        } else {
-            self.buf.extend_from_slice(vals);
+            self.opened += 1;
         }
-        self.complete(at + vals.len())
+        self.active
+            .iter()
+            .map(|&i| (self.regions[i].start, self.regions[i].end))
+            .collect()
     }
 
-    /// Ends the contig of length `len`: mosdepth's depth array has one more entry, always 0
-    /// here, which regions reaching past the end include.
-    pub fn finish(&mut self, len: usize) -> Vec<(Region, RegionResult)> {
-        let mut out = self.push(len, &[0]);
-        let covered = self.base + self.buf.len();
-        out.extend(self.finish_upto(usize::MAX, covered));
-        out
+    /// Whether any region still needs depths.
+    pub fn wants_depth(&self) -> bool {
+        self.next < self.regions.len()
     }
 
-    fn complete(&mut self, covered: usize) -> Vec<(Region, RegionResult)> {
-        self.finish_upto(covered, covered)
+    /// Takes the reduction of `[covered, r.to)`, made with the intervals from
+    /// [`intervals`](Self::intervals) and with runs, and returns the regions it finished, in
+    /// order.
+    pub fn push(&mut self, r: &Reduced) -> Vec<(Region, RegionResult)> {
+        debug_assert_eq!(r.from, self.covered);
+        debug_assert_eq!(r.intervals.len(), self.active.len());
+        let regions = &self.regions;
+        let mut work: Vec<(usize, &IntervalSum, Acc)> = self
+            .active
+            .iter()
+            .zip(&r.intervals)
+            .filter_map(|(&i, s)| self.accs[i].take().map(|a| (i, s, a)))
+            .collect();
+        let update = |(i, s, a): &mut (usize, &IntervalSum, Acc)| {
+            let reg = &regions[*i];
+            a.sum.merge(s);
+            add_runs(a, reg, r);
+        };
+        if work.len() >= 64 {
+            work.par_iter_mut().for_each(update);
+        } else {
+            work.iter_mut().for_each(update);
+        }
+        for (i, _, a) in work {
+            self.accs[i] = Some(a);
+        }
+        self.covered = r.to;
+        let covered = self.covered;
+        self.active.retain(|&i| regions[i].end as usize > covered);
+        self.emit_finished(false)
     }
 
-    /// Finishes regions whose end is at most `limit`, with depths available up to `covered`.
-    fn finish_upto(&mut self, limit: usize, covered: usize) -> Vec<(Region, RegionResult)> {
-        let start = self.next;
-        while self.next < self.regions.len() && self.regions[self.next].end as usize <= limit {
+    /// Ends the contig: depths are final up to `covered` (its length + 1); every region left is
+    /// finished with what it has (a region starting beyond has no bases).
+    pub fn finish(&mut self) -> Vec<(Region, RegionResult)> {
+        self.emit_finished(true)
+    }
+
+    fn emit_finished(&mut self, all: bool) -> Vec<(Region, RegionResult)> {
+        let mut out = Vec::new();
+        while self.next < self.regions.len() {
+            let i = self.next;
+            let open = i < self.opened;
+            let done = open && self.regions[i].end as usize <= self.covered;
+            if !(all || done) {
+                break;
+            }
+            let acc = self.accs[i].take();
+            out.push((self.regions[i].clone(), self.result(acc)));
             self.next += 1;
         }
-        if self.next == start {
-            return Vec::new();
-        }
-        let (buf, base) = (&self.buf, self.base);
-        let (use_median, thresholds) = ((self.use_median, self.with_hist), &self.thresholds);
-        let done = &self.regions[start..self.next];
-        let results: Vec<RegionResult> = if done.len() >= 64 {
-            done.par_iter()
-                .map_init(Vec::new, |scratch, r| {
-                    region_result(buf, base, covered, r, use_median, thresholds, scratch)
-                })
-                .collect()
-        } else {
-            let mut scratch = Vec::new();
-            done.iter()
-                .map(|r| region_result(buf, base, covered, r, use_median, thresholds, &mut scratch))
-                .collect()
+        out
+    }
+
+    fn result(&self, acc: Option<Acc>) -> RegionResult {
+        let Some(a) = acc else {
+            return RegionResult {
+                value: 0.0,
+                stat: DepthStat::CLEARED,
+                thresholds: vec![0; self.thresholds.len()],
+                hist: self.with_hist.then(Histogram::default),
+            };
         };
-        let out = done.iter().cloned().zip(results).collect();
-        // Drop what no unfinished region needs.
-        match self.regions.get(self.next) {
-            None => self.buf.clear(),
-            Some(r) => {
-                let keep = (r.start as usize)
-                    .saturating_sub(self.base)
-                    .min(self.buf.len());
-                if keep > 0 {
-                    self.buf.drain(..keep);
-                    self.base += keep;
+        let value = if self.use_median {
+            median(a.counts.as_ref(), a.sum.len)
+        } else {
+            a.mean
+        };
+        let hist = if self.with_hist {
+            let mut h = Histogram::default();
+            if let Some(c) = &a.counts {
+                for (&v, &n) in c {
+                    h.add_count(v, n);
                 }
             }
+            Some(h)
+        } else {
+            None
+        };
+        RegionResult {
+            value,
+            stat: DepthStat {
+                cum_length: a.sum.len,
+                cum_depth: a.sum.sum as u64,
+                min_depth: a.sum.min,
+                max_depth: a.sum.max,
+            },
+            thresholds: a.sum.above,
+            hist,
         }
-        out
     }
 }
 
-fn region_result(
-    buf: &[i32],
-    base: usize,
-    covered: usize,
-    r: &Region,
-    (use_median, with_hist): (bool, bool),
-    thresholds: &[u64],
-    scratch: &mut Vec<i32>,
-) -> RegionResult {
-    let s = (r.start as usize).clamp(base, covered);
-    let e = (r.end as usize).clamp(s, covered);
-    let slice = &buf[s - base..e - base];
-    let len = r.end - r.start;
-    let value = if r.start as usize > covered {
-        0.0
-    } else if use_median {
-        region_median(slice, scratch)
-    } else {
-        region_mean(slice, len)
+/// Adds the runs of `r` that fall inside region `reg` to its mean and depth counts.
+fn add_runs(a: &mut Acc, reg: &Region, r: &Reduced) {
+    let s = (reg.start as usize).max(r.from);
+    let e = (reg.end as usize).min(r.to);
+    if s >= e {
+        return;
+    }
+    let l = (reg.end - reg.start) as f64;
+    // The run holding `s`: the last change point at or before it.
+    let mut k = r.runs.partition_point(|&(p, _)| (p as usize) <= s) - 1;
+    let mut at = s;
+    while at < e {
+        let v = r.runs[k].1;
+        let run_end = r.runs.get(k + 1).map_or(r.to, |n| n.0 as usize).min(e);
+        let n = run_end - at;
+        // The same quotient added n times: bit-identical to dividing at every base.
+        let q = v as f64 / l;
+        for _ in 0..n {
+            a.mean += q;
+        }
+        if let Some(c) = a.counts.as_mut() {
+            *c.entry(v).or_insert(0) += n as u64;
+        }
+        at = run_end;
+        k += 1;
+    }
+}
+
+/// The lower median, as mosdepth computes it from its counts (depths above 65535 counted as
+/// 65535): the `floor(n/2 + 0.5)`-th smallest of the region's `n` bases.
+fn median(counts: Option<&BTreeMap<i32, u64>>, n: u64) -> f64 {
+    let k = (0.5 + n as f64 * 0.5) as u64;
+    let Some(c) = counts else {
+        return 0.0;
     };
-    let mut counts = vec![0u64; thresholds.len()];
-    if !thresholds.is_empty() {
-        for &v in slice {
-            for (c, &t) in counts.iter_mut().zip(thresholds) {
-                if (v as i64) < t as i64 {
-                    break;
-                }
-                *c += 1;
-            }
+    if k == 0 {
+        return 0.0;
+    }
+    let mut seen = 0u64;
+    for (&v, &m) in c {
+        seen += m;
+        if seen >= k {
+            return v.clamp(0, 65535) as f64;
         }
     }
-    let hist = with_hist.then(|| {
-        let mut h = Histogram::default();
-        h.add_depths(slice);
-        h
-    });
-    RegionResult {
-        value,
-        stat: DepthStat::of(slice),
-        thresholds: counts,
-        hist,
-    }
+    0.0
 }
 
 /// mosdepth's quantized runs, streamed. Its quirk is kept: the contig's last base never
@@ -191,22 +271,23 @@ impl QuantizeStream {
         }
     }
 
-    /// Takes final depths of `[at, at + vals.len())`; calls `emit(start, end, bin)` for each
-    /// finished run.
-    pub fn push(&mut self, at: usize, vals: &[i32], mut emit: impl FnMut(usize, usize, usize)) {
-        if !self.started && !vals.is_empty() {
-            self.last_bin = quantize_bin(vals[0] as i64, &self.bins);
-            self.started = true;
+    /// Takes the bin change points of a stretch (`(position, bin)`, the stretch's first base
+    /// always listed); calls `emit(start, end, bin)` for each finished run.
+    pub fn push(&mut self, qruns: &[(u32, i32)], mut emit: impl FnMut(usize, usize, usize)) {
+        if !self.started {
+            if let Some(&(_, b)) = qruns.first() {
+                self.last_bin = b as i64;
+                self.started = true;
+            }
         }
         let n_labels = self.bins.len() - 1;
         // Positions up to len - 2 are examined, as mosdepth's loop does.
         let stop = self.len.saturating_sub(1);
-        for (i, &v) in vals.iter().enumerate() {
-            let pos = at + i;
+        for &(pos, b) in qruns {
+            let (pos, b) = (pos as usize, b as i64);
             if pos >= stop {
                 break;
             }
-            let b = quantize_bin(v as i64, &self.bins);
             if b == self.last_bin {
                 continue;
             }
@@ -243,10 +324,15 @@ mod tests {
         }
     }
 
-    /// Streaming in uneven chunks gives what one pass over the whole array gives.
+    /// Streaming in uneven chunks gives what one pass over the whole array gives, and the
+    /// same bits as mosdepth's per-base arithmetic.
     #[test]
     fn streamed_regions_match_whole_array() {
-        let d: Vec<i32> = (0..5000).map(|i| (i * 7919) % 13).collect();
+        use crate::backend::cpu::reduce_depths;
+        use crate::backend::ReduceSpec;
+        use crate::coverage::stats::{region_mean, region_median};
+        let mut d: Vec<i32> = (0..5000).map(|i| (i * 7919) % 13).collect();
+        d.push(0);
         let regions = vec![
             region(0, 100),
             region(50, 4000),
@@ -254,36 +340,56 @@ mod tests {
             region(70, 70),
             region(4990, 5000),
             region(4995, 5001),
+            region(4995, 5010),
+            region(6000, 6100),
         ];
-        let whole = {
-            let mut s = RegionStream::new(regions.clone(), false, &[1, 5], true);
-            let mut v = s.push(0, &d);
-            v.extend(s.finish(d.len()));
-            v
-        };
-        for step in [1usize, 7, 333, 4096] {
-            let mut s = RegionStream::new(regions.clone(), false, &[1, 5], true);
-            let mut got = Vec::new();
-            for (i, c) in d.chunks(step).enumerate() {
-                got.extend(s.push(i * step, c));
-            }
-            got.extend(s.finish(d.len()));
-            assert_eq!(got.len(), regions.len());
-            for (a, b) in got.iter().zip(&whole) {
-                assert_eq!(a.0, b.0);
-                assert_eq!(
-                    a.1.value.to_bits(),
-                    b.1.value.to_bits(),
-                    "step {step} {:?}",
-                    a.0
-                );
-                assert_eq!(a.1.stat, b.1.stat);
-                assert_eq!(a.1.thresholds, b.1.thresholds);
+        for use_median in [false, true] {
+            for step in [1usize, 7, 333, 4096, 6000] {
+                let mut s = RegionStream::new(regions.clone(), use_median, &[1, 5], true);
+                let mut got = Vec::new();
+                let mut at = 0;
+                while at < d.len() {
+                    let to = (at + step).min(d.len());
+                    let iv = s.intervals(to);
+                    let spec = ReduceSpec {
+                        runs: true,
+                        intervals: &iv,
+                        thresholds: s.thresholds(),
+                        ..ReduceSpec::default()
+                    };
+                    got.extend(s.push(&reduce_depths(at, &d[at..to], &spec)));
+                    at = to;
+                }
+                got.extend(s.finish());
+                assert_eq!(got.len(), regions.len());
+                for (a, r) in got.iter().zip(&regions) {
+                    assert_eq!(&a.0, r);
+                    let sl = &d[(r.start as usize).min(d.len())..(r.end as usize).min(d.len())];
+                    let want = if use_median {
+                        region_median(sl, &mut Vec::new())
+                    } else {
+                        region_mean(sl, r.end - r.start)
+                    };
+                    assert_eq!(a.1.value.to_bits(), want.to_bits(), "step {step} {r:?}");
+                    assert_eq!(a.1.stat, DepthStat::of(sl), "step {step} {r:?}");
+                    let t: Vec<u64> = [1, 5]
+                        .iter()
+                        .map(|&t| sl.iter().filter(|&&v| v >= t).count() as u64)
+                        .collect();
+                    assert_eq!(a.1.thresholds, t);
+                    let mut h = Histogram::default();
+                    h.add_depths(sl);
+                    let trim = |x: &Histogram| {
+                        let mut v = x.0.clone();
+                        while v.last() == Some(&0) {
+                            v.pop();
+                        }
+                        v
+                    };
+                    assert_eq!(trim(a.1.hist.as_ref().unwrap()), trim(&h));
+                }
             }
         }
-        // The last region reaches one past the end, where depth is 0, over its full length.
-        let last = &whole[5].1;
-        assert_eq!(last.stat.cum_length, 6);
     }
 
     #[test]
@@ -292,8 +398,14 @@ mod tests {
         let d = [0, 0, 3, 3, 7, 0];
         let mut q = QuantizeStream::new(&bins, d.len());
         let mut runs = Vec::new();
-        q.push(0, &d[..3], |s, e, b| runs.push((s, e, b)));
-        q.push(3, &d[3..], |s, e, b| runs.push((s, e, b)));
+        let spec = crate::backend::ReduceSpec {
+            quantize: Some(&bins),
+            ..Default::default()
+        };
+        let a = crate::backend::cpu::reduce_depths(0, &d[..3], &spec);
+        let b = crate::backend::cpu::reduce_depths(3, &d[3..], &spec);
+        q.push(&a.qruns, |s, e, b| runs.push((s, e, b)));
+        q.push(&b.qruns, |s, e, b| runs.push((s, e, b)));
         q.finish(|s, e, b| runs.push((s, e, b)));
         assert_eq!(runs, vec![(0, 2, 0), (2, 4, 1), (4, 6, 2)]);
     }

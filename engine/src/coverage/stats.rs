@@ -57,6 +57,22 @@ impl DepthStat {
             .reduce(|| DepthStat::CLEARED, |a, b| a.merge(&b))
     }
 
+    /// The statistics of the bases a backend's histogram counted.
+    pub fn of_hist(h: &crate::backend::HistChunk) -> DepthStat {
+        let mut s = DepthStat::CLEARED;
+        for (i, &n) in h.counts.iter().enumerate() {
+            if n == 0 {
+                continue;
+            }
+            let v = h.min.wrapping_add(i as i32);
+            s.cum_length += n;
+            s.cum_depth = s.cum_depth.wrapping_add((v as i64 as u64).wrapping_mul(n));
+            s.min_depth = s.min_depth.min(v as u32);
+            s.max_depth = s.max_depth.max(v as u32);
+        }
+        s
+    }
+
     pub fn merge(&self, b: &DepthStat) -> DepthStat {
         DepthStat {
             cum_length: self.cum_length + b.cum_length,
@@ -126,6 +142,30 @@ impl Histogram {
             .collect();
         for p in parts {
             self.merge(&p);
+        }
+    }
+
+    /// Adds `n` bases of depth `v`, as `n` single additions would.
+    pub fn add_count(&mut self, v: i32, n: u64) {
+        let v = if v > MAX_COVERAGE {
+            MAX_COVERAGE - 10
+        } else {
+            v
+        };
+        if v < 0 || n == 0 {
+            return;
+        }
+        let v = v as usize;
+        if v >= self.0.len() {
+            self.0.resize(v + 10, 0);
+        }
+        self.0[v] += n;
+    }
+
+    /// Adds a backend's exact histogram of a stretch.
+    pub fn add_chunk(&mut self, h: &crate::backend::HistChunk) {
+        for (i, &n) in h.counts.iter().enumerate() {
+            self.add_count(h.min.wrapping_add(i as i32), n);
         }
     }
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{bounded, Receiver};
 
+use crate::backend::Reduced;
 use crate::coverage::output::IndexedBed;
 use crate::coverage::stats::{DepthStat, Histogram};
 use crate::error::Result;
@@ -21,6 +22,8 @@ use crate::io::bgzf::{compress_block_into, BLOCK_DATA_SIZE};
 /// Bases per piece: small enough that the pieces in flight (their depths, text and compressed
 /// blocks) stay a few megabytes, large enough to amortise a task.
 pub const PIECE: usize = 1 << 18;
+/// Depth runs per per-base task.
+const PIECE_RUNS: usize = 1 << 16;
 
 /// Per-base lines of one piece, already compressed into whole BGZF blocks.
 pub struct CompressedPiece {
@@ -32,12 +35,6 @@ pub struct CompressedPiece {
     pub marks: Vec<(u64, u64, usize)>,
 }
 
-struct PieceOut {
-    hist: Histogram,
-    stat: DepthStat,
-    piece: Option<CompressedPiece>,
-}
-
 pub struct ContigStream {
     chrom: Arc<str>,
     len: usize,
@@ -46,7 +43,7 @@ pub struct ContigStream {
     done: usize,
     /// The run open at `done`: (start, depth).
     carry: Option<(usize, i32)>,
-    inflight: VecDeque<Receiver<PieceOut>>,
+    inflight: VecDeque<Receiver<CompressedPiece>>,
     max_inflight: usize,
     hist: Histogram,
     stat: DepthStat,
@@ -71,77 +68,47 @@ impl ContigStream {
         self.done
     }
 
-    /// Like [`push`](Self::push) for an owned vector, which is handed to the task without a
-    /// copy when it fits in one piece.
-    pub fn push_owned(
-        &mut self,
-        pool: &rayon::ThreadPool,
-        mut d: Vec<i32>,
-        out: Option<&mut IndexedBed>,
-    ) -> Result<()> {
-        d.truncate(self.len - self.done);
-        if d.len() > PIECE {
-            return self.push(pool, &d, out);
-        }
-        if !d.is_empty() {
-            self.push_piece(pool, d, out)?;
-        }
-        Ok(())
-    }
-
-    /// Hands over the final depths of `[done, done + d.len())` (clipped to the contig).
+    /// Takes the reduction of `[done, r.to)` (with runs when per-base lines are written):
+    /// merges its histogram and statistics, and hands its lines to pool tasks in pieces.
     pub fn push(
         &mut self,
         pool: &rayon::ThreadPool,
-        d: &[i32],
+        r: &Reduced,
         mut out: Option<&mut IndexedBed>,
     ) -> Result<()> {
-        let d = &d[..d.len().min(self.len - self.done)];
-        for chunk in d.chunks(PIECE) {
-            self.push_piece(pool, chunk.to_vec(), out.as_deref_mut())?;
+        debug_assert_eq!(r.from, self.done);
+        self.hist.add_chunk(&r.hist);
+        self.stat = self.stat.merge(&DepthStat::of_hist(&r.hist));
+        self.done = r.to.min(self.len);
+        if !self.per_base || r.runs.is_empty() {
+            return Ok(());
         }
-        Ok(())
-    }
-
-    fn push_piece(
-        &mut self,
-        pool: &rayon::ThreadPool,
-        chunk: Vec<i32>,
-        mut out: Option<&mut IndexedBed>,
-    ) -> Result<()> {
-        let a = self.done;
-        let carry_in = self.carry.unwrap_or((0, chunk[0]));
-        // The run still open at the end of this piece becomes the next piece's carry.
-        let last = chunk[chunk.len() - 1];
-        let mut p = chunk.len() - 1;
-        while p > 0 && chunk[p - 1] == last {
-            p -= 1;
-        }
-        self.carry = Some(if p == 0 && last == carry_in.1 {
-            carry_in
-        } else {
-            (a + p, last)
-        });
-        self.done += chunk.len();
         let last_piece = self.done == self.len;
-        let vals = chunk;
-        let chrom = self.chrom.clone();
-        let per_base = self.per_base;
-        let len = self.len;
-        let (tx, rx) = bounded(1);
-        pool.spawn(move || {
-            let _ = tx.send(piece_job(
-                &chrom,
-                a,
-                &vals,
-                carry_in,
-                last_piece.then_some(len),
-                per_base,
-            ));
-        });
-        self.inflight.push_back(rx);
-        while self.inflight.len() > self.max_inflight {
-            self.write_front(out.as_deref_mut())?;
+        let runs: Arc<[(u32, i32)]> = r.runs.as_slice().into();
+        let mut k = 0;
+        while k < runs.len() {
+            let e = (k + PIECE_RUNS).min(runs.len());
+            // The run open where this piece starts: listed runs differ from the one before,
+            // except the stretch's first entry, which may continue the carried run.
+            let carry_in = self.carry.unwrap_or((0, runs[0].1));
+            let (p_last, v_last) = runs[e - 1];
+            self.carry = Some(if e - 1 == k && v_last == carry_in.1 {
+                carry_in
+            } else {
+                (p_last as usize, v_last)
+            });
+            let close = (last_piece && e == runs.len()).then_some(self.len);
+            let chrom = self.chrom.clone();
+            let runs = runs.clone();
+            let (tx, rx) = bounded(1);
+            pool.spawn(move || {
+                let _ = tx.send(piece_job(&chrom, &runs[k..e], carry_in, close));
+            });
+            self.inflight.push_back(rx);
+            while self.inflight.len() > self.max_inflight {
+                self.write_front(out.as_deref_mut())?;
+            }
+            k = e;
         }
         Ok(())
     }
@@ -154,10 +121,8 @@ impl ContigStream {
             backend: "cpu".into(),
             msg: "a coverage task stopped unexpectedly".into(),
         })?;
-        self.hist.merge(&r.hist);
-        self.stat = self.stat.merge(&r.stat);
-        if let (Some(p), Some(o)) = (r.piece, out) {
-            o.write_piece(&self.chrom, &p)?;
+        if let Some(o) = out {
+            o.write_piece(&self.chrom, &r)?;
         }
         Ok(())
     }
@@ -171,56 +136,50 @@ impl ContigStream {
     }
 }
 
+/// Per-base lines for the change points `runs`, given the run open before them; `close_at`
+/// ends the last run at the contig's end.
 fn piece_job(
     chrom: &str,
-    a: usize,
-    vals: &[i32],
+    runs: &[(u32, i32)],
     carry: (usize, i32),
     close_at: Option<usize>,
-    per_base: bool,
-) -> PieceOut {
-    let mut hist = Histogram::default();
-    hist.add_depths(vals);
-    let stat = DepthStat::of(vals);
-    let piece = per_base.then(|| {
-        let mut text = Vec::with_capacity(vals.len() / 2);
-        let mut marks = Vec::new();
-        let mut ib = itoa::Buffer::new();
-        let (mut rs, mut rv) = carry;
-        let mut line = |s: usize, e: usize, v: i32, text: &mut Vec<u8>| {
-            text.extend_from_slice(chrom.as_bytes());
-            text.push(b'\t');
-            text.extend_from_slice(ib.format(s).as_bytes());
-            text.push(b'\t');
-            text.extend_from_slice(ib.format(e).as_bytes());
-            text.push(b'\t');
-            text.extend_from_slice(ib.format(v).as_bytes());
-            text.push(b'\n');
-            marks.push((s as u64, e as u64, text.len()));
-        };
-        for (i, &v) in vals.iter().enumerate() {
-            if v != rv {
-                line(rs, a + i, rv, &mut text);
-                rs = a + i;
-                rv = v;
-            }
+) -> CompressedPiece {
+    let mut text = Vec::with_capacity(runs.len() * (chrom.len() + 24));
+    let mut marks = Vec::with_capacity(runs.len());
+    let mut ib = itoa::Buffer::new();
+    let (mut rs, mut rv) = carry;
+    let mut line = |s: usize, e: usize, v: i32, text: &mut Vec<u8>| {
+        text.extend_from_slice(chrom.as_bytes());
+        text.push(b'\t');
+        text.extend_from_slice(ib.format(s).as_bytes());
+        text.push(b'\t');
+        text.extend_from_slice(ib.format(e).as_bytes());
+        text.push(b'\t');
+        text.extend_from_slice(ib.format(v).as_bytes());
+        text.push(b'\n');
+        marks.push((s as u64, e as u64, text.len()));
+    };
+    for &(p, v) in runs {
+        if v != rv {
+            line(rs, p as usize, rv, &mut text);
+            rs = p as usize;
+            rv = v;
         }
-        if let Some(end) = close_at {
-            line(rs, end, rv, &mut text);
-        }
-        let mut data = Vec::with_capacity(text.len() / 3 + 64);
-        let mut block_sizes = Vec::with_capacity(text.len() / BLOCK_DATA_SIZE + 1);
-        for block in text.chunks(BLOCK_DATA_SIZE) {
-            block_sizes.push(compress_block_into(block, 1, &mut data));
-        }
-        CompressedPiece {
-            data,
-            block_sizes,
-            ulen: text.len(),
-            marks,
-        }
-    });
-    PieceOut { hist, stat, piece }
+    }
+    if let Some(end) = close_at {
+        line(rs, end, rv, &mut text);
+    }
+    let mut data = Vec::with_capacity(text.len() / 3 + 64);
+    let mut block_sizes = Vec::with_capacity(text.len() / BLOCK_DATA_SIZE + 1);
+    for block in text.chunks(BLOCK_DATA_SIZE) {
+        block_sizes.push(compress_block_into(block, 1, &mut data));
+    }
+    CompressedPiece {
+        data,
+        block_sizes,
+        ulen: text.len(),
+        marks,
+    }
 }
 
 #[cfg(test)]
@@ -274,9 +233,15 @@ mod tests {
             let mut s = ContigStream::new("c", len, true, 1000);
             let mut done = 0;
             let mut pieces = Vec::new();
+            let spec = crate::backend::ReduceSpec {
+                runs: true,
+                hist: true,
+                ..Default::default()
+            };
             while done < len {
                 let step = (1 + rnd(PIECE as u64 * 2) as usize).min(len - done);
-                s.push(&pool, &d[done..done + step], None).unwrap();
+                let r = crate::backend::cpu::reduce_depths(done, &d[done..done + step], &spec);
+                s.push(&pool, &r, None).unwrap();
                 done += step;
             }
             // Collect the pieces' marks directly from the jobs, in order.
@@ -284,14 +249,12 @@ mod tests {
                 pieces.push(rx.recv().unwrap());
             }
             let mut got = Vec::new();
-            let mut hist = Histogram::default();
-            for p in &pieces {
-                hist.merge(&p.hist);
-                let cp = p.piece.as_ref().unwrap();
+            for cp in &pieces {
                 for &(b, e, _) in &cp.marks {
                     got.push((b, e));
                 }
             }
+            let hist = &s.hist;
             let want: Vec<(u64, u64)> = naive_runs(&d).iter().map(|r| (r.0, r.1)).collect();
             assert_eq!(got, want, "trial {trial}, len {len}");
             assert_eq!(hist.0.iter().sum::<u64>(), len as u64);
