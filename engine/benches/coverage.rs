@@ -133,7 +133,7 @@ fn bench_events(c: &mut Criterion) {
     let mut g = c.benchmark_group("events");
     g.throughput(Throughput::Elements(n_events));
     for kind in [BackendKind::Cpu, BackendKind::Cuda, BackendKind::Wgpu] {
-        let Ok(backend) = backend::open(kind, 1) else {
+        let Ok(backend) = backend::open(kind, 1, None) else {
             eprintln!("events/{kind}: backend unavailable, skipped");
             continue;
         };

@@ -205,15 +205,34 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Backends => {
-            println!("backend\tstatus\tdevice");
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-            println!("cpu\tavailable\t{threads} hardware thread(s)");
-            for k in [BackendKind::Cuda, BackendKind::Wgpu] {
-                match kasane::backend::open(k, 1) {
-                    Ok(b) => println!("{k}\tavailable\t{}", b.device()),
-                    Err(e) => println!("{k}\tunavailable\t{e}"),
+            println!("backend\tstatus\tdevice\tmemory\tdriver");
+            for info in kasane::backend::probe_all(threads) {
+                match info.status {
+                    Ok(d) => println!(
+                        "{}\tavailable\t{}{}\t{}\t{}",
+                        info.kind,
+                        d.device,
+                        if d.is_gpu || info.kind == BackendKind::Cpu {
+                            ""
+                        } else {
+                            " (CPU emulation: auto skips it)"
+                        },
+                        d.memory.map_or("-".to_string(), |m| format!(
+                            "{:.1} GiB",
+                            m as f64 / (1u64 << 30) as f64
+                        )),
+                        d.driver
+                    ),
+                    Err(why) => println!("{}\tunavailable\t-\t-\t{why}", info.kind),
                 }
             }
+            let auto = kasane::backend::open(BackendKind::Auto, threads, None)?;
+            println!(
+                "# auto picks {} for inputs of at least {} bytes (KASANE_GPU_MIN_BYTES), the CPU below",
+                auto.name(),
+                kasane::backend::gpu_min_bytes()
+            );
             Ok(())
         }
     }

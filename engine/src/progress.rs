@@ -65,6 +65,14 @@ impl Progress {
         self.draw();
     }
 
+    /// One line of log (on a terminal; batch logs stay quiet, and the same facts are
+    /// recorded with the outputs).
+    pub fn log(&self, msg: &str) {
+        if self.enabled {
+            let _ = writeln!(std::io::stderr(), "\r\x1b[2K[kasane] {msg}");
+        }
+    }
+
     /// Clears the progress line.
     pub fn done(&self) {
         if self.enabled {

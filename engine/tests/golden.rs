@@ -179,28 +179,69 @@ fn matches_mosdepth_goldens_four_threads() {
     run_all(&["-t", "4"]);
 }
 
-/// Not just the lines: every output file is byte-for-byte the same at any thread count
-/// (compressed blocks included), so checksums of re-analyses can be compared.
+/// A GPU backend to test, or why not: CI sets `KASANE_REQUIRE_WGPU` (Mesa's CPU Vulkan
+/// device) so that a missing device fails there instead of skipping.
+fn gpu_backend(name: &str) -> Option<&'static str> {
+    let (status, require) = match name {
+        "wgpu" => (kasane::backend::wgpu::probe(), "KASANE_REQUIRE_WGPU"),
+        _ => (kasane::backend::cuda::probe(), "KASANE_REQUIRE_CUDA"),
+    };
+    match status {
+        Ok(_) => Some(if name == "wgpu" { "wgpu" } else { "cuda" }),
+        Err(why) => {
+            assert!(
+                std::env::var_os(require).is_none(),
+                "{name} is required ({require}) but unavailable: {why}"
+            );
+            eprintln!("skipped: no {name} device here: {why}");
+            None
+        }
+    }
+}
+
 #[test]
-fn outputs_are_byte_identical_across_thread_counts() {
+fn matches_mosdepth_goldens_on_wgpu() {
+    if let Some(b) = gpu_backend("wgpu") {
+        run_all(&["-t", "2", "--backend", b]);
+    }
+}
+
+#[test]
+fn matches_mosdepth_goldens_on_cuda() {
+    if let Some(b) = gpu_backend("cuda") {
+        run_all(&["-t", "2", "--backend", b]);
+    }
+}
+
+/// Not just the lines: every output file is byte-for-byte the same at any thread count and
+/// on every backend (compressed blocks included), so checksums of re-analyses can be compared.
+#[test]
+fn outputs_are_byte_identical_across_thread_counts_and_backends() {
     let args: &[&[&str]] = &[
         &[],
         &["-b", "777", "-T", "1,5", "-q", "0:1:5:"],
         &["-b", "testdata/regions.bed", "-m"],
+        &["-n", "-x", "-b", "50000", "-T", "0,2,1000"],
     ];
+    let mut configs = vec![("1", "cpu"), ("3", "cpu")];
+    for b in ["wgpu", "cuda"] {
+        if let Some(b) = gpu_backend(b) {
+            configs.push(("2", b));
+        }
+    }
     for (i, a) in args.iter().enumerate() {
         let mut outs = Vec::new();
-        for t in ["1", "3"] {
+        for (t, b) in &configs {
             let tmp = tempfile::tempdir().unwrap();
             let st = Command::new(env!("CARGO_BIN_EXE_kasane"))
                 .current_dir(repo())
-                .args(["coverage", "-t", t])
+                .args(["coverage", "-t", t, "--backend", b])
                 .args(*a)
                 .arg(tmp.path().join("out"))
                 .arg("testdata/long.bam")
                 .status()
                 .unwrap();
-            assert!(st.success());
+            assert!(st.success(), "case {i} on {b} failed");
             let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(tmp.path())
                 .unwrap()
                 .map(|e| e.unwrap().path())
@@ -216,14 +257,18 @@ fn outputs_are_byte_identical_across_thread_counts() {
             outs.push(files);
         }
         assert!(outs[0].len() >= 3, "case {i}: too few outputs");
-        assert_eq!(outs[0].len(), outs[1].len());
-        for (x, y) in outs[0].iter().zip(&outs[1]) {
-            assert_eq!(x.0, y.0);
-            assert!(
-                x.1 == y.1,
-                "case {i}: {} differs between 1 and 3 threads",
-                x.0
-            );
+        for (k, o) in outs.iter().enumerate().skip(1) {
+            assert_eq!(outs[0].len(), o.len());
+            for (x, y) in outs[0].iter().zip(o) {
+                assert_eq!(x.0, y.0);
+                assert!(
+                    x.1 == y.1,
+                    "case {i}: {} differs between {:?} and {:?}",
+                    x.0,
+                    configs[0],
+                    configs[k]
+                );
+            }
         }
     }
 }

@@ -198,9 +198,27 @@ pub fn probe_all(threads: usize) -> Vec<BackendInfo> {
     ]
 }
 
+/// Inputs smaller than this stay on the CPU under `auto`: below it, starting a device
+/// (context, kernel compilation) and the per-call transfers cost more than the reductions they
+/// replace. `benches/backend_crossover.sh` measures the crossover on a machine; the
+/// environment variable `KASANE_GPU_MIN_BYTES` overrides it.
+pub const GPU_MIN_BYTES: u64 = 1 << 30;
+
+pub fn gpu_min_bytes() -> u64 {
+    std::env::var("KASANE_GPU_MIN_BYTES")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(GPU_MIN_BYTES)
+}
+
 /// Opens the backend the user asked for. A backend asked for by name that cannot start is an
-/// error saying why; `auto` takes the first of CUDA, wgpu on a real GPU, and the CPU that works.
-pub fn open(kind: BackendKind, threads: usize) -> Result<Box<dyn Backend>> {
+/// error saying why. `auto` takes the first of CUDA, wgpu on a real GPU, and the CPU that
+/// works, and the CPU for inputs under [`gpu_min_bytes`] (`input_bytes`, when known).
+pub fn open(
+    kind: BackendKind,
+    threads: usize,
+    input_bytes: Option<u64>,
+) -> Result<Box<dyn Backend>> {
     let fail = |kind: BackendKind, msg: String| Error::Backend {
         backend: kind.to_string(),
         msg,
@@ -214,6 +232,9 @@ pub fn open(kind: BackendKind, threads: usize) -> Result<Box<dyn Backend>> {
             .map(|b| Box::new(b) as Box<dyn Backend>)
             .map_err(|m| fail(kind, m)),
         BackendKind::Auto => {
+            if input_bytes.is_some_and(|n| n < gpu_min_bytes()) {
+                return Ok(Box::new(cpu::CpuBackend::new(threads)));
+            }
             if let Ok(b) = cuda::CudaBackend::open() {
                 return Ok(Box::new(b));
             }

@@ -88,7 +88,13 @@ pub fn run(opts: &CoverageOptions, progress: &Progress) -> Result<CoverageReport
             .build()
             .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))?,
     );
-    let backend = backend::open(opts.backend, threads)?;
+    let input_bytes = std::fs::metadata(&opts.input).map(|m| m.len()).ok();
+    let backend = backend::open(opts.backend, threads, input_bytes)?;
+    progress.log(&format!(
+        "backend {} ({})",
+        backend.name(),
+        backend.device()
+    ));
     let chrom_name = match &opts.chrom {
         Some(c) => Some(crate::io::bed::parse_region(c)?.chrom),
         None => None,
