@@ -197,3 +197,38 @@ fn failure_keeps_no_temporary_files() {
     );
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// A backend asked for by name that cannot start is a one-line error, never a silent fallback
+/// to the CPU or a panic (cudarc panics when libcuda is missing unless probed first).
+#[test]
+fn unavailable_backend_is_a_clear_error() {
+    let probes = [
+        ("cuda", kasane::backend::cuda::probe()),
+        ("wgpu", kasane::backend::wgpu::probe()),
+    ];
+    let mut checked = 0;
+    for (name, status) in probes {
+        if status.is_ok() {
+            eprintln!("{name} is available here: nothing to check");
+            continue;
+        }
+        assert_clean_failure(&["--backend", name], "testdata/sample.bam", &[name]);
+        checked += 1;
+    }
+    // `--backend cpu` always works, and `kasane backends` always answers.
+    let (code, _, _) = run(&["--backend", "cpu"], "testdata/sample.bam");
+    assert_eq!(code, Some(0));
+    let out = Command::new(env!("CARGO_BIN_EXE_kasane"))
+        .arg("backends")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for name in ["cuda", "wgpu", "cpu"] {
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!("{name}\t"))),
+            "backends does not list {name}:\n{text}"
+        );
+    }
+    eprintln!("{checked} unavailable backend(s) checked");
+}
