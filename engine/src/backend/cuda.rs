@@ -388,7 +388,12 @@ impl Backend for CudaBackend {
         self.device.clone()
     }
     fn begin_contig(&self, len: usize) -> Result<Box<dyn ContigDepth>> {
-        Ok(Box::new(CudaContig::new(self.kernels.clone(), len)?))
+        let len1 = len
+            .checked_add(1)
+            .filter(|&l| l <= u32::MAX as usize)
+            .ok_or_else(|| backend_err(format!("contig of {len} bases is too long")))?;
+        let dev = CudaDevice::new(self.kernels.clone(), len1)?;
+        Ok(Box::new(Contig::new(dev, len1)))
     }
 }
 
@@ -539,24 +544,45 @@ fn clip(&(s, e): &(u64, u64), b: usize, end: usize) -> Option<(usize, usize)> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A contig on the device
+// A contig: the window logic on the host, the ring and the kernels behind [`Device`]
 
-struct CudaContig {
-    k: Arc<Kernels>,
-    stream: Arc<CudaStream>,
+/// The device side of a contig, as the window logic drives it. [`CudaDevice`] runs it on the
+/// GPU; the tests also drive the same logic over a plain host emulation.
+trait Device: Send {
+    /// Ring size (a power of two, a multiple of [`TILE`]).
+    fn window(&self) -> usize;
+    /// Scatter-adds `events` (`n_starts` starts, then ends) into the ring.
+    fn scatter(&mut self, events: &[u32], n_starts: usize) -> Result<()>;
+    /// The quantize edges and thresholds of the coming `reduce` (`q` may be empty).
+    fn set_params(&mut self, q: &[i64], thresholds: &[u32]) -> Result<()>;
+    /// Final depths of the `n` positions from ring slot `base`, zeroing the slots: the
+    /// current piece, which the calls below reduce.
+    fn scan(&mut self, base: u32, n: usize) -> Result<()>;
+    /// Change points of the piece's depth, or of its quantize bin (`quantize`), positions
+    /// starting at `from`.
+    fn change_points(
+        &mut self,
+        from: u32,
+        n: usize,
+        first: bool,
+        quantize: bool,
+    ) -> Result<Vec<(u32, i32)>>;
+    /// The piece's smallest and largest depth.
+    fn minmax(&mut self) -> Result<(i32, i32)>;
+    /// Counts of depths `lo .. lo + nbins` over the piece.
+    fn hist(&mut self, n: usize, lo: i32, nbins: usize) -> Result<Vec<u32>>;
+    /// Sums of segments (pairs of offsets into the piece), `4 + thresholds` words each.
+    fn interval_sums(&mut self, segs: &[u32], nthr: usize) -> Result<Vec<u32>>;
+    /// The running depth after the last piece scanned.
+    fn carry(&mut self) -> Result<i32>;
+}
+
+/// The window logic of a contig over a [`Device`].
+struct Contig<D: Device> {
+    dev: D,
     /// Bases, including the one at `len`.
     len1: usize,
-    /// Ring size (a power of two).
     w: usize,
-    ring: CudaSlice<i32>,
-    depth: CudaSlice<i32>,
-    /// Per-tile sums, then offsets.
-    tiles: CudaSlice<u32>,
-    /// `[running depth at done, depth before the last piece]`.
-    state: CudaSlice<i32>,
-    minmax: CudaSlice<i32>,
-    total: CudaSlice<u32>,
-    events: Option<CudaSlice<u32>>,
     staging: Vec<u32>,
     /// Events at or past `done + w` when they came.
     pending_starts: Vec<u32>,
@@ -568,39 +594,14 @@ struct CudaContig {
     done: usize,
     /// The running depth at `done`, when known on the host.
     carry: Option<i32>,
-    out_pos: Option<CudaSlice<u32>>,
-    out_val: Option<CudaSlice<i32>>,
-    hist: Option<CudaSlice<u32>>,
-    segs: Option<CudaSlice<u32>>,
-    seg_out: Option<CudaSlice<u32>>,
-    q: Option<CudaSlice<i64>>,
-    thr: Option<CudaSlice<u32>>,
 }
 
-impl CudaContig {
-    fn new(k: Arc<Kernels>, len: usize) -> Result<Self> {
-        let len1 = len
-            .checked_add(1)
-            .filter(|&l| l <= u32::MAX as usize)
-            .ok_or_else(|| backend_err(format!("contig of {len} bases is too long")))?;
-        let stream = k.ctx.new_stream().map_err(ctx("creating a stream"))?;
-        let w = len1.next_power_of_two().clamp(TILE, MAX_WINDOW);
-        let mut q = None;
-        let mut thr = None;
-        ensure(&stream, &mut q, 1)?;
-        ensure(&stream, &mut thr, 1)?;
-        Ok(CudaContig {
-            ring: zeroed(&stream, w)?,
-            depth: zeroed(&stream, w)?,
-            tiles: zeroed(&stream, w / TILE)?,
-            state: zeroed(&stream, 2)?,
-            minmax: zeroed(&stream, 2)?,
-            total: zeroed(&stream, 1)?,
-            k,
-            stream,
+impl<D: Device> Contig<D> {
+    fn new(dev: D, len1: usize) -> Self {
+        Contig {
+            w: dev.window(),
+            dev,
             len1,
-            w,
-            events: None,
             staging: Vec::new(),
             pending_starts: Vec::new(),
             pending_ends: Vec::new(),
@@ -608,43 +609,7 @@ impl CudaContig {
             dev_max: None,
             done: 0,
             carry: Some(0),
-            out_pos: None,
-            out_val: None,
-            hist: None,
-            segs: None,
-            seg_out: None,
-            q,
-            thr,
-        })
-    }
-
-    fn mask(&self) -> u32 {
-        (self.w - 1) as u32
-    }
-
-    /// Scatter-adds `staging` (`n_starts` starts, then ends) into the ring.
-    fn scatter_staged(&mut self, n_starts: usize) -> Result<()> {
-        let n = self.staging.len();
-        if n == 0 {
-            return Ok(());
         }
-        upload(&self.stream, &mut self.events, &self.staging)?;
-        let ev = buf(&self.events)?;
-        let (mask, ns, n32) = (self.mask(), n_starts as u32, n as u32);
-        let cfg = grid(n.div_ceil(256).min(1 << 16), 256, 0);
-        // SAFETY: arguments match `scatter_events`; every index is masked into the ring.
-        unsafe {
-            self.stream
-                .launch_builder(&self.k.scatter_events)
-                .arg(&self.ring)
-                .arg(&mask)
-                .arg(ev)
-                .arg(&ns)
-                .arg(&n32)
-                .launch(cfg)
-        }
-        .map_err(ctx("launching scatter_events"))?;
-        Ok(())
     }
 
     /// Uploads the pending events the window now reaches.
@@ -678,7 +643,10 @@ impl CudaContig {
         }
         self.pending_min = min;
         self.dev_max = max;
-        self.scatter_staged(n_starts)
+        if self.staging.is_empty() {
+            return Ok(());
+        }
+        self.dev.scatter(&self.staging, n_starts)
     }
 
     /// The running depth at `done`, read from the device if the host does not know it.
@@ -686,7 +654,7 @@ impl CudaContig {
         if let Some(c) = self.carry {
             return Ok(c);
         }
-        let c = download(&self.stream, &self.state, 1)?[0];
+        let c = self.dev.carry()?;
         self.carry = Some(c);
         Ok(c)
     }
@@ -721,16 +689,288 @@ impl CudaContig {
         acc: &mut Acc,
     ) -> Result<()> {
         let n = e - b;
+        self.dev.scan((b & (self.w - 1)) as u32, n)?;
+        self.carry = None;
+        if spec.runs {
+            let r = self.dev.change_points(b as u32, n, first, false)?;
+            acc.runs.extend(r);
+        }
+        if spec.quantize.is_some() {
+            let r = self.dev.change_points(b as u32, n, first, true)?;
+            acc.qruns.extend(r);
+        }
+        if spec.hist {
+            let (lo, hi) = self.dev.minmax()?;
+            if lo == hi {
+                hist_add(&mut acc.hist, lo, vec![n as u64]);
+            } else {
+                let nbins = (hi as i64 - lo as i64 + 1) as u64;
+                if nbins > MAX_BINS {
+                    return Err(backend_err(format!(
+                        "depths range from {lo} to {hi}: too wide for a histogram"
+                    )));
+                }
+                let counts = self.dev.hist(n, lo, nbins as usize)?;
+                hist_add(
+                    &mut acc.hist,
+                    lo,
+                    counts.into_iter().map(u64::from).collect(),
+                );
+            }
+        }
+        if !spec.intervals.is_empty() {
+            let mut segs: Vec<u32> = Vec::new();
+            let mut owner: Vec<usize> = Vec::new();
+            for (i, iv) in spec.intervals.iter().enumerate() {
+                if let Some((s, t)) = clip(iv, b, e) {
+                    let mut at = s;
+                    while at < t {
+                        let end = t.min(at + SEG);
+                        segs.push((at - b) as u32);
+                        segs.push((end - b) as u32);
+                        owner.push(i);
+                        at = end;
+                    }
+                }
+            }
+            if !owner.is_empty() {
+                let nthr = spec.thresholds.len();
+                let stride = 4 + nthr;
+                let res = self.dev.interval_sums(&segs, nthr)?;
+                if res.len() != owner.len() * stride {
+                    return Err(backend_err("internal: interval sums of the wrong size"));
+                }
+                for (j, &i) in owner.iter().enumerate() {
+                    let r = &res[j * stride..(j + 1) * stride];
+                    let s = IntervalSum {
+                        len: (segs[2 * j + 1] - segs[2 * j]) as u64,
+                        sum: ((r[0] as u64) | ((r[1] as u64) << 32)) as i64,
+                        min: r[2],
+                        max: r[3],
+                        above: r[4..].iter().map(|&x| x as u64).collect(),
+                    };
+                    acc.intervals[i].merge(&s);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<D: Device> ContigDepth for Contig<D> {
+    fn add_events(&mut self, batch: &EventBatch) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let (done, horizon, len1) = (self.done, self.done + self.w, self.len1);
+        self.staging.clear();
+        let mut max = self.dev_max;
+        let mut n_starts = 0;
+        for (list, pending, is_start) in [
+            (&batch.starts, &mut self.pending_starts, true),
+            (&batch.ends, &mut self.pending_ends, false),
+        ] {
+            for &p in list {
+                let pu = p as usize;
+                if pu >= len1 {
+                    return Err(backend_err(format!(
+                        "event at {p} past the contig's end ({})",
+                        len1 - 1
+                    )));
+                }
+                if pu < done {
+                    // Already reduced: the CPU reference never reads such an event either.
+                    continue;
+                }
+                if pu < horizon {
+                    self.staging.push(p);
+                    max = Some(max.map_or(pu, |m| m.max(pu)));
+                } else {
+                    pending.push(p);
+                    self.pending_min = self.pending_min.min(pu);
+                }
+            }
+            if is_start {
+                n_starts = self.staging.len();
+            }
+        }
+        self.dev_max = max;
+        if self.staging.is_empty() {
+            return Ok(());
+        }
+        self.dev.scatter(&self.staging, n_starts)
+    }
+
+    fn reduce(&mut self, to: usize, spec: &ReduceSpec) -> Result<Reduced> {
+        let from = self.done;
+        let to = to.min(self.len1);
+        if to <= from {
+            return Ok(reduce_depths(from, &[], spec));
+        }
+        if spec.quantize.is_some_and(|q| q.is_empty()) {
+            return Err(backend_err("quantize: no bin edges"));
+        }
+        let thresholds = if spec.intervals.is_empty() {
+            &[][..]
+        } else {
+            spec.thresholds
+        };
+        self.dev
+            .set_params(spec.quantize.unwrap_or(&[]), thresholds)?;
+        let mut acc = Acc {
+            runs: Vec::new(),
+            qruns: Vec::new(),
+            hist: None,
+            intervals: vec![IntervalSum::empty(spec.thresholds.len()); spec.intervals.len()],
+        };
+        let mut first = true;
+        while self.done < to {
+            self.flush_pending()?;
+            let b = self.done;
+            let e = match self.dev_max {
+                Some(m) if m >= b => {
+                    let e = to.min(b + self.w).min(m + 1);
+                    self.device_piece(b, e, first, spec, &mut acc)?;
+                    e
+                }
+                _ => {
+                    // No event on the device from here on: constant up to the next pending one.
+                    let e = to.min(self.pending_min);
+                    let c = self.host_carry()?;
+                    Self::host_piece(b, e, c, first, spec, &mut acc);
+                    e
+                }
+            };
+            self.done = e;
+            first = false;
+        }
+        Ok(Reduced {
+            from,
+            to,
+            runs: acc.runs,
+            hist: acc.hist.unwrap_or_default(),
+            intervals: acc.intervals,
+            qruns: acc.qruns,
+        })
+    }
+}
+
+/// The ring, the depths of the current piece and the kernels' buffers on the GPU.
+struct CudaDevice {
+    k: Arc<Kernels>,
+    stream: Arc<CudaStream>,
+    w: usize,
+    ring: CudaSlice<i32>,
+    depth: CudaSlice<i32>,
+    /// Per-tile sums, then offsets.
+    tiles: CudaSlice<u32>,
+    /// `[running depth, depth before the last piece]`.
+    state: CudaSlice<i32>,
+    minmax: CudaSlice<i32>,
+    total: CudaSlice<u32>,
+    events: Option<CudaSlice<u32>>,
+    out_pos: Option<CudaSlice<u32>>,
+    out_val: Option<CudaSlice<i32>>,
+    hist: Option<CudaSlice<u32>>,
+    segs: Option<CudaSlice<u32>>,
+    seg_out: Option<CudaSlice<u32>>,
+    q: Option<CudaSlice<i64>>,
+    nq: u32,
+    thr: Option<CudaSlice<u32>>,
+    nthr: u32,
+    /// Length of the piece last scanned.
+    n: usize,
+}
+
+/// The ring size for a contig of `len1` positions.
+fn window_for(len1: usize) -> usize {
+    len1.next_power_of_two().clamp(TILE, MAX_WINDOW)
+}
+
+impl CudaDevice {
+    fn new(k: Arc<Kernels>, len1: usize) -> Result<Self> {
+        let stream = k.ctx.new_stream().map_err(ctx("creating a stream"))?;
+        let w = window_for(len1);
+        let mut q = None;
+        let mut thr = None;
+        ensure(&stream, &mut q, 1)?;
+        ensure(&stream, &mut thr, 1)?;
+        Ok(CudaDevice {
+            ring: zeroed(&stream, w)?,
+            depth: zeroed(&stream, w)?,
+            tiles: zeroed(&stream, w / TILE)?,
+            state: zeroed(&stream, 2)?,
+            minmax: zeroed(&stream, 2)?,
+            total: zeroed(&stream, 1)?,
+            k,
+            stream,
+            w,
+            events: None,
+            out_pos: None,
+            out_val: None,
+            hist: None,
+            segs: None,
+            seg_out: None,
+            q,
+            nq: 0,
+            thr,
+            nthr: 0,
+            n: 0,
+        })
+    }
+
+    fn mask(&self) -> u32 {
+        (self.w - 1) as u32
+    }
+}
+
+// SAFETY (every `launch` below): the arguments match the kernels' signatures in
+// kernels/coverage.cu in order and type, and every buffer holds what the kernel indexes:
+// `ring`, `depth`, `out_pos`, `out_val`: w >= n; `tiles`: w / TILE >= the tiles of a piece;
+// the others are sized just before their launch.
+impl Device for CudaDevice {
+    fn window(&self) -> usize {
+        self.w
+    }
+
+    fn scatter(&mut self, events: &[u32], n_starts: usize) -> Result<()> {
+        let n = events.len();
+        if n == 0 {
+            return Ok(());
+        }
+        upload(&self.stream, &mut self.events, events)?;
+        let ev = buf(&self.events)?;
+        let (mask, ns, n32) = (self.mask(), n_starts as u32, n as u32);
+        let cfg = grid(n.div_ceil(256).min(1 << 16), 256, 0);
+        unsafe {
+            self.stream
+                .launch_builder(&self.k.scatter_events)
+                .arg(&self.ring)
+                .arg(&mask)
+                .arg(ev)
+                .arg(&ns)
+                .arg(&n32)
+                .launch(cfg)
+        }
+        .map_err(ctx("launching scatter_events"))?;
+        Ok(())
+    }
+
+    fn set_params(&mut self, q: &[i64], thresholds: &[u32]) -> Result<()> {
+        if !q.is_empty() {
+            upload(&self.stream, &mut self.q, q)?;
+        }
+        self.nq = q.len() as u32;
+        if !thresholds.is_empty() {
+            upload(&self.stream, &mut self.thr, thresholds)?;
+        }
+        self.nthr = thresholds.len() as u32;
+        Ok(())
+    }
+
+    fn scan(&mut self, base: u32, n: usize) -> Result<()> {
         let ntiles = n.div_ceil(TILE);
-        let (mask, base, n32, nt32) = (
-            self.mask(),
-            (b & (self.w - 1)) as u32,
-            n as u32,
-            ntiles as u32,
-        );
-        // SAFETY (all launches below): the arguments match the kernels' signatures in
-        // kernels/coverage.cu, and every buffer holds what the kernel indexes (`ring`, `depth`:
-        // w >= n; `tiles`: w / TILE >= ntiles; the outputs: sized before each launch).
+        let (mask, n32, nt32) = (self.mask(), n as u32, ntiles as u32);
         unsafe {
             self.stream
                 .launch_builder(&self.k.tile_sums)
@@ -765,129 +1005,26 @@ impl CudaContig {
                 .launch(grid(ntiles, BLOCK, 0))
         }
         .map_err(ctx("launching scan_tiles"))?;
-        self.carry = None;
-
-        if spec.runs {
-            let r = self.change_points(b, n, first, 0, 0)?;
-            acc.runs.extend(r);
-        }
-        if let Some(q) = spec.quantize {
-            let r = self.change_points(b, n, first, 1, q.len() as u32)?;
-            acc.qruns.extend(r);
-        }
-        if spec.hist {
-            let mm = download(&self.stream, &self.minmax, 2)?;
-            let (lo, hi) = (mm[0], mm[1]);
-            if lo == hi {
-                hist_add(&mut acc.hist, lo, vec![n as u64]);
-            } else {
-                let nbins = (hi as i64 - lo as i64 + 1) as u64;
-                if nbins > MAX_BINS {
-                    return Err(backend_err(format!(
-                        "depths range from {lo} to {hi}: too wide for a histogram"
-                    )));
-                }
-                let nb = nbins as usize;
-                ensure(&self.stream, &mut self.hist, nb)?;
-                let Some(h) = self.hist.as_mut() else {
-                    return Err(backend_err("internal: device buffer missing"));
-                };
-                self.stream
-                    .memset_zeros(&mut h.slice_mut(0..nb))
-                    .map_err(ctx("zeroing the histogram"))?;
-                let shared = nbins <= SHARED_BINS;
-                let use_shared = shared as u32;
-                let nb32 = nb as u32;
-                let smem = if shared { nb32 * 4 } else { 0 };
-                unsafe {
-                    self.stream
-                        .launch_builder(&self.k.hist_counts)
-                        .arg(&self.depth)
-                        .arg(&n32)
-                        .arg(&lo)
-                        .arg(&nb32)
-                        .arg(&use_shared)
-                        .arg(&*h)
-                        .launch(grid(n.div_ceil(256 * 16), 256, smem))
-                }
-                .map_err(ctx("launching hist_counts"))?;
-                let counts = download(&self.stream, h, nb)?;
-                hist_add(
-                    &mut acc.hist,
-                    lo,
-                    counts.into_iter().map(u64::from).collect(),
-                );
-            }
-        }
-        if !spec.intervals.is_empty() {
-            let mut segs: Vec<u32> = Vec::new();
-            let mut owner: Vec<usize> = Vec::new();
-            for (i, iv) in spec.intervals.iter().enumerate() {
-                if let Some((s, t)) = clip(iv, b, e) {
-                    let mut at = s;
-                    while at < t {
-                        let end = t.min(at + SEG);
-                        segs.push((at - b) as u32);
-                        segs.push((end - b) as u32);
-                        owner.push(i);
-                        at = end;
-                    }
-                }
-            }
-            if !owner.is_empty() {
-                let nthr = spec.thresholds.len();
-                let stride = 4 + nthr;
-                let nsegs = owner.len();
-                upload(&self.stream, &mut self.segs, &segs)?;
-                ensure(&self.stream, &mut self.seg_out, nsegs * stride)?;
-                let (ns32, nthr32) = (nsegs as u32, nthr as u32);
-                let smem = ((nthr + 1) * 4) as u32;
-                let out = buf(&self.seg_out)?;
-                unsafe {
-                    self.stream
-                        .launch_builder(&self.k.interval_sums)
-                        .arg(&self.depth)
-                        .arg(buf(&self.segs)?)
-                        .arg(&ns32)
-                        .arg(buf(&self.thr)?)
-                        .arg(&nthr32)
-                        .arg(out)
-                        .launch(grid(nsegs.min(1 << 16), 256, smem))
-                }
-                .map_err(ctx("launching interval_sums"))?;
-                let res = download(&self.stream, out, nsegs * stride)?;
-                for (j, &i) in owner.iter().enumerate() {
-                    let r = &res[j * stride..(j + 1) * stride];
-                    let s = IntervalSum {
-                        len: (segs[2 * j + 1] - segs[2 * j]) as u64,
-                        sum: ((r[0] as u64) | ((r[1] as u64) << 32)) as i64,
-                        min: r[2],
-                        max: r[3],
-                        above: r[4..].iter().map(|&x| x as u64).collect(),
-                    };
-                    acc.intervals[i].merge(&s);
-                }
-            }
-        }
+        self.n = n;
         Ok(())
     }
 
-    /// Change points of the depth (mode 0) or of its quantize bin (mode 1, `nq` edges in the
-    /// device's `q`) over the piece `[b, b + n)` just scanned.
     fn change_points(
         &mut self,
-        b: usize,
+        from: u32,
         n: usize,
         first: bool,
-        mode: u32,
-        nq: u32,
+        quantize: bool,
     ) -> Result<Vec<(u32, i32)>> {
         let ntiles = n.div_ceil(TILE);
-        let (n32, nt32, first32, from) = (n as u32, ntiles as u32, first as u32, b as u32);
+        let (n32, nt32, first32) = (n as u32, ntiles as u32, first as u32);
+        let (mode, nq) = if quantize { (1u32, self.nq) } else { (0, 0) };
+        if quantize && nq == 0 {
+            return Err(backend_err("internal: no quantize edges"));
+        }
         ensure(&self.stream, &mut self.out_pos, self.w)?;
         ensure(&self.stream, &mut self.out_val, self.w)?;
         let q = buf(&self.q)?;
-        // SAFETY: as in `device_piece`; `out_pos`/`out_val` hold w >= n change points.
         unsafe {
             self.stream
                 .launch_builder(&self.k.flags_count)
@@ -937,99 +1074,66 @@ impl CudaContig {
         let val = download(&self.stream, ov, total)?;
         Ok(pos.into_iter().zip(val).collect())
     }
-}
 
-impl ContigDepth for CudaContig {
-    fn add_events(&mut self, batch: &EventBatch) -> Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let (done, horizon, len1) = (self.done, self.done + self.w, self.len1);
-        self.staging.clear();
-        let mut max = self.dev_max;
-        let mut n_starts = 0;
-        for (list, pending, is_start) in [
-            (&batch.starts, &mut self.pending_starts, true),
-            (&batch.ends, &mut self.pending_ends, false),
-        ] {
-            for &p in list {
-                let pu = p as usize;
-                if pu >= len1 {
-                    return Err(backend_err(format!(
-                        "event at {p} past the contig's end ({})",
-                        len1 - 1
-                    )));
-                }
-                if pu < done {
-                    // Already reduced: the CPU reference never reads such an event either.
-                    continue;
-                }
-                if pu < horizon {
-                    self.staging.push(p);
-                    max = Some(max.map_or(pu, |m| m.max(pu)));
-                } else {
-                    pending.push(p);
-                    self.pending_min = self.pending_min.min(pu);
-                }
-            }
-            if is_start {
-                n_starts = self.staging.len();
-            }
-        }
-        self.dev_max = max;
-        self.scatter_staged(n_starts)
+    fn minmax(&mut self) -> Result<(i32, i32)> {
+        let mm = download(&self.stream, &self.minmax, 2)?;
+        Ok((mm[0], mm[1]))
     }
 
-    fn reduce(&mut self, to: usize, spec: &ReduceSpec) -> Result<Reduced> {
-        let from = self.done;
-        let to = to.min(self.len1);
-        if to <= from {
-            return Ok(reduce_depths(from, &[], spec));
-        }
-        if let Some(q) = spec.quantize {
-            if q.is_empty() {
-                return Err(backend_err("quantize: no bin edges"));
-            }
-            upload(&self.stream, &mut self.q, q)?;
-        }
-        if !spec.intervals.is_empty() && !spec.thresholds.is_empty() {
-            upload(&self.stream, &mut self.thr, spec.thresholds)?;
-        }
-        let mut acc = Acc {
-            runs: Vec::new(),
-            qruns: Vec::new(),
-            hist: None,
-            intervals: vec![IntervalSum::empty(spec.thresholds.len()); spec.intervals.len()],
+    fn hist(&mut self, n: usize, lo: i32, nbins: usize) -> Result<Vec<u32>> {
+        ensure(&self.stream, &mut self.hist, nbins)?;
+        let Some(h) = self.hist.as_mut() else {
+            return Err(backend_err("internal: device buffer missing"));
         };
-        let mut first = true;
-        while self.done < to {
-            self.flush_pending()?;
-            let b = self.done;
-            let e = match self.dev_max {
-                Some(m) if m >= b => {
-                    let e = to.min(b + self.w).min(m + 1);
-                    self.device_piece(b, e, first, spec, &mut acc)?;
-                    e
-                }
-                _ => {
-                    // No event on the device from here on: constant up to the next pending one.
-                    let e = to.min(self.pending_min);
-                    let c = self.host_carry()?;
-                    Self::host_piece(b, e, c, first, spec, &mut acc);
-                    e
-                }
-            };
-            self.done = e;
-            first = false;
+        self.stream
+            .memset_zeros(&mut h.slice_mut(0..nbins))
+            .map_err(ctx("zeroing the histogram"))?;
+        let shared = nbins as u64 <= SHARED_BINS;
+        let (n32, nb32, use_shared) = (n as u32, nbins as u32, shared as u32);
+        let smem = if shared { nb32 * 4 } else { 0 };
+        unsafe {
+            self.stream
+                .launch_builder(&self.k.hist_counts)
+                .arg(&self.depth)
+                .arg(&n32)
+                .arg(&lo)
+                .arg(&nb32)
+                .arg(&use_shared)
+                .arg(&*h)
+                .launch(grid(n.div_ceil(256 * 16), 256, smem))
         }
-        Ok(Reduced {
-            from,
-            to,
-            runs: acc.runs,
-            hist: acc.hist.unwrap_or_default(),
-            intervals: acc.intervals,
-            qruns: acc.qruns,
-        })
+        .map_err(ctx("launching hist_counts"))?;
+        download(&self.stream, h, nbins)
+    }
+
+    fn interval_sums(&mut self, segs: &[u32], nthr: usize) -> Result<Vec<u32>> {
+        if nthr != self.nthr as usize {
+            return Err(backend_err("internal: thresholds not uploaded"));
+        }
+        let nsegs = segs.len() / 2;
+        let stride = 4 + nthr;
+        upload(&self.stream, &mut self.segs, segs)?;
+        ensure(&self.stream, &mut self.seg_out, nsegs * stride)?;
+        let (ns32, nthr32) = (nsegs as u32, nthr as u32);
+        let smem = ((nthr + 1) * 4) as u32;
+        let out = buf(&self.seg_out)?;
+        unsafe {
+            self.stream
+                .launch_builder(&self.k.interval_sums)
+                .arg(&self.depth)
+                .arg(buf(&self.segs)?)
+                .arg(&ns32)
+                .arg(buf(&self.thr)?)
+                .arg(&nthr32)
+                .arg(out)
+                .launch(grid(nsegs.min(1 << 16), 256, smem))
+        }
+        .map_err(ctx("launching interval_sums"))?;
+        download(&self.stream, out, nsegs * stride)
+    }
+
+    fn carry(&mut self) -> Result<i32> {
+        Ok(download(&self.stream, &self.state, 1)?[0])
     }
 }
 
@@ -1086,6 +1190,157 @@ mod tests {
             assert!(!why.is_empty());
             assert!(o.is_err(), "open succeeded where probe failed");
         }
+    }
+
+    /// The device of [`Contig`] emulated on the host, as the kernels compute (checked against
+    /// the kernels themselves only on a GPU): drives the window logic through the shared
+    /// backend test where no GPU is. It also checks that no two live positions share a slot.
+    struct EmuDevice {
+        w: usize,
+        ring: Vec<i32>,
+        owner: Vec<Option<u32>>,
+        depth: Vec<i32>,
+        state: [i32; 2],
+        minmax: (i32, i32),
+        q: Vec<i64>,
+        thr: Vec<u32>,
+    }
+
+    impl EmuDevice {
+        fn new(w: usize) -> Self {
+            EmuDevice {
+                w,
+                ring: vec![0; w],
+                owner: vec![None; w],
+                depth: vec![0; w],
+                state: [0; 2],
+                minmax: (0, 0),
+                q: Vec::new(),
+                thr: Vec::new(),
+            }
+        }
+    }
+
+    impl Device for EmuDevice {
+        fn window(&self) -> usize {
+            self.w
+        }
+        fn scatter(&mut self, events: &[u32], n_starts: usize) -> Result<()> {
+            for (i, &p) in events.iter().enumerate() {
+                let slot = p as usize & (self.w - 1);
+                assert!(
+                    self.owner[slot].is_none_or(|o| o == p),
+                    "slot {slot} of position {p} still holds position {:?}",
+                    self.owner[slot]
+                );
+                self.owner[slot] = Some(p);
+                self.ring[slot] = self.ring[slot].wrapping_add(if i < n_starts { 1 } else { -1 });
+            }
+            Ok(())
+        }
+        fn set_params(&mut self, q: &[i64], thresholds: &[u32]) -> Result<()> {
+            self.q = q.to_vec();
+            self.thr = thresholds.to_vec();
+            Ok(())
+        }
+        fn scan(&mut self, base: u32, n: usize) -> Result<()> {
+            assert!(n >= 1 && n <= self.w);
+            let carry_in = self.state[0];
+            let mut acc = carry_in;
+            let (mut lo, mut hi) = (i32::MAX, i32::MIN);
+            for i in 0..n {
+                let slot = (base as usize + i) & (self.w - 1);
+                acc = acc.wrapping_add(self.ring[slot]);
+                self.ring[slot] = 0;
+                self.owner[slot] = None;
+                self.depth[i] = acc;
+                lo = lo.min(acc);
+                hi = hi.max(acc);
+            }
+            self.state = [acc, carry_in];
+            self.minmax = (lo, hi);
+            Ok(())
+        }
+        fn change_points(
+            &mut self,
+            from: u32,
+            n: usize,
+            first: bool,
+            quantize: bool,
+        ) -> Result<Vec<(u32, i32)>> {
+            let f = |v: i32| {
+                if quantize {
+                    quantize_bin(v as i64, &self.q) as i32
+                } else {
+                    v
+                }
+            };
+            let mut out = Vec::new();
+            for i in 0..n {
+                let v = f(self.depth[i]);
+                let change = if i == 0 {
+                    first || v != f(self.state[1])
+                } else {
+                    v != f(self.depth[i - 1])
+                };
+                if change {
+                    out.push((from + i as u32, v));
+                }
+            }
+            Ok(out)
+        }
+        fn minmax(&mut self) -> Result<(i32, i32)> {
+            Ok(self.minmax)
+        }
+        fn hist(&mut self, n: usize, lo: i32, nbins: usize) -> Result<Vec<u32>> {
+            let mut c = vec![0u32; nbins];
+            for &d in &self.depth[..n] {
+                c[(d as u32).wrapping_sub(lo as u32) as usize] += 1;
+            }
+            Ok(c)
+        }
+        fn interval_sums(&mut self, segs: &[u32], nthr: usize) -> Result<Vec<u32>> {
+            assert_eq!(nthr, self.thr.len());
+            let mut out = Vec::new();
+            for s in segs.chunks(2) {
+                let d = &self.depth[s[0] as usize..s[1] as usize];
+                let sum = d.iter().fold(0u64, |a, &v| a.wrapping_add(v as i64 as u64));
+                out.push(sum as u32);
+                out.push((sum >> 32) as u32);
+                out.push(d.iter().map(|&v| v as u32).min().unwrap_or(u32::MAX));
+                out.push(d.iter().map(|&v| v as u32).max().unwrap_or(0));
+                for k in 0..nthr {
+                    out.push(d.iter().filter(|&&v| reached(v, &self.thr) > k).count() as u32);
+                }
+            }
+            Ok(out)
+        }
+        fn carry(&mut self) -> Result<i32> {
+            Ok(self.state[0])
+        }
+    }
+
+    /// The window logic over [`EmuDevice`], with a fixed ring size (`None`: as on the GPU).
+    struct EmuBackend(Option<usize>);
+
+    impl Backend for EmuBackend {
+        fn name(&self) -> &'static str {
+            "cuda-emulated"
+        }
+        fn device(&self) -> String {
+            "host emulation".into()
+        }
+        fn begin_contig(&self, len: usize) -> Result<Box<dyn ContigDepth>> {
+            let w = self.0.unwrap_or_else(|| window_for(len + 1));
+            Ok(Box::new(Contig::new(EmuDevice::new(w), len + 1)))
+        }
+    }
+
+    #[test]
+    fn window_logic_matches_reference_on_emulated_device() {
+        crate::backend::testing::check_backend(&EmuBackend(None));
+        // A small ring: many pieces per reduce, most events wait on the host.
+        crate::backend::testing::check_backend(&EmuBackend(Some(TILE)));
     }
 
     #[test]
