@@ -265,22 +265,7 @@ pub fn compile_ptx(arch: &str) -> std::result::Result<String, String> {
                 return Ok(text);
             }
         }
-        let opts = CompileOptions {
-            options: vec![
-                format!("--gpu-architecture={arch}"),
-                "--std=c++17".to_string(),
-            ],
-            name: Some("coverage.cu".to_string()),
-            ..Default::default()
-        };
-        let ptx = cudarc::nvrtc::compile_ptx_with_opts(SOURCE, opts).map_err(|e| match e {
-            cudarc::nvrtc::CompileError::CompileError { log, .. } => format!(
-                "NVRTC {major}.{minor} could not compile kernels/coverage.cu for {arch}:\n{}",
-                log.to_string_lossy()
-            ),
-            e => format!("NVRTC {major}.{minor}, {arch}: {e}"),
-        })?;
-        let text = ptx.to_src();
+        let text = nvrtc_compile(arch, (major, minor))?;
         if let Some(f) = &file {
             store(f, &text);
         }
@@ -291,6 +276,26 @@ pub fn compile_ptx(arch: &str) -> std::result::Result<String, String> {
         .unwrap_or_else(|p| p.into_inner())
         .insert(arch.to_string(), ptx.clone());
     Ok(ptx)
+}
+
+/// Compiles [`SOURCE`] for `arch` with NVRTC (whose version is `(major, minor)`), no cache.
+fn nvrtc_compile(arch: &str, (major, minor): (i32, i32)) -> std::result::Result<String, String> {
+    let opts = CompileOptions {
+        options: vec![
+            format!("--gpu-architecture={arch}"),
+            "--std=c++17".to_string(),
+        ],
+        name: Some("coverage.cu".to_string()),
+        ..Default::default()
+    };
+    let ptx = cudarc::nvrtc::compile_ptx_with_opts(SOURCE, opts).map_err(|e| match e {
+        cudarc::nvrtc::CompileError::CompileError { log, .. } => format!(
+            "NVRTC {major}.{minor} could not compile kernels/coverage.cu for {arch}:\n{}",
+            log.to_string_lossy()
+        ),
+        e => format!("NVRTC {major}.{minor}, {arch}: {e}"),
+    })?;
+    Ok(ptx.to_src())
 }
 
 /// Writes a cache file atomically (a temporary file renamed), ignoring failures.
@@ -1153,7 +1158,11 @@ mod tests {
         }
         let (major, minor) = nvrtc_version().expect("nvrtc version");
         for arch in ["compute_75", "compute_90"] {
-            let ptx = compile_ptx(arch).unwrap_or_else(|e| panic!("{arch}: {e}"));
+            // A real compile, whatever the caches hold; then the cached path agrees.
+            let ptx = guarded(|| nvrtc_compile(arch, (major, minor)))
+                .unwrap_or_else(|e| panic!("{arch}: {e}"));
+            let cached = compile_ptx(arch).unwrap_or_else(|e| panic!("{arch}: {e}"));
+            assert_eq!(ptx, cached, "{arch}: cached PTX differs");
             assert!(ptx.contains(".target sm_"), "{arch}: not PTX");
             for k in KERNELS {
                 assert!(
