@@ -1,17 +1,387 @@
-//! The cuda backend (being written).
+//! The CUDA backend: kernels in `kernels/coverage.cu`, compiled at run time by NVRTC for the
+//! device's compute capability (a virtual `compute_XY` architecture, which the driver JITs),
+//! launched through cudarc's driver API. libcuda and libnvrtc are opened at run time, so a
+//! build without CUDA runs everywhere and [`probe`] says why the backend cannot start.
+//!
+//! Per contig, the differences live on the device in a ring of `W` slots (a power of two, at
+//! most [`MAX_WINDOW`]); position `p` is slot `p & (W - 1)`. Events before `done + W` are
+//! scatter-added there (one upload per batch); later ones wait on the host until the window
+//! reaches them. [`ContigDepth::reduce`] walks `[done, to)` in pieces of at most `W` bases: a
+//! device scan turns a piece into final depths (zeroing the slots it consumed, so the ring
+//! is ready for the next `W` positions), and the reductions run on those depths; only their
+//! results come back. A stretch with no event on the device is constant, so it is reduced on
+//! the host without any device work.
 
-use crate::backend::{Backend, ContigDepth, DeviceInfo};
-use crate::error::Result;
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 
-pub fn probe() -> std::result::Result<DeviceInfo, String> {
-    Err("not built yet".into())
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaSlice, CudaStream, DeviceRepr, LaunchConfig, PushKernelArg,
+    ValidAsZeroBits,
+};
+use cudarc::nvrtc::{CompileOptions, Ptx};
+
+use crate::backend::cpu::reduce_depths;
+use crate::backend::{
+    Backend, ContigDepth, DeviceInfo, EventBatch, HistChunk, IntervalSum, ReduceSpec, Reduced,
+};
+use crate::coverage::stats::quantize_bin;
+use crate::error::{Error, Result};
+
+/// The kernel source, compiled by NVRTC when the backend opens.
+pub const SOURCE: &str = include_str!("../../../kernels/coverage.cu");
+
+/// Every kernel the backend loads from [`SOURCE`].
+pub const KERNELS: [&str; 9] = [
+    "scatter_events",
+    "tile_sums",
+    "scan_tile_offsets",
+    "scan_tiles",
+    "flags_count",
+    "scan_counts",
+    "flags_scatter",
+    "hist_counts",
+    "interval_sums",
+];
+
+/// Threads per block of the tiled kernels, and positions per tile (`BLOCK * ITEMS` in the
+/// source).
+const BLOCK: u32 = 512;
+const TILE: usize = 4096;
+/// Threads of the one-block scans.
+const SCAN_THREADS: u32 = 1024;
+/// The largest ring (positions), and so the largest piece one scan handles: 16 MiB of `i32`.
+pub const MAX_WINDOW: usize = 1 << 22;
+/// Bases summed by one block of `interval_sums`.
+const SEG: usize = 1 << 16;
+/// Histograms with at most this many bins are gathered in shared memory first.
+const SHARED_BINS: u64 = 8192;
+/// Histograms wider than this are refused (the CPU would need as much memory).
+const MAX_BINS: u64 = 1 << 30;
+
+const NO_DRIVER: &str = "libcuda.so not found (no NVIDIA driver)";
+const NO_DEVICE: &str = "no CUDA device";
+const NO_NVRTC: &str = "libnvrtc not found: install CUDA's NVRTC or `pip install \
+    nvidia-cuda-nvrtc==13.0.88` and put its lib folder (site-packages/nvidia/cu13/lib, which \
+    holds libnvrtc.so.13) on LD_LIBRARY_PATH";
+
+fn backend_err(msg: impl Into<String>) -> Error {
+    Error::Backend {
+        backend: "cuda".into(),
+        msg: msg.into(),
+    }
 }
 
-pub struct CudaBackend;
+/// Maps a driver error to a backend error saying what was being done.
+fn ctx<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> Error {
+    move |e| backend_err(format!("{what}: {e}"))
+}
+
+/// Runs `f`, turning a panic inside cudarc (it panics where a library or symbol is missing)
+/// into an error.
+fn guarded<T>(
+    f: impl FnOnce() -> std::result::Result<T, String>,
+) -> std::result::Result<T, String> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            let why = p
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| p.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown panic");
+            Err(format!("CUDA failed: {why}"))
+        }
+    }
+}
+
+fn driver_present() -> bool {
+    // SAFETY: only tries to open the library.
+    unsafe { cudarc::driver::sys::is_culib_present() }
+}
+
+fn nvrtc_present() -> bool {
+    // SAFETY: only tries to open the library.
+    unsafe { cudarc::nvrtc::sys::is_culib_present() }
+}
+
+/// What [`probe`] found.
+struct Found {
+    info: DeviceInfo,
+    /// "CUDA 13.0"
+    cuda: String,
+}
+
+fn probe_found() -> std::result::Result<Found, String> {
+    guarded(|| {
+        use cudarc::driver::{result, sys};
+        if !driver_present() {
+            return Err(NO_DRIVER.into());
+        }
+        match result::init() {
+            Ok(()) => {}
+            Err(e) if e.0 == sys::CUresult::CUDA_ERROR_NO_DEVICE => return Err(NO_DEVICE.into()),
+            Err(e) => return Err(format!("cuInit failed: {e}")),
+        }
+        let count = result::device::get_count().map_err(|e| format!("cuDeviceGetCount: {e}"))?;
+        if count < 1 {
+            return Err(NO_DEVICE.into());
+        }
+        let dev = result::device::get(0).map_err(|e| format!("cuDeviceGet(0): {e}"))?;
+        let name = result::device::get_name(dev).map_err(|e| format!("cuDeviceGetName: {e}"))?;
+        // SAFETY: `dev` is a valid device handle from cuDeviceGet.
+        let memory = unsafe { result::device::total_mem(dev) }
+            .map_err(|e| format!("cuDeviceTotalMem: {e}"))?;
+        let mut v: std::ffi::c_int = 0;
+        // SAFETY: writes one int.
+        let r = unsafe { sys::cuDriverGetVersion(&mut v) };
+        let version = if r == sys::CUresult::CUDA_SUCCESS {
+            format!("{}.{}", v / 1000, (v % 1000) / 10)
+        } else {
+            "version unknown".to_string()
+        };
+        if !nvrtc_present() {
+            return Err(NO_NVRTC.into());
+        }
+        Ok(Found {
+            info: DeviceInfo {
+                device: name,
+                memory: Some(memory as u64),
+                driver: format!("CUDA driver {version}"),
+                is_gpu: true,
+            },
+            cuda: format!("CUDA {version}"),
+        })
+    })
+}
+
+/// Whether the CUDA backend can start here, and on what. Never panics.
+pub fn probe() -> std::result::Result<DeviceInfo, String> {
+    probe_found().map(|f| f.info)
+}
+
+// ---------------------------------------------------------------------------------------------
+// NVRTC
+
+/// NVRTC's version, `(major, minor)`.
+fn nvrtc_version() -> std::result::Result<(i32, i32), String> {
+    use cudarc::nvrtc::sys;
+    let (mut major, mut minor): (std::ffi::c_int, std::ffi::c_int) = (0, 0);
+    // SAFETY: writes two ints; the library is present (checked by the callers).
+    let r = unsafe { sys::nvrtcVersion(&mut major, &mut minor) };
+    if r != sys::nvrtcResult::NVRTC_SUCCESS {
+        return Err(format!("nvrtcVersion: {r:?}"));
+    }
+    Ok((major, minor))
+}
+
+/// The architectures NVRTC can compile for (as `75`, `90`, ...).
+fn nvrtc_archs() -> std::result::Result<Vec<i32>, String> {
+    use cudarc::nvrtc::sys;
+    let mut n: std::ffi::c_int = 0;
+    // SAFETY: writes one int.
+    let r = unsafe { sys::nvrtcGetNumSupportedArchs(&mut n) };
+    if r != sys::nvrtcResult::NVRTC_SUCCESS {
+        return Err(format!("nvrtcGetNumSupportedArchs: {r:?}"));
+    }
+    let mut v = vec![0 as std::ffi::c_int; n.max(0) as usize];
+    if !v.is_empty() {
+        // SAFETY: `v` holds the `n` ints NVRTC writes.
+        let r = unsafe { sys::nvrtcGetSupportedArchs(v.as_mut_ptr()) };
+        if r != sys::nvrtcResult::NVRTC_SUCCESS {
+            return Err(format!("nvrtcGetSupportedArchs: {r:?}"));
+        }
+    }
+    Ok(v)
+}
+
+/// The virtual architecture to compile for on a device of compute capability `major.minor`:
+/// its own, or the newest NVRTC knows below it (the driver JITs PTX for newer devices).
+fn pick_arch(major: i32, minor: i32) -> std::result::Result<String, String> {
+    let want = major * 10 + minor;
+    let archs = nvrtc_archs()?;
+    match archs.iter().copied().filter(|&a| a <= want).max() {
+        Some(a) => Ok(format!("compute_{a}")),
+        None => Err(format!(
+            "NVRTC supports none of the architectures up to the device's compute capability \
+             {major}.{minor} (it supports {archs:?})"
+        )),
+    }
+}
+
+fn fnv1a(bytes: &[u8], mut h: u64) -> u64 {
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+fn cache_dir() -> Option<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
+        return Some(PathBuf::from(x).join("kasane"));
+    }
+    std::env::var_os("HOME")
+        .filter(|x| !x.is_empty())
+        .map(|h| PathBuf::from(h).join(".cache").join("kasane"))
+}
+
+/// PTX compiled this process, by architecture.
+fn ptx_cache() -> &'static Mutex<HashMap<String, String>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Compiles [`SOURCE`] to PTX for the virtual architecture `arch` (`compute_90`), using only
+/// NVRTC (no driver, no GPU). Results are cached for the process and on disk (under
+/// `$XDG_CACHE_HOME/kasane` or `~/.cache/kasane`, keyed by a hash of the source, the
+/// architecture and NVRTC's version); failures to cache are ignored.
+pub fn compile_ptx(arch: &str) -> std::result::Result<String, String> {
+    if let Some(p) = ptx_cache()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(arch)
+    {
+        return Ok(p.clone());
+    }
+    let ptx = guarded(|| {
+        if !nvrtc_present() {
+            return Err(NO_NVRTC.to_string());
+        }
+        let (major, minor) = nvrtc_version()?;
+        let key = format!("{arch}\0nvrtc {major}.{minor}\0");
+        let hash = fnv1a(
+            SOURCE.as_bytes(),
+            fnv1a(key.as_bytes(), 0xcbf2_9ce4_8422_2325),
+        );
+        let file = cache_dir().map(|d| d.join(format!("coverage-{hash:016x}.ptx")));
+        if let Some(text) = file.as_ref().and_then(|f| std::fs::read_to_string(f).ok()) {
+            if KERNELS
+                .iter()
+                .all(|k| text.contains(&format!(".entry {k}(")))
+            {
+                return Ok(text);
+            }
+        }
+        let text = nvrtc_compile(arch, (major, minor))?;
+        if let Some(f) = &file {
+            store(f, &text);
+        }
+        Ok(text)
+    })?;
+    ptx_cache()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(arch.to_string(), ptx.clone());
+    Ok(ptx)
+}
+
+/// Compiles [`SOURCE`] for `arch` with NVRTC (whose version is `(major, minor)`), no cache.
+fn nvrtc_compile(arch: &str, (major, minor): (i32, i32)) -> std::result::Result<String, String> {
+    let opts = CompileOptions {
+        options: vec![
+            format!("--gpu-architecture={arch}"),
+            "--std=c++17".to_string(),
+        ],
+        name: Some("coverage.cu".to_string()),
+        ..Default::default()
+    };
+    let ptx = cudarc::nvrtc::compile_ptx_with_opts(SOURCE, opts).map_err(|e| match e {
+        cudarc::nvrtc::CompileError::CompileError { log, .. } => format!(
+            "NVRTC {major}.{minor} could not compile kernels/coverage.cu for {arch}:\n{}",
+            log.to_string_lossy()
+        ),
+        e => format!("NVRTC {major}.{minor}, {arch}: {e}"),
+    })?;
+    Ok(ptx.to_src())
+}
+
+/// Writes a cache file atomically (a temporary file renamed), ignoring failures.
+fn store(file: &std::path::Path, text: &str) {
+    let Some(dir) = file.parent() else { return };
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let tmp = dir.join(format!(".coverage-{}.ptx.tmp", std::process::id()));
+    if std::fs::write(&tmp, text).is_ok() && std::fs::rename(&tmp, file).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The backend
+
+/// The loaded kernels of one device.
+struct Kernels {
+    ctx: Arc<CudaContext>,
+    scatter_events: CudaFunction,
+    tile_sums: CudaFunction,
+    scan_tile_offsets: CudaFunction,
+    scan_tiles: CudaFunction,
+    flags_count: CudaFunction,
+    scan_counts: CudaFunction,
+    flags_scatter: CudaFunction,
+    hist_counts: CudaFunction,
+    interval_sums: CudaFunction,
+}
+
+pub struct CudaBackend {
+    kernels: Arc<Kernels>,
+    info: DeviceInfo,
+    /// "NVIDIA H100 80GB HBM3 (CUDA 13.0)"
+    device: String,
+}
 
 impl CudaBackend {
+    /// Opens device 0: a context, and the kernels compiled for its compute capability.
     pub fn open() -> std::result::Result<Self, String> {
-        Err("not built yet".into())
+        let found = probe_found()?;
+        let kernels = guarded(|| {
+            let ctx = CudaContext::new(0).map_err(|e| format!("creating a CUDA context: {e}"))?;
+            let (major, minor) = ctx
+                .compute_capability()
+                .map_err(|e| format!("reading the compute capability: {e}"))?;
+            let arch = pick_arch(major, minor)?;
+            let ptx = compile_ptx(&arch)?;
+            let module = ctx.load_module(Ptx::from_src(ptx)).map_err(|e| {
+                let v = nvrtc_version()
+                    .map(|(a, b)| format!("NVRTC {a}.{b}"))
+                    .unwrap_or_else(|_| "NVRTC".into());
+                format!(
+                    "loading the PTX ({v}, {arch}) failed: {e} (PTX from an NVRTC newer than \
+                     the driver's CUDA version ({}) does not load)",
+                    found.cuda
+                )
+            })?;
+            let f = |name: &str| {
+                module
+                    .load_function(name)
+                    .map_err(|e| format!("kernel {name}: {e}"))
+            };
+            Ok(Kernels {
+                scatter_events: f("scatter_events")?,
+                tile_sums: f("tile_sums")?,
+                scan_tile_offsets: f("scan_tile_offsets")?,
+                scan_tiles: f("scan_tiles")?,
+                flags_count: f("flags_count")?,
+                scan_counts: f("scan_counts")?,
+                flags_scatter: f("flags_scatter")?,
+                hist_counts: f("hist_counts")?,
+                interval_sums: f("interval_sums")?,
+                ctx,
+            })
+        })?;
+        Ok(CudaBackend {
+            kernels: Arc::new(kernels),
+            device: format!("{} ({})", found.info.device, found.cuda),
+            info: found.info,
+        })
+    }
+
+    pub fn info(&self) -> DeviceInfo {
+        self.info.clone()
     }
 }
 
@@ -20,9 +390,984 @@ impl Backend for CudaBackend {
         "cuda"
     }
     fn device(&self) -> String {
-        String::new()
+        self.device.clone()
     }
-    fn begin_contig(&self, _len: usize) -> Result<Box<dyn ContigDepth>> {
-        unreachable!()
+    fn begin_contig(&self, len: usize) -> Result<Box<dyn ContigDepth>> {
+        let len1 = len
+            .checked_add(1)
+            .filter(|&l| l <= u32::MAX as usize)
+            .ok_or_else(|| backend_err(format!("contig of {len} bases is too long")))?;
+        let dev = CudaDevice::new(self.kernels.clone(), len1)?;
+        Ok(Box::new(Contig::new(dev, len1)))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Device helpers
+
+fn grid(blocks: usize, threads: u32, shared: u32) -> LaunchConfig {
+    LaunchConfig {
+        grid_dim: (blocks.max(1) as u32, 1, 1),
+        block_dim: (threads, 1, 1),
+        shared_mem_bytes: shared,
+    }
+}
+
+/// Makes `slot` hold at least `n` elements (contents undefined after a growth).
+fn ensure<T: DeviceRepr>(
+    stream: &Arc<CudaStream>,
+    slot: &mut Option<CudaSlice<T>>,
+    n: usize,
+) -> Result<()> {
+    let have = slot.as_ref().map_or(0, |s| s.len());
+    if have < n.max(1) {
+        let want = n.max(1).max(have * 2);
+        *slot = None;
+        // SAFETY: every user writes the elements it reads (or zeroes them first).
+        let s = unsafe { stream.alloc::<T>(want) }.map_err(ctx("allocating device memory"))?;
+        *slot = Some(s);
+    }
+    Ok(())
+}
+
+/// The slice in `slot` (after [`ensure`]).
+fn buf<T>(slot: &Option<CudaSlice<T>>) -> Result<&CudaSlice<T>> {
+    slot.as_ref()
+        .ok_or_else(|| backend_err("internal: device buffer missing"))
+}
+
+/// Copies `data` to the start of `slot`, growing it as needed.
+fn upload<T: DeviceRepr>(
+    stream: &Arc<CudaStream>,
+    slot: &mut Option<CudaSlice<T>>,
+    data: &[T],
+) -> Result<()> {
+    ensure(stream, slot, data.len())?;
+    if data.is_empty() {
+        return Ok(());
+    }
+    let Some(s) = slot.as_mut() else {
+        return Err(backend_err("internal: device buffer missing"));
+    };
+    let mut dst = s.slice_mut(0..data.len());
+    stream
+        .memcpy_htod(data, &mut dst)
+        .map_err(ctx("copying to the device"))
+}
+
+/// The first `n` elements of `s`.
+fn download<T: DeviceRepr + Default + Clone>(
+    stream: &Arc<CudaStream>,
+    s: &CudaSlice<T>,
+    n: usize,
+) -> Result<Vec<T>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    if n > s.len() {
+        return Err(backend_err("internal: read past a device buffer"));
+    }
+    let v = stream
+        .clone_dtoh(&s.slice(0..n))
+        .map_err(ctx("copying from the device"))?;
+    stream.synchronize().map_err(ctx("synchronizing"))?;
+    Ok(v)
+}
+
+fn zeroed<T: DeviceRepr + ValidAsZeroBits>(
+    stream: &Arc<CudaStream>,
+    n: usize,
+) -> Result<CudaSlice<T>> {
+    stream
+        .alloc_zeros::<T>(n.max(1))
+        .map_err(ctx("allocating device memory"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host-side pieces of the reduction
+
+/// What one `reduce` call gathers over its pieces.
+struct Acc {
+    runs: Vec<(u32, i32)>,
+    qruns: Vec<(u32, i32)>,
+    hist: Option<HistChunk>,
+    intervals: Vec<IntervalSum>,
+}
+
+/// Adds `counts` (of depths `min..`) into `h`, widening its range as needed.
+fn hist_add(h: &mut Option<HistChunk>, min: i32, counts: Vec<u64>) {
+    if counts.is_empty() {
+        return;
+    }
+    let Some(cur) = h.as_mut() else {
+        *h = Some(HistChunk { min, counts });
+        return;
+    };
+    let lo = (cur.min as i64).min(min as i64);
+    let hi = (cur.min as i64 + cur.counts.len() as i64).max(min as i64 + counts.len() as i64);
+    if lo < cur.min as i64 {
+        let shift = (cur.min as i64 - lo) as usize;
+        let mut v = vec![0u64; shift];
+        v.extend_from_slice(&cur.counts);
+        cur.counts = v;
+        cur.min = lo as i32;
+    }
+    cur.counts.resize((hi - lo) as usize, 0);
+    let at = (min as i64 - lo) as usize;
+    for (a, b) in cur.counts[at..].iter_mut().zip(&counts) {
+        *a += b;
+    }
+}
+
+/// How many leading thresholds depth `v` reaches, as the CPU counts them.
+fn reached(v: i32, thresholds: &[u32]) -> usize {
+    if v < 0 {
+        return 0;
+    }
+    thresholds.iter().take_while(|&&t| v as u32 >= t).count()
+}
+
+/// The summary of `n` bases of constant depth `v`.
+fn constant_sum(v: i32, n: u64, thresholds: &[u32]) -> IntervalSum {
+    let r = reached(v, thresholds);
+    IntervalSum {
+        len: n,
+        sum: (v as i64).wrapping_mul(n as i64),
+        min: v as u32,
+        max: v as u32,
+        above: (0..thresholds.len())
+            .map(|k| if k < r { n } else { 0 })
+            .collect(),
+    }
+}
+
+/// `[s, e)` clipped to `[b, e_)`, if not empty.
+fn clip(&(s, e): &(u64, u64), b: usize, end: usize) -> Option<(usize, usize)> {
+    let s = (s.min(usize::MAX as u64) as usize).max(b);
+    let e = (e.min(usize::MAX as u64) as usize).min(end);
+    (s < e).then_some((s, e))
+}
+
+// ---------------------------------------------------------------------------------------------
+// A contig: the window logic on the host, the ring and the kernels behind [`Device`]
+
+/// The device side of a contig, as the window logic drives it. [`CudaDevice`] runs it on the
+/// GPU; the tests also drive the same logic over a plain host emulation.
+trait Device: Send {
+    /// Ring size (a power of two, a multiple of [`TILE`]).
+    fn window(&self) -> usize;
+    /// Scatter-adds `events` (`n_starts` starts, then ends) into the ring.
+    fn scatter(&mut self, events: &[u32], n_starts: usize) -> Result<()>;
+    /// The quantize edges and thresholds of the coming `reduce` (`q` may be empty).
+    fn set_params(&mut self, q: &[i64], thresholds: &[u32]) -> Result<()>;
+    /// Final depths of the `n` positions from ring slot `base`, zeroing the slots: the
+    /// current piece, which the calls below reduce.
+    fn scan(&mut self, base: u32, n: usize) -> Result<()>;
+    /// Change points of the piece's depth, or of its quantize bin (`quantize`), positions
+    /// starting at `from`.
+    fn change_points(
+        &mut self,
+        from: u32,
+        n: usize,
+        first: bool,
+        quantize: bool,
+    ) -> Result<Vec<(u32, i32)>>;
+    /// The piece's smallest and largest depth.
+    fn minmax(&mut self) -> Result<(i32, i32)>;
+    /// Counts of depths `lo .. lo + nbins` over the piece.
+    fn hist(&mut self, n: usize, lo: i32, nbins: usize) -> Result<Vec<u32>>;
+    /// Sums of segments (pairs of offsets into the piece), `4 + thresholds` words each.
+    fn interval_sums(&mut self, segs: &[u32], nthr: usize) -> Result<Vec<u32>>;
+    /// The running depth after the last piece scanned.
+    fn carry(&mut self) -> Result<i32>;
+}
+
+/// The window logic of a contig over a [`Device`].
+struct Contig<D: Device> {
+    dev: D,
+    /// Bases, including the one at `len`.
+    len1: usize,
+    w: usize,
+    staging: Vec<u32>,
+    /// Events at or past `done + w` when they came.
+    pending_starts: Vec<u32>,
+    pending_ends: Vec<u32>,
+    /// The smallest pending position (`usize::MAX` if none).
+    pending_min: usize,
+    /// The largest position ever scatter-added to the ring: past it, the ring is all zero.
+    dev_max: Option<usize>,
+    done: usize,
+    /// The running depth at `done`, when known on the host.
+    carry: Option<i32>,
+}
+
+impl<D: Device> Contig<D> {
+    fn new(dev: D, len1: usize) -> Self {
+        Contig {
+            w: dev.window(),
+            dev,
+            len1,
+            staging: Vec::new(),
+            pending_starts: Vec::new(),
+            pending_ends: Vec::new(),
+            pending_min: usize::MAX,
+            dev_max: None,
+            done: 0,
+            carry: Some(0),
+        }
+    }
+
+    /// Uploads the pending events the window now reaches.
+    fn flush_pending(&mut self) -> Result<()> {
+        let horizon = self.done + self.w;
+        if self.pending_min >= horizon {
+            return Ok(());
+        }
+        self.staging.clear();
+        let mut min = usize::MAX;
+        let mut max = self.dev_max;
+        let mut n_starts = 0;
+        for (list, is_start) in [
+            (&mut self.pending_starts, true),
+            (&mut self.pending_ends, false),
+        ] {
+            list.retain(|&p| {
+                let p = p as usize;
+                if p < horizon {
+                    self.staging.push(p as u32);
+                    max = Some(max.map_or(p, |m| m.max(p)));
+                    false
+                } else {
+                    min = min.min(p);
+                    true
+                }
+            });
+            if is_start {
+                n_starts = self.staging.len();
+            }
+        }
+        self.pending_min = min;
+        self.dev_max = max;
+        if self.staging.is_empty() {
+            return Ok(());
+        }
+        self.dev.scatter(&self.staging, n_starts)
+    }
+
+    /// The running depth at `done`, read from the device if the host does not know it.
+    fn host_carry(&mut self) -> Result<i32> {
+        if let Some(c) = self.carry {
+            return Ok(c);
+        }
+        let c = self.dev.carry()?;
+        self.carry = Some(c);
+        Ok(c)
+    }
+
+    /// `[b, e)`, where the depth is the constant `c`: reduced on the host.
+    fn host_piece(b: usize, e: usize, c: i32, first: bool, spec: &ReduceSpec, acc: &mut Acc) {
+        if spec.runs && first {
+            acc.runs.push((b as u32, c));
+        }
+        if let Some(q) = spec.quantize {
+            if first {
+                acc.qruns.push((b as u32, quantize_bin(c as i64, q) as i32));
+            }
+        }
+        if spec.hist {
+            hist_add(&mut acc.hist, c, vec![(e - b) as u64]);
+        }
+        for (iv, sum) in spec.intervals.iter().zip(acc.intervals.iter_mut()) {
+            if let Some((s, t)) = clip(iv, b, e) {
+                sum.merge(&constant_sum(c, (t - s) as u64, spec.thresholds));
+            }
+        }
+    }
+
+    /// `[b, e)` (at most `w` bases) on the device.
+    fn device_piece(
+        &mut self,
+        b: usize,
+        e: usize,
+        first: bool,
+        spec: &ReduceSpec,
+        acc: &mut Acc,
+    ) -> Result<()> {
+        let n = e - b;
+        self.dev.scan((b & (self.w - 1)) as u32, n)?;
+        self.carry = None;
+        if spec.runs {
+            let r = self.dev.change_points(b as u32, n, first, false)?;
+            acc.runs.extend(r);
+        }
+        if spec.quantize.is_some() {
+            let r = self.dev.change_points(b as u32, n, first, true)?;
+            acc.qruns.extend(r);
+        }
+        if spec.hist {
+            let (lo, hi) = self.dev.minmax()?;
+            if lo == hi {
+                hist_add(&mut acc.hist, lo, vec![n as u64]);
+            } else {
+                let nbins = (hi as i64 - lo as i64 + 1) as u64;
+                if nbins > MAX_BINS {
+                    return Err(backend_err(format!(
+                        "depths range from {lo} to {hi}: too wide for a histogram"
+                    )));
+                }
+                let counts = self.dev.hist(n, lo, nbins as usize)?;
+                hist_add(
+                    &mut acc.hist,
+                    lo,
+                    counts.into_iter().map(u64::from).collect(),
+                );
+            }
+        }
+        if !spec.intervals.is_empty() {
+            let mut segs: Vec<u32> = Vec::new();
+            let mut owner: Vec<usize> = Vec::new();
+            for (i, iv) in spec.intervals.iter().enumerate() {
+                if let Some((s, t)) = clip(iv, b, e) {
+                    let mut at = s;
+                    while at < t {
+                        let end = t.min(at + SEG);
+                        segs.push((at - b) as u32);
+                        segs.push((end - b) as u32);
+                        owner.push(i);
+                        at = end;
+                    }
+                }
+            }
+            if !owner.is_empty() {
+                let nthr = spec.thresholds.len();
+                let stride = 4 + nthr;
+                let res = self.dev.interval_sums(&segs, nthr)?;
+                if res.len() != owner.len() * stride {
+                    return Err(backend_err("internal: interval sums of the wrong size"));
+                }
+                for (j, &i) in owner.iter().enumerate() {
+                    let r = &res[j * stride..(j + 1) * stride];
+                    let s = IntervalSum {
+                        len: (segs[2 * j + 1] - segs[2 * j]) as u64,
+                        sum: ((r[0] as u64) | ((r[1] as u64) << 32)) as i64,
+                        min: r[2],
+                        max: r[3],
+                        above: r[4..].iter().map(|&x| x as u64).collect(),
+                    };
+                    acc.intervals[i].merge(&s);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<D: Device> ContigDepth for Contig<D> {
+    fn add_events(&mut self, batch: &EventBatch) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let (done, horizon, len1) = (self.done, self.done + self.w, self.len1);
+        self.staging.clear();
+        let mut max = self.dev_max;
+        let mut n_starts = 0;
+        for (list, pending, is_start) in [
+            (&batch.starts, &mut self.pending_starts, true),
+            (&batch.ends, &mut self.pending_ends, false),
+        ] {
+            for &p in list {
+                let pu = p as usize;
+                if pu >= len1 {
+                    return Err(backend_err(format!(
+                        "event at {p} past the contig's end ({})",
+                        len1 - 1
+                    )));
+                }
+                if pu < done {
+                    // Already reduced: the CPU reference never reads such an event either.
+                    continue;
+                }
+                if pu < horizon {
+                    self.staging.push(p);
+                    max = Some(max.map_or(pu, |m| m.max(pu)));
+                } else {
+                    pending.push(p);
+                    self.pending_min = self.pending_min.min(pu);
+                }
+            }
+            if is_start {
+                n_starts = self.staging.len();
+            }
+        }
+        self.dev_max = max;
+        if self.staging.is_empty() {
+            return Ok(());
+        }
+        self.dev.scatter(&self.staging, n_starts)
+    }
+
+    fn reduce(&mut self, to: usize, spec: &ReduceSpec) -> Result<Reduced> {
+        let from = self.done;
+        let to = to.min(self.len1);
+        if to <= from {
+            return Ok(reduce_depths(from, &[], spec));
+        }
+        if spec.quantize.is_some_and(|q| q.is_empty()) {
+            return Err(backend_err("quantize: no bin edges"));
+        }
+        let thresholds = if spec.intervals.is_empty() {
+            &[][..]
+        } else {
+            spec.thresholds
+        };
+        self.dev
+            .set_params(spec.quantize.unwrap_or(&[]), thresholds)?;
+        let mut acc = Acc {
+            runs: Vec::new(),
+            qruns: Vec::new(),
+            hist: None,
+            intervals: vec![IntervalSum::empty(spec.thresholds.len()); spec.intervals.len()],
+        };
+        let mut first = true;
+        while self.done < to {
+            self.flush_pending()?;
+            let b = self.done;
+            let e = match self.dev_max {
+                Some(m) if m >= b => {
+                    let e = to.min(b + self.w).min(m + 1);
+                    self.device_piece(b, e, first, spec, &mut acc)?;
+                    e
+                }
+                _ => {
+                    // No event on the device from here on: constant up to the next pending one.
+                    let e = to.min(self.pending_min);
+                    let c = self.host_carry()?;
+                    Self::host_piece(b, e, c, first, spec, &mut acc);
+                    e
+                }
+            };
+            self.done = e;
+            first = false;
+        }
+        Ok(Reduced {
+            from,
+            to,
+            runs: acc.runs,
+            hist: acc.hist.unwrap_or_default(),
+            intervals: acc.intervals,
+            qruns: acc.qruns,
+        })
+    }
+}
+
+/// The ring, the depths of the current piece and the kernels' buffers on the GPU.
+struct CudaDevice {
+    k: Arc<Kernels>,
+    stream: Arc<CudaStream>,
+    w: usize,
+    ring: CudaSlice<i32>,
+    depth: CudaSlice<i32>,
+    /// Per-tile sums, then offsets.
+    tiles: CudaSlice<u32>,
+    /// `[running depth, depth before the last piece]`.
+    state: CudaSlice<i32>,
+    minmax: CudaSlice<i32>,
+    total: CudaSlice<u32>,
+    events: Option<CudaSlice<u32>>,
+    out_pos: Option<CudaSlice<u32>>,
+    out_val: Option<CudaSlice<i32>>,
+    hist: Option<CudaSlice<u32>>,
+    segs: Option<CudaSlice<u32>>,
+    seg_out: Option<CudaSlice<u32>>,
+    q: Option<CudaSlice<i64>>,
+    nq: u32,
+    thr: Option<CudaSlice<u32>>,
+    nthr: u32,
+    /// Length of the piece last scanned.
+    n: usize,
+}
+
+/// The ring size for a contig of `len1` positions.
+fn window_for(len1: usize) -> usize {
+    len1.next_power_of_two().clamp(TILE, MAX_WINDOW)
+}
+
+impl CudaDevice {
+    fn new(k: Arc<Kernels>, len1: usize) -> Result<Self> {
+        let stream = k.ctx.new_stream().map_err(ctx("creating a stream"))?;
+        let w = window_for(len1);
+        let mut q = None;
+        let mut thr = None;
+        ensure(&stream, &mut q, 1)?;
+        ensure(&stream, &mut thr, 1)?;
+        Ok(CudaDevice {
+            ring: zeroed(&stream, w)?,
+            depth: zeroed(&stream, w)?,
+            tiles: zeroed(&stream, w / TILE)?,
+            state: zeroed(&stream, 2)?,
+            minmax: zeroed(&stream, 2)?,
+            total: zeroed(&stream, 1)?,
+            k,
+            stream,
+            w,
+            events: None,
+            out_pos: None,
+            out_val: None,
+            hist: None,
+            segs: None,
+            seg_out: None,
+            q,
+            nq: 0,
+            thr,
+            nthr: 0,
+            n: 0,
+        })
+    }
+
+    fn mask(&self) -> u32 {
+        (self.w - 1) as u32
+    }
+}
+
+// SAFETY (every `launch` below): the arguments match the kernels' signatures in
+// kernels/coverage.cu in order and type, and every buffer holds what the kernel indexes:
+// `ring`, `depth`, `out_pos`, `out_val`: w >= n; `tiles`: w / TILE >= the tiles of a piece;
+// the others are sized just before their launch.
+impl Device for CudaDevice {
+    fn window(&self) -> usize {
+        self.w
+    }
+
+    fn scatter(&mut self, events: &[u32], n_starts: usize) -> Result<()> {
+        let n = events.len();
+        if n == 0 {
+            return Ok(());
+        }
+        upload(&self.stream, &mut self.events, events)?;
+        let ev = buf(&self.events)?;
+        let (mask, ns, n32) = (self.mask(), n_starts as u32, n as u32);
+        let cfg = grid(n.div_ceil(256).min(1 << 16), 256, 0);
+        unsafe {
+            self.stream
+                .launch_builder(&self.k.scatter_events)
+                .arg(&self.ring)
+                .arg(&mask)
+                .arg(ev)
+                .arg(&ns)
+                .arg(&n32)
+                .launch(cfg)
+        }
+        .map_err(ctx("launching scatter_events"))?;
+        Ok(())
+    }
+
+    fn set_params(&mut self, q: &[i64], thresholds: &[u32]) -> Result<()> {
+        if !q.is_empty() {
+            upload(&self.stream, &mut self.q, q)?;
+        }
+        self.nq = q.len() as u32;
+        if !thresholds.is_empty() {
+            upload(&self.stream, &mut self.thr, thresholds)?;
+        }
+        self.nthr = thresholds.len() as u32;
+        Ok(())
+    }
+
+    fn scan(&mut self, base: u32, n: usize) -> Result<()> {
+        let ntiles = n.div_ceil(TILE);
+        let (mask, n32, nt32) = (self.mask(), n as u32, ntiles as u32);
+        unsafe {
+            self.stream
+                .launch_builder(&self.k.tile_sums)
+                .arg(&self.ring)
+                .arg(&mask)
+                .arg(&base)
+                .arg(&n32)
+                .arg(&self.tiles)
+                .launch(grid(ntiles, BLOCK, 0))
+        }
+        .map_err(ctx("launching tile_sums"))?;
+        unsafe {
+            self.stream
+                .launch_builder(&self.k.scan_tile_offsets)
+                .arg(&self.tiles)
+                .arg(&nt32)
+                .arg(&self.state)
+                .arg(&self.minmax)
+                .launch(grid(1, SCAN_THREADS, 0))
+        }
+        .map_err(ctx("launching scan_tile_offsets"))?;
+        unsafe {
+            self.stream
+                .launch_builder(&self.k.scan_tiles)
+                .arg(&self.ring)
+                .arg(&mask)
+                .arg(&base)
+                .arg(&n32)
+                .arg(&self.tiles)
+                .arg(&self.depth)
+                .arg(&self.minmax)
+                .launch(grid(ntiles, BLOCK, 0))
+        }
+        .map_err(ctx("launching scan_tiles"))?;
+        self.n = n;
+        Ok(())
+    }
+
+    fn change_points(
+        &mut self,
+        from: u32,
+        n: usize,
+        first: bool,
+        quantize: bool,
+    ) -> Result<Vec<(u32, i32)>> {
+        let ntiles = n.div_ceil(TILE);
+        let (n32, nt32, first32) = (n as u32, ntiles as u32, first as u32);
+        let (mode, nq) = if quantize { (1u32, self.nq) } else { (0, 0) };
+        if quantize && nq == 0 {
+            return Err(backend_err("internal: no quantize edges"));
+        }
+        ensure(&self.stream, &mut self.out_pos, self.w)?;
+        ensure(&self.stream, &mut self.out_val, self.w)?;
+        let q = buf(&self.q)?;
+        unsafe {
+            self.stream
+                .launch_builder(&self.k.flags_count)
+                .arg(&self.depth)
+                .arg(&n32)
+                .arg(&self.state)
+                .arg(&first32)
+                .arg(&mode)
+                .arg(q)
+                .arg(&nq)
+                .arg(&self.tiles)
+                .launch(grid(ntiles, BLOCK, 0))
+        }
+        .map_err(ctx("launching flags_count"))?;
+        unsafe {
+            self.stream
+                .launch_builder(&self.k.scan_counts)
+                .arg(&self.tiles)
+                .arg(&nt32)
+                .arg(&self.total)
+                .launch(grid(1, SCAN_THREADS, 0))
+        }
+        .map_err(ctx("launching scan_counts"))?;
+        let (op, ov) = (buf(&self.out_pos)?, buf(&self.out_val)?);
+        unsafe {
+            self.stream
+                .launch_builder(&self.k.flags_scatter)
+                .arg(&self.depth)
+                .arg(&n32)
+                .arg(&self.state)
+                .arg(&first32)
+                .arg(&mode)
+                .arg(q)
+                .arg(&nq)
+                .arg(&from)
+                .arg(&self.tiles)
+                .arg(op)
+                .arg(ov)
+                .launch(grid(ntiles, BLOCK, 0))
+        }
+        .map_err(ctx("launching flags_scatter"))?;
+        let total = download(&self.stream, &self.total, 1)?[0] as usize;
+        if total > n {
+            return Err(backend_err("internal: more change points than bases"));
+        }
+        let pos = download(&self.stream, op, total)?;
+        let val = download(&self.stream, ov, total)?;
+        Ok(pos.into_iter().zip(val).collect())
+    }
+
+    fn minmax(&mut self) -> Result<(i32, i32)> {
+        let mm = download(&self.stream, &self.minmax, 2)?;
+        Ok((mm[0], mm[1]))
+    }
+
+    fn hist(&mut self, n: usize, lo: i32, nbins: usize) -> Result<Vec<u32>> {
+        ensure(&self.stream, &mut self.hist, nbins)?;
+        let Some(h) = self.hist.as_mut() else {
+            return Err(backend_err("internal: device buffer missing"));
+        };
+        self.stream
+            .memset_zeros(&mut h.slice_mut(0..nbins))
+            .map_err(ctx("zeroing the histogram"))?;
+        let shared = nbins as u64 <= SHARED_BINS;
+        let (n32, nb32, use_shared) = (n as u32, nbins as u32, shared as u32);
+        let smem = if shared { nb32 * 4 } else { 0 };
+        unsafe {
+            self.stream
+                .launch_builder(&self.k.hist_counts)
+                .arg(&self.depth)
+                .arg(&n32)
+                .arg(&lo)
+                .arg(&nb32)
+                .arg(&use_shared)
+                .arg(&*h)
+                .launch(grid(n.div_ceil(256 * 16), 256, smem))
+        }
+        .map_err(ctx("launching hist_counts"))?;
+        download(&self.stream, h, nbins)
+    }
+
+    fn interval_sums(&mut self, segs: &[u32], nthr: usize) -> Result<Vec<u32>> {
+        if nthr != self.nthr as usize {
+            return Err(backend_err("internal: thresholds not uploaded"));
+        }
+        let nsegs = segs.len() / 2;
+        let stride = 4 + nthr;
+        upload(&self.stream, &mut self.segs, segs)?;
+        ensure(&self.stream, &mut self.seg_out, nsegs * stride)?;
+        let (ns32, nthr32) = (nsegs as u32, nthr as u32);
+        let smem = ((nthr + 1) * 4) as u32;
+        let out = buf(&self.seg_out)?;
+        unsafe {
+            self.stream
+                .launch_builder(&self.k.interval_sums)
+                .arg(&self.depth)
+                .arg(buf(&self.segs)?)
+                .arg(&ns32)
+                .arg(buf(&self.thr)?)
+                .arg(&nthr32)
+                .arg(out)
+                .launch(grid(nsegs.min(1 << 16), 256, smem))
+        }
+        .map_err(ctx("launching interval_sums"))?;
+        download(&self.stream, out, nsegs * stride)
+    }
+
+    fn carry(&mut self) -> Result<i32> {
+        Ok(download(&self.stream, &self.state, 1)?[0])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernels_compile_with_nvrtc() {
+        if !nvrtc_present() {
+            let why = format!("skipping: {NO_NVRTC}");
+            if std::env::var_os("KASANE_REQUIRE_NVRTC").is_some() {
+                panic!("KASANE_REQUIRE_NVRTC is set but NVRTC cannot be loaded: {why}");
+            }
+            eprintln!("{why}");
+            return;
+        }
+        let (major, minor) = nvrtc_version().expect("nvrtc version");
+        for arch in ["compute_75", "compute_90"] {
+            // A real compile, whatever the caches hold; then the cached path agrees.
+            let ptx = guarded(|| nvrtc_compile(arch, (major, minor)))
+                .unwrap_or_else(|e| panic!("{arch}: {e}"));
+            let cached = compile_ptx(arch).unwrap_or_else(|e| panic!("{arch}: {e}"));
+            assert_eq!(ptx, cached, "{arch}: cached PTX differs");
+            assert!(ptx.contains(".target sm_"), "{arch}: not PTX");
+            for k in KERNELS {
+                assert!(
+                    ptx.contains(&format!(".entry {k}(")),
+                    "{arch}: kernel {k} missing from the PTX"
+                );
+            }
+            eprintln!(
+                "NVRTC {major}.{minor} compiled {} kernels for {arch} ({} bytes of PTX)",
+                KERNELS.len(),
+                ptx.len()
+            );
+        }
+    }
+
+    #[test]
+    fn cuda_backend_matches_reference() {
+        if let Err(why) = probe() {
+            eprintln!("skipping the CUDA backend test: {why}");
+            return;
+        }
+        let backend = CudaBackend::open().expect("open the CUDA backend");
+        crate::backend::testing::check_backend(&backend);
+    }
+
+    #[test]
+    fn probe_never_panics() {
+        let p = probe();
+        let o = CudaBackend::open().map(|b| b.device());
+        eprintln!("probe: {:?}", p.as_ref().map(|i| &i.device));
+        eprintln!("open: {o:?}");
+        assert_eq!(p.is_ok(), o.is_ok() || p.is_ok());
+        if let Err(why) = &p {
+            assert!(!why.is_empty());
+            assert!(o.is_err(), "open succeeded where probe failed");
+        }
+    }
+
+    /// The device of [`Contig`] emulated on the host, as the kernels compute (checked against
+    /// the kernels themselves only on a GPU): drives the window logic through the shared
+    /// backend test where no GPU is. It also checks that no two live positions share a slot.
+    struct EmuDevice {
+        w: usize,
+        ring: Vec<i32>,
+        owner: Vec<Option<u32>>,
+        depth: Vec<i32>,
+        state: [i32; 2],
+        minmax: (i32, i32),
+        q: Vec<i64>,
+        thr: Vec<u32>,
+    }
+
+    impl EmuDevice {
+        fn new(w: usize) -> Self {
+            EmuDevice {
+                w,
+                ring: vec![0; w],
+                owner: vec![None; w],
+                depth: vec![0; w],
+                state: [0; 2],
+                minmax: (0, 0),
+                q: Vec::new(),
+                thr: Vec::new(),
+            }
+        }
+    }
+
+    impl Device for EmuDevice {
+        fn window(&self) -> usize {
+            self.w
+        }
+        fn scatter(&mut self, events: &[u32], n_starts: usize) -> Result<()> {
+            for (i, &p) in events.iter().enumerate() {
+                let slot = p as usize & (self.w - 1);
+                assert!(
+                    self.owner[slot].is_none_or(|o| o == p),
+                    "slot {slot} of position {p} still holds position {:?}",
+                    self.owner[slot]
+                );
+                self.owner[slot] = Some(p);
+                self.ring[slot] = self.ring[slot].wrapping_add(if i < n_starts { 1 } else { -1 });
+            }
+            Ok(())
+        }
+        fn set_params(&mut self, q: &[i64], thresholds: &[u32]) -> Result<()> {
+            self.q = q.to_vec();
+            self.thr = thresholds.to_vec();
+            Ok(())
+        }
+        fn scan(&mut self, base: u32, n: usize) -> Result<()> {
+            assert!(n >= 1 && n <= self.w);
+            let carry_in = self.state[0];
+            let mut acc = carry_in;
+            let (mut lo, mut hi) = (i32::MAX, i32::MIN);
+            for i in 0..n {
+                let slot = (base as usize + i) & (self.w - 1);
+                acc = acc.wrapping_add(self.ring[slot]);
+                self.ring[slot] = 0;
+                self.owner[slot] = None;
+                self.depth[i] = acc;
+                lo = lo.min(acc);
+                hi = hi.max(acc);
+            }
+            self.state = [acc, carry_in];
+            self.minmax = (lo, hi);
+            Ok(())
+        }
+        fn change_points(
+            &mut self,
+            from: u32,
+            n: usize,
+            first: bool,
+            quantize: bool,
+        ) -> Result<Vec<(u32, i32)>> {
+            let f = |v: i32| {
+                if quantize {
+                    quantize_bin(v as i64, &self.q) as i32
+                } else {
+                    v
+                }
+            };
+            let mut out = Vec::new();
+            for i in 0..n {
+                let v = f(self.depth[i]);
+                let change = if i == 0 {
+                    first || v != f(self.state[1])
+                } else {
+                    v != f(self.depth[i - 1])
+                };
+                if change {
+                    out.push((from + i as u32, v));
+                }
+            }
+            Ok(out)
+        }
+        fn minmax(&mut self) -> Result<(i32, i32)> {
+            Ok(self.minmax)
+        }
+        fn hist(&mut self, n: usize, lo: i32, nbins: usize) -> Result<Vec<u32>> {
+            let mut c = vec![0u32; nbins];
+            for &d in &self.depth[..n] {
+                c[(d as u32).wrapping_sub(lo as u32) as usize] += 1;
+            }
+            Ok(c)
+        }
+        fn interval_sums(&mut self, segs: &[u32], nthr: usize) -> Result<Vec<u32>> {
+            assert_eq!(nthr, self.thr.len());
+            let mut out = Vec::new();
+            for s in segs.chunks(2) {
+                let d = &self.depth[s[0] as usize..s[1] as usize];
+                let sum = d.iter().fold(0u64, |a, &v| a.wrapping_add(v as i64 as u64));
+                out.push(sum as u32);
+                out.push((sum >> 32) as u32);
+                out.push(d.iter().map(|&v| v as u32).min().unwrap_or(u32::MAX));
+                out.push(d.iter().map(|&v| v as u32).max().unwrap_or(0));
+                for k in 0..nthr {
+                    out.push(d.iter().filter(|&&v| reached(v, &self.thr) > k).count() as u32);
+                }
+            }
+            Ok(out)
+        }
+        fn carry(&mut self) -> Result<i32> {
+            Ok(self.state[0])
+        }
+    }
+
+    /// The window logic over [`EmuDevice`], with a fixed ring size (`None`: as on the GPU).
+    struct EmuBackend(Option<usize>);
+
+    impl Backend for EmuBackend {
+        fn name(&self) -> &'static str {
+            "cuda-emulated"
+        }
+        fn device(&self) -> String {
+            "host emulation".into()
+        }
+        fn begin_contig(&self, len: usize) -> Result<Box<dyn ContigDepth>> {
+            let w = self.0.unwrap_or_else(|| window_for(len + 1));
+            Ok(Box::new(Contig::new(EmuDevice::new(w), len + 1)))
+        }
+    }
+
+    #[test]
+    fn window_logic_matches_reference_on_emulated_device() {
+        crate::backend::testing::check_backend(&EmuBackend(None));
+        // A small ring: many pieces per reduce, most events wait on the host.
+        crate::backend::testing::check_backend(&EmuBackend(Some(TILE)));
+    }
+
+    #[test]
+    fn host_helpers() {
+        let mut h = None;
+        hist_add(&mut h, 5, vec![1, 2]);
+        hist_add(&mut h, 3, vec![1]);
+        hist_add(&mut h, 8, vec![4]);
+        assert_eq!(
+            h,
+            Some(HistChunk {
+                min: 3,
+                counts: vec![1, 0, 1, 2, 0, 4]
+            })
+        );
+        let s = constant_sum(3, 10, &[0, 1, 5, 2]);
+        assert_eq!(s.above, vec![10, 10, 0, 0]);
+        assert_eq!(s.sum, 30);
+        assert_eq!(constant_sum(-1, 2, &[0]).above, vec![0]);
     }
 }
