@@ -18,6 +18,11 @@
 typedef unsigned int u32;
 typedef unsigned long long u64;
 
+// Dynamic shared memory; kernels/emu/shim.h redefines it to run these kernels on the CPU.
+#ifndef DYN_SHARED
+#define DYN_SHARED extern __shared__
+#endif
+
 #define BLOCK 512
 #define ITEMS 8
 #define TILE (BLOCK * ITEMS)
@@ -268,7 +273,7 @@ extern "C" __global__ void flags_scatter(const int* depth, u32 n, const int* sta
 // counts are first gathered per block in nbins words of dynamic shared memory.
 extern "C" __global__ void hist_counts(const int* depth, u32 n, int minv, u32 nbins,
                                        u32 use_shared, u32* counts) {
-    extern __shared__ u32 sh[];
+    DYN_SHARED u32 sh[];
     const u32 stride = gridDim.x * blockDim.x;
     if (use_shared) {
         for (u32 j = threadIdx.x; j < nbins; j += blockDim.x) sh[j] = 0;
@@ -295,7 +300,7 @@ extern "C" __global__ void hist_counts(const int* depth, u32 n, int minv, u32 nb
 // nthr + 1 words.
 extern "C" __global__ void interval_sums(const int* depth, const u32* segs, u32 nsegs,
                                          const u32* thr, u32 nthr, u32* out) {
-    extern __shared__ u32 reached[];  // reached[c]: bases reaching exactly c leading thresholds
+    DYN_SHARED u32 reached[];  // reached[c]: bases reaching exactly c leading thresholds
     __shared__ u64 wsum[32];
     __shared__ u32 wmin[32], wmax[32];
     const u32 lane = threadIdx.x & 31u;
