@@ -13,6 +13,7 @@
 pub mod cpu;
 pub mod cuda;
 pub mod wgpu;
+pub mod window;
 
 use std::fmt;
 
