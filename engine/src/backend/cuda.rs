@@ -48,11 +48,8 @@ pub const KERNELS: [&str; 9] = [
 const BLOCK: u32 = 512;
 /// Threads of the one-block scans.
 const SCAN_THREADS: u32 = 1024;
-/// The largest ring (positions), and so the largest piece one scan handles: 16 MiB of `i32`.
-/// Bases summed by one block of `interval_sums`.
 /// Histograms with at most this many bins are gathered in shared memory first.
 const SHARED_BINS: u64 = 8192;
-/// Histograms wider than this are refused (the CPU would need as much memory).
 
 const NO_DRIVER: &str = "libcuda.so not found (no NVIDIA driver)";
 const NO_DEVICE: &str = "no CUDA device";

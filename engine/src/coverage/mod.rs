@@ -88,7 +88,8 @@ pub fn run(opts: &CoverageOptions, progress: &Progress) -> Result<CoverageReport
             .build()
             .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))?,
     );
-    let input_bytes = std::fs::metadata(&opts.input).map(|m| m.len()).ok();
+    // An input that cannot be read counts as small: the reader then says what is wrong.
+    let input_bytes = Some(std::fs::metadata(&opts.input).map_or(0, |m| m.len()));
     let backend = backend::open(opts.backend, threads, input_bytes)?;
     progress.log(&format!(
         "backend {} ({})",
