@@ -795,6 +795,10 @@ mod tests {
     #[test]
     fn cuda_backend_matches_reference() {
         if let Err(why) = probe() {
+            assert!(
+                std::env::var_os("KASANE_REQUIRE_CUDA").is_none(),
+                "KASANE_REQUIRE_CUDA is set but CUDA cannot start: {why}"
+            );
             eprintln!("skipping the CUDA backend test: {why}");
             return;
         }
