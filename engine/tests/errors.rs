@@ -232,3 +232,35 @@ fn unavailable_backend_is_a_clear_error() {
     }
     eprintln!("{checked} unavailable backend(s) checked");
 }
+
+/// `auto` keeps small inputs on the CPU, never picks a CPU emulation of a GPU (llvmpipe), and
+/// records what it chose.
+#[test]
+fn auto_backend_choice_is_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (min_bytes, name) in [(None, "small"), (Some("0"), "any")] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kasane"));
+        cmd.current_dir(repo())
+            .args(["coverage", "-n"])
+            .arg(tmp.path().join(name))
+            .arg("testdata/sample.bam");
+        if let Some(m) = min_bytes {
+            cmd.env("KASANE_GPU_MIN_BYTES", m);
+        }
+        assert!(cmd.status().unwrap().success());
+        let json = std::fs::read_to_string(tmp.path().join(format!("{name}.kasane.json"))).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let backend = v["backend"].as_str().unwrap().to_string();
+        let want = if min_bytes.is_none() {
+            "cpu".to_string()
+        } else if kasane::backend::cuda::probe().is_ok() {
+            "cuda".to_string()
+        } else if kasane::backend::wgpu::probe().is_ok_and(|d| d.is_gpu) {
+            "wgpu".to_string()
+        } else {
+            "cpu".to_string()
+        };
+        assert_eq!(backend, want, "{name}: {json}");
+        assert!(v["device"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+}

@@ -408,3 +408,182 @@ impl<D: Device> ContigDepth for Contig<D> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Backend;
+
+    /// The device of [`Contig`] emulated on the host, as the kernels compute (checked against
+    /// the kernels themselves only on a GPU): drives the window logic through the shared
+    /// backend test where no GPU is. It also checks that no two live positions share a slot.
+    struct EmuDevice {
+        w: usize,
+        ring: Vec<i32>,
+        owner: Vec<Option<u32>>,
+        depth: Vec<i32>,
+        state: [i32; 2],
+        minmax: (i32, i32),
+        q: Vec<i64>,
+        thr: Vec<u32>,
+    }
+
+    impl EmuDevice {
+        fn new(w: usize) -> Self {
+            EmuDevice {
+                w,
+                ring: vec![0; w],
+                owner: vec![None; w],
+                depth: vec![0; w],
+                state: [0; 2],
+                minmax: (0, 0),
+                q: Vec::new(),
+                thr: Vec::new(),
+            }
+        }
+    }
+
+    impl Device for EmuDevice {
+        fn backend_name(&self) -> &'static str {
+            "emulated"
+        }
+        fn window(&self) -> usize {
+            self.w
+        }
+        fn scatter(&mut self, events: &[u32], n_starts: usize) -> Result<()> {
+            for (i, &p) in events.iter().enumerate() {
+                let slot = p as usize & (self.w - 1);
+                assert!(
+                    self.owner[slot].is_none_or(|o| o == p),
+                    "slot {slot} of position {p} still holds position {:?}",
+                    self.owner[slot]
+                );
+                self.owner[slot] = Some(p);
+                self.ring[slot] = self.ring[slot].wrapping_add(if i < n_starts { 1 } else { -1 });
+            }
+            Ok(())
+        }
+        fn set_params(&mut self, q: &[i64], thresholds: &[u32]) -> Result<()> {
+            self.q = q.to_vec();
+            self.thr = thresholds.to_vec();
+            Ok(())
+        }
+        fn scan(&mut self, base: u32, n: usize) -> Result<()> {
+            assert!(n >= 1 && n <= self.w);
+            let carry_in = self.state[0];
+            let mut acc = carry_in;
+            let (mut lo, mut hi) = (i32::MAX, i32::MIN);
+            for i in 0..n {
+                let slot = (base as usize + i) & (self.w - 1);
+                acc = acc.wrapping_add(self.ring[slot]);
+                self.ring[slot] = 0;
+                self.owner[slot] = None;
+                self.depth[i] = acc;
+                lo = lo.min(acc);
+                hi = hi.max(acc);
+            }
+            self.state = [acc, carry_in];
+            self.minmax = (lo, hi);
+            Ok(())
+        }
+        fn change_points(
+            &mut self,
+            from: u32,
+            n: usize,
+            first: bool,
+            quantize: bool,
+        ) -> Result<Vec<(u32, i32)>> {
+            let f = |v: i32| {
+                if quantize {
+                    quantize_bin(v as i64, &self.q) as i32
+                } else {
+                    v
+                }
+            };
+            let mut out = Vec::new();
+            for i in 0..n {
+                let v = f(self.depth[i]);
+                let change = if i == 0 {
+                    first || v != f(self.state[1])
+                } else {
+                    v != f(self.depth[i - 1])
+                };
+                if change {
+                    out.push((from + i as u32, v));
+                }
+            }
+            Ok(out)
+        }
+        fn minmax(&mut self) -> Result<(i32, i32)> {
+            Ok(self.minmax)
+        }
+        fn hist(&mut self, n: usize, lo: i32, nbins: usize) -> Result<Vec<u32>> {
+            let mut c = vec![0u32; nbins];
+            for &d in &self.depth[..n] {
+                c[(d as u32).wrapping_sub(lo as u32) as usize] += 1;
+            }
+            Ok(c)
+        }
+        fn interval_sums(&mut self, segs: &[u32], nthr: usize) -> Result<Vec<u32>> {
+            assert_eq!(nthr, self.thr.len());
+            let mut out = Vec::new();
+            for s in segs.chunks(2) {
+                let d = &self.depth[s[0] as usize..s[1] as usize];
+                let sum = d.iter().fold(0u64, |a, &v| a.wrapping_add(v as i64 as u64));
+                out.push(sum as u32);
+                out.push((sum >> 32) as u32);
+                out.push(d.iter().map(|&v| v as u32).min().unwrap_or(u32::MAX));
+                out.push(d.iter().map(|&v| v as u32).max().unwrap_or(0));
+                for k in 0..nthr {
+                    out.push(d.iter().filter(|&&v| reached(v, &self.thr) > k).count() as u32);
+                }
+            }
+            Ok(out)
+        }
+        fn carry(&mut self) -> Result<i32> {
+            Ok(self.state[0])
+        }
+    }
+
+    /// The window logic over [`EmuDevice`], with a fixed ring size (`None`: as on the GPU).
+    struct EmuBackend(Option<usize>);
+
+    impl Backend for EmuBackend {
+        fn name(&self) -> &'static str {
+            "emulated"
+        }
+        fn device(&self) -> String {
+            "host emulation".into()
+        }
+        fn begin_contig(&self, len: usize) -> Result<Box<dyn ContigDepth>> {
+            let w = self.0.unwrap_or_else(|| window_for(len + 1));
+            Ok(Box::new(Contig::new(EmuDevice::new(w), len + 1)))
+        }
+    }
+
+    #[test]
+    fn window_logic_matches_reference_on_emulated_device() {
+        crate::backend::testing::check_backend(&EmuBackend(None));
+        // A small ring: many pieces per reduce, most events wait on the host.
+        crate::backend::testing::check_backend(&EmuBackend(Some(TILE)));
+    }
+
+    #[test]
+    fn host_helpers() {
+        let mut h = None;
+        hist_add(&mut h, 5, vec![1, 2]);
+        hist_add(&mut h, 3, vec![1]);
+        hist_add(&mut h, 8, vec![4]);
+        assert_eq!(
+            h,
+            Some(HistChunk {
+                min: 3,
+                counts: vec![1, 0, 1, 2, 0, 4]
+            })
+        );
+        let s = constant_sum(3, 10, &[0, 1, 5, 2]);
+        assert_eq!(s.above, vec![10, 10, 0, 0]);
+        assert_eq!(s.sum, 30);
+        assert_eq!(constant_sum(-1, 2, &[0]).above, vec![0]);
+    }
+}
