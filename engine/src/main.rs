@@ -93,7 +93,9 @@ struct CoverageArgs {
     /// Only count reads of these comma-separated read-group IDs.
     #[arg(short = 'R', long)]
     read_groups: Option<String>,
-    /// Compute backend.
+    /// Compute backend. Every backend writes byte-identical files; auto takes CUDA, else wgpu
+    /// on a real GPU, else the CPU, and keeps inputs under KASANE_GPU_MIN_BYTES (default 1 GiB)
+    /// on the CPU. `kasane backends` lists what this machine offers.
     #[arg(long, value_enum, default_value_t = BackendKind::Auto)]
     backend: BackendKind,
     /// No progress display.
