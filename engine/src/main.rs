@@ -94,7 +94,7 @@ struct CoverageArgs {
     #[arg(short = 'R', long)]
     read_groups: Option<String>,
     /// Compute backend. Every backend writes byte-identical files; auto takes CUDA, else wgpu
-    /// on a real GPU, else the CPU, and keeps inputs under KASANE_GPU_MIN_BYTES (default 1 GiB)
+    /// on a real GPU, else the CPU, and keeps inputs under KASANE_GPU_MIN_BYTES (default 4 GiB)
     /// on the CPU. `kasane backends` lists what this machine offers.
     #[arg(long, value_enum, default_value_t = BackendKind::Auto)]
     backend: BackendKind,

@@ -203,7 +203,7 @@ pub fn probe_all(threads: usize) -> Vec<BackendInfo> {
 /// (context, kernel compilation) and the per-call transfers cost more than the reductions they
 /// replace. `benches/backend_crossover.sh` measures the crossover on a machine; the
 /// environment variable `KASANE_GPU_MIN_BYTES` overrides it.
-pub const GPU_MIN_BYTES: u64 = 1 << 30;
+pub const GPU_MIN_BYTES: u64 = 4 << 30;
 
 pub fn gpu_min_bytes() -> u64 {
     std::env::var("KASANE_GPU_MIN_BYTES")
