@@ -5,6 +5,7 @@ pub mod backend;
 pub mod coverage;
 pub mod error;
 pub mod io;
+pub mod pipeline;
 pub mod progress;
 
 pub use error::{Error, Result};

@@ -35,6 +35,65 @@ enum Command {
     Coverage(Box<CoverageArgs>),
     /// List the compute backends this machine offers, and why any is unavailable.
     Backends,
+    /// Run a pipeline file: every step for every sample, skipping what an earlier run finished;
+    /// writes OUT/run.json (provenance) last.
+    Run(RunArgs),
+    /// Check a pipeline file and list every problem (file:line:col) without running anything.
+    Validate {
+        /// Pipeline file (TOML).
+        file: PathBuf,
+    },
+    /// Show the jobs a pipeline file makes, in order: command, inputs, outputs, and whether an
+    /// earlier run already finished each (skipped).
+    Plan {
+        /// Pipeline file (TOML).
+        file: PathBuf,
+        /// Output folder (overrides the file's `output`).
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+    },
+    /// Recompute the checksums recorded in DIR/run.json: is the folder what the run wrote?
+    Verify {
+        /// A `kasane run` output folder.
+        dir: PathBuf,
+    },
+    /// Print the JSON Schema of pipeline files (for editors).
+    Schema,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Pipeline file (TOML).
+    file: PathBuf,
+    /// Output folder (overrides the file's `output`).
+    #[arg(short = 'o', long)]
+    output: Option<PathBuf>,
+    /// Threads for the whole run (0: the file's `[engine] threads`, else every core).
+    #[arg(short = 't', long, default_value_t = 0)]
+    threads: usize,
+    /// Compute backend (overrides the file's `[engine] backend`).
+    #[arg(long, value_enum)]
+    backend: Option<BackendKind>,
+    /// No log lines.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Loads a pipeline file, or fails with every problem listed (one per line).
+fn load_pipeline(file: &std::path::Path) -> Result<kasane::pipeline::Pipeline> {
+    match kasane::pipeline::parse::load(file) {
+        Ok(p) => Ok(p),
+        Err(diags) => {
+            for d in &diags {
+                eprintln!("{d}");
+            }
+            bail!(
+                "{}: {} problem(s), nothing was run",
+                file.display(),
+                diags.len()
+            )
+        }
+    }
 }
 
 #[derive(Args)]
@@ -204,6 +263,80 @@ fn run(cli: Cli) -> Result<()> {
             for w in &report.warnings {
                 eprintln!("kasane: warning: {w}");
             }
+            Ok(())
+        }
+        Command::Validate { file } => {
+            let p = load_pipeline(&file)?;
+            println!(
+                "{}: ok ({} sample(s), {} step(s), {} job(s))",
+                file.display(),
+                p.samples.len(),
+                p.steps.len(),
+                p.samples.len() * p.steps.len()
+            );
+            Ok(())
+        }
+        Command::Plan { file, output } => {
+            let p = load_pipeline(&file)?;
+            let out = kasane::pipeline::run::output_dir(&p, output.as_deref())?;
+            println!("# output folder: {}", out.display());
+            for (n, j) in kasane::pipeline::plan::jobs(&p).iter().enumerate() {
+                let key = kasane::pipeline::plan::job_key(j)
+                    .with_context(|| format!("reading the inputs of {}", j.id))?;
+                let state = if kasane::pipeline::plan::up_to_date(&out, j, &key) {
+                    "up to date: skipped"
+                } else {
+                    "will run"
+                };
+                println!("{}. {} [{state}]", n + 1, j.id);
+                println!(
+                    "   kasane {} {} {} {}",
+                    j.kind.name(),
+                    j.args.join(" "),
+                    out.join(&j.prefix).display(),
+                    j.input.display()
+                );
+                let reads: Vec<String> = j.reads.iter().map(|r| r.display().to_string()).collect();
+                println!("   reads: {}", reads.join(", "));
+                println!("   writes: {}", j.writes.join(", "));
+            }
+            Ok(())
+        }
+        Command::Run(a) => {
+            let p = load_pipeline(&a.file)?;
+            let opts = kasane::pipeline::run::RunOptions {
+                out: a.output,
+                threads: a.threads,
+                backend: a.backend.map(|b| b.to_string()),
+                exe: std::env::current_exe().context("locating the kasane executable")?,
+                quiet: a.quiet,
+            };
+            kasane::pipeline::run::run(&p, &opts)?;
+            Ok(())
+        }
+        Command::Verify { dir } => {
+            let v = kasane::pipeline::verify::verify(&dir)?;
+            for p in &v.problems {
+                println!("{}: {p}", dir.display());
+            }
+            if !v.problems.is_empty() {
+                bail!(
+                    "{}: {} problem(s) among {} output(s)",
+                    dir.display(),
+                    v.problems.len(),
+                    v.checked
+                );
+            }
+            println!(
+                "{}: ok, {} output(s) as the run wrote them",
+                dir.display(),
+                v.checked
+            );
+            Ok(())
+        }
+        Command::Schema => {
+            let s = serde_json::to_string_pretty(&kasane::pipeline::schema::schema())?;
+            println!("{s}");
             Ok(())
         }
         Command::Backends => {

@@ -1,0 +1,178 @@
+//! From a checked pipeline to jobs: one per sample and step, in dependency order, each with
+//! the `kasane` command it runs, what it reads and writes, and whether an earlier run already
+//! finished it (same kasane, parameters and inputs; outputs intact).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use super::fingerprint;
+use super::{Param, Pipeline, StepKind};
+
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// `step/sample`.
+    pub id: String,
+    pub step: String,
+    pub sample: String,
+    pub kind: StepKind,
+    /// Arguments after `kasane coverage`, without threads, backend, prefix and input.
+    pub args: Vec<String>,
+    /// Output prefix, relative to the output folder.
+    pub prefix: String,
+    pub input: PathBuf,
+    /// Every file the job reads.
+    pub reads: Vec<PathBuf>,
+    /// Output files, relative to the output folder.
+    pub writes: Vec<String>,
+    /// Jobs (indexes) that must finish first.
+    pub after: Vec<usize>,
+}
+
+/// The jobs of a pipeline, in an order that respects dependencies.
+pub fn jobs(p: &Pipeline) -> Vec<Job> {
+    let mut out: Vec<Job> = Vec::new();
+    for step in &p.steps {
+        for sample in &p.samples {
+            let mut args = Vec::new();
+            let mut reads = vec![sample.path.clone()];
+            let flag = |name: &str| format!("--{}", name.replace('_', "-"));
+            for (name, v) in &step.params {
+                match v {
+                    Param::Bool(true) => args.push(flag(name)),
+                    Param::Bool(false) => {}
+                    Param::Int(n) => {
+                        args.push(flag(name));
+                        args.push(n.to_string());
+                    }
+                    Param::Str(s) if name == "by" && s == "regions" => {
+                        if let Some(r) = &p.regions {
+                            args.push(flag(name));
+                            args.push(r.display().to_string());
+                            reads.push(r.clone());
+                        }
+                    }
+                    Param::Str(s) => {
+                        args.push(flag(name));
+                        args.push(s.clone());
+                        if name == "by" && s.parse::<u64>().is_err() {
+                            reads.push(PathBuf::from(s));
+                        }
+                    }
+                    Param::List(l) => {
+                        args.push(flag(name));
+                        args.push(l.join(","));
+                    }
+                }
+            }
+            if let Some(r) = &p.reference {
+                args.push("--fasta".into());
+                args.push(r.display().to_string());
+                reads.push(r.clone());
+            }
+            let prefix = format!("{}/{}", step.id, sample.id);
+            let writes = coverage_outputs(&prefix, step);
+            let after = out
+                .iter()
+                .enumerate()
+                .filter(|(_, j)| j.sample == sample.id && step.depends_on.contains(&j.step))
+                .map(|(i, _)| i)
+                .collect();
+            out.push(Job {
+                id: prefix.clone(),
+                step: step.id.clone(),
+                sample: sample.id.clone(),
+                kind: step.kind,
+                args,
+                prefix,
+                input: sample.path.clone(),
+                reads,
+                writes,
+                after,
+            });
+        }
+    }
+    out
+}
+
+fn coverage_outputs(prefix: &str, step: &super::Step) -> Vec<String> {
+    let on = |k: &str| match step.params.get(k) {
+        Some(Param::Bool(b)) => *b,
+        Some(_) => true,
+        None => false,
+    };
+    let mut w = vec![
+        format!("{prefix}.mosdepth.global.dist.txt"),
+        format!("{prefix}.mosdepth.summary.txt"),
+    ];
+    let mut bed = |name: &str| {
+        w.push(format!("{prefix}.{name}.bed.gz"));
+        w.push(format!("{prefix}.{name}.bed.gz.csi"));
+    };
+    if !on("no_per_base") {
+        bed("per-base");
+    }
+    if on("by") {
+        bed("regions");
+    }
+    if on("quantize") {
+        bed("quantized");
+    }
+    if on("thresholds") {
+        bed("thresholds");
+    }
+    if on("by") {
+        w.push(format!("{prefix}.mosdepth.region.dist.txt"));
+    }
+    w.sort();
+    w
+}
+
+/// The key that says whether a job's earlier result still holds: kasane's version, the
+/// command, and the fingerprints of what it reads.
+pub fn job_key(job: &Job) -> std::io::Result<String> {
+    let inputs: Vec<serde_json::Value> = job
+        .reads
+        .iter()
+        .map(|p| fingerprint::input(p))
+        .collect::<std::io::Result<_>>()?;
+    let v = json!({
+        "kasane": crate::VERSION,
+        "kind": job.kind.name(),
+        "args": job.args,
+        "inputs": inputs,
+    });
+    Ok(blake3::hash(v.to_string().as_bytes()).to_hex().to_string())
+}
+
+/// Where a finished job's record lives.
+pub fn state_path(out: &Path, job: &Job) -> PathBuf {
+    out.join(".kasane")
+        .join("jobs")
+        .join(format!("{}.json", job.id.replace('/', "__")))
+}
+
+/// Whether `job` was finished by an earlier run with the same key and its outputs are intact.
+pub fn up_to_date(out: &Path, job: &Job, key: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(state_path(out, job)) else {
+        return false;
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return false;
+    };
+    if v["key"].as_str() != Some(key) {
+        return false;
+    }
+    let Some(outputs) = v["outputs"].as_object() else {
+        return false;
+    };
+    if outputs.len() != job.writes.len() {
+        return false;
+    }
+    job.writes.iter().all(|w| {
+        outputs
+            .get(w)
+            .and_then(|h| h.as_str())
+            .is_some_and(|h| fingerprint::checksum(&out.join(w)).is_ok_and(|got| got == h))
+    })
+}

@@ -1,0 +1,501 @@
+//! Running a pipeline: each job is a `kasane` subprocess (so a job's peak memory is its own and
+//! a failure stays contained), as many at once as the thread budget allows, in dependency
+//! order. A finished job leaves a record under `OUT/.kasane/jobs/`; a job whose record matches
+//! (same kasane, parameters and inputs, outputs intact) is skipped, so running the same command
+//! after a failure or a `kill -9` resumes the work. `run.json` is written last.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::json;
+
+use super::fingerprint;
+use super::plan::{self, Job};
+use super::Pipeline;
+use crate::error::{Error, Result};
+
+pub struct RunOptions {
+    /// Overrides the file's output folder.
+    pub out: Option<PathBuf>,
+    /// Overrides `[engine] threads` (0: the file's, else all cores).
+    pub threads: usize,
+    pub backend: Option<String>,
+    /// The `kasane` executable to run jobs with.
+    pub exe: PathBuf,
+    pub quiet: bool,
+}
+
+enum State {
+    Waiting,
+    Running,
+    Done(Done),
+    Failed,
+}
+
+/// What happened to one job.
+struct Done {
+    job: usize,
+    started: f64,
+    seconds: f64,
+    peak_rss_kib: Option<u64>,
+    skipped: bool,
+    provenance: Option<serde_json::Value>,
+    error: Option<String>,
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn usage(msg: impl Into<String>) -> Error {
+    Error::Usage(msg.into())
+}
+
+/// The output folder a run uses.
+pub fn output_dir(p: &Pipeline, out: Option<&Path>) -> Result<PathBuf> {
+    match out {
+        Some(o) => Ok(o.to_path_buf()),
+        None if !p.output.as_os_str().is_empty() => Ok(p.output.clone()),
+        None => Err(usage(format!(
+            "{}: no output folder: set `output` in the file or give -o DIR",
+            p.file.display()
+        ))),
+    }
+}
+
+/// Writes `text` to `path` under a temporary name, then renames it.
+fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+    }
+    let tmp = path.with_extension("json.kasane-tmp");
+    std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<PathBuf> {
+    let out = output_dir(p, opts.out.as_deref())?;
+    std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+    let _lock = lock(&out)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = match (opts.threads, p.threads) {
+        (0, 0) => cores,
+        (0, t) => t,
+        (t, _) => t,
+    };
+    let backend = opts.backend.clone().unwrap_or_else(|| p.backend.clone());
+    let jobs = plan::jobs(p);
+    // Coverage wants two threads (reading and inflating); more jobs run side by side beyond that.
+    let slots = (threads / 2).clamp(1, jobs.len().max(1));
+    let per_job = (threads / slots).max(1);
+    let log = |msg: &str| {
+        if !opts.quiet {
+            eprintln!("[kasane] {msg}");
+        }
+    };
+    log(&format!(
+        "{}: {} job(s), {} at a time with {} thread(s) each, backend {backend}, output {}",
+        p.name,
+        jobs.len(),
+        slots,
+        per_job,
+        out.display()
+    ));
+    let started_all = now();
+    let mut keys = Vec::with_capacity(jobs.len());
+    for j in &jobs {
+        keys.push(plan::job_key(j).map_err(|e| Error::io(&j.input, e))?);
+    }
+    let mut state: Vec<State> = (0..jobs.len()).map(|_| State::Waiting).collect();
+    let mut running = 0usize;
+    let (tx, rx) = mpsc::channel::<Done>();
+    let mut failed: Option<String> = None;
+    loop {
+        // Start every job whose dependencies are done, while slots are free; skipping one can
+        // unblock others, so look again until nothing changes.
+        let mut changed = true;
+        while changed && failed.is_none() {
+            changed = false;
+            for i in 0..jobs.len() {
+                if running >= slots {
+                    break;
+                }
+                let ready = matches!(state[i], State::Waiting)
+                    && jobs[i]
+                        .after
+                        .iter()
+                        .all(|&a| matches!(state[a], State::Done(_)));
+                if !ready {
+                    continue;
+                }
+                changed = true;
+                if plan::up_to_date(&out, &jobs[i], &keys[i]) {
+                    log(&format!("{}: up to date, skipped", jobs[i].id));
+                    state[i] = State::Done(Done {
+                        job: i,
+                        started: now(),
+                        seconds: 0.0,
+                        peak_rss_kib: None,
+                        skipped: true,
+                        provenance: None,
+                        error: None,
+                    });
+                    continue;
+                }
+                running += 1;
+                state[i] = State::Running;
+                let tx = tx.clone();
+                let job = jobs[i].clone();
+                let key = keys[i].clone();
+                let (exe, out2, backend2) = (opts.exe.clone(), out.clone(), backend.clone());
+                log(&format!("{}: started", job.id));
+                std::thread::spawn(move || {
+                    let d = run_job(i, &job, &key, &exe, &out2, per_job, &backend2);
+                    let _ = tx.send(d);
+                });
+            }
+        }
+        if running == 0 {
+            break;
+        }
+        let Ok(d) = rx.recv() else { break };
+        running -= 1;
+        let id = &jobs[d.job].id;
+        match &d.error {
+            Some(e) => {
+                log(&format!("{id}: failed: {e}"));
+                failed.get_or_insert_with(|| format!("job {id} failed: {e}"));
+                state[d.job] = State::Failed;
+            }
+            None => {
+                log(&format!(
+                    "{id}: done in {:.1} s{}",
+                    d.seconds,
+                    d.peak_rss_kib
+                        .map(|k| format!(", peak memory {:.1} MB", k as f64 / 1024.0))
+                        .unwrap_or_default()
+                ));
+                let i = d.job;
+                state[i] = State::Done(d);
+            }
+        }
+    }
+    if let Some(f) = failed {
+        return Err(usage(f));
+    }
+    let mut done = Vec::with_capacity(jobs.len());
+    for (i, st) in state.into_iter().enumerate() {
+        match st {
+            State::Done(d) => done.push(d),
+            _ => return Err(usage(format!("job {} could not run", jobs[i].id))),
+        }
+    }
+    let run_json = provenance(p, &out, &jobs, &done, threads, &backend, started_all)?;
+    let path = out.join("run.json");
+    write_atomic(&path, &run_json)?;
+    log(&format!("done: {}", path.display()));
+    Ok(path)
+}
+
+/// One run per output folder at a time: an exclusive lock on `OUT/.kasane/lock`, released
+/// when the runner exits, however it exits.
+fn lock(out: &Path) -> Result<std::fs::File> {
+    let dir = out.join(".kasane");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let path = dir.join("lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Err(usage(format!(
+                "{}: another kasane run is using this output folder",
+                out.display()
+            )));
+        }
+    }
+    Ok(f)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_job(
+    i: usize,
+    job: &Job,
+    key: &str,
+    exe: &Path,
+    out: &Path,
+    threads: usize,
+    backend: &str,
+) -> Done {
+    let started = now();
+    let t0 = Instant::now();
+    let fail = |e: String| Done {
+        job: i,
+        started,
+        seconds: t0.elapsed().as_secs_f64(),
+        peak_rss_kib: None,
+        skipped: false,
+        provenance: None,
+        error: Some(e),
+    };
+    let prefix = out.join(&job.prefix);
+    if let Some(d) = prefix.parent() {
+        if let Err(e) = std::fs::create_dir_all(d) {
+            return fail(format!("{}: {e}", d.display()));
+        }
+        // This job's leftovers from a run killed mid-job (other jobs share the folder).
+        let mine = format!(
+            "{}.",
+            prefix
+                .file_name()
+                .map_or(String::new(), |n| n.to_string_lossy().into_owned())
+        );
+        if let Ok(rd) = std::fs::read_dir(d) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with(&mine) && name.ends_with(".kasane-tmp") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+    }
+    let before: Vec<_> = job
+        .reads
+        .iter()
+        .map(|r| fingerprint::stamp(r).ok())
+        .collect();
+    let log_path = out
+        .join(".kasane")
+        .join("logs")
+        .join(format!("{}.log", job.id.replace('/', "__")));
+    if let Some(d) = log_path.parent() {
+        let _ = std::fs::create_dir_all(d);
+    }
+    let log = match std::fs::File::create(&log_path) {
+        Ok(f) => f,
+        Err(e) => return fail(format!("{}: {e}", log_path.display())),
+    };
+    let log2 = match log.try_clone() {
+        Ok(f) => f,
+        Err(e) => return fail(format!("{}: {e}", log_path.display())),
+    };
+    let mut cmd = Command::new(exe);
+    cmd.arg(job.kind.name())
+        .args([
+            "--threads",
+            &threads.to_string(),
+            "--backend",
+            backend,
+            "--quiet",
+        ])
+        .args(&job.args)
+        .arg(&prefix)
+        .arg(&job.input)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe. A job dies with the runner thread waiting for
+        // it, so a killed run leaves no job writing behind the next one.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+    }
+    let child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return fail(format!("cannot start {}: {e}", exe.display())),
+    };
+    let (status, peak) = wait_with_rusage(child);
+    let seconds = t0.elapsed().as_secs_f64();
+    if status != Some(0) {
+        let msg = std::fs::read_to_string(&log_path)
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| format!("exit status {status:?}"));
+        return fail(format!("{msg} (log: {})", log_path.display()));
+    }
+    for (r, b) in job.reads.iter().zip(&before) {
+        if fingerprint::stamp(r).ok() != *b {
+            return fail(format!(
+                "{} changed while the job was reading it; its outputs cannot be trusted",
+                r.display()
+            ));
+        }
+    }
+    // The per-job provenance file goes into run.json, so that the output folder is the same
+    // whatever the backend or thread count.
+    let pj = PathBuf::from(format!("{}.kasane.json", prefix.display()));
+    let provenance = std::fs::read_to_string(&pj)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    let _ = std::fs::remove_file(&pj);
+    let mut outputs = BTreeMap::new();
+    for w in &job.writes {
+        match fingerprint::checksum(&out.join(w)) {
+            Ok(h) => {
+                outputs.insert(w.clone(), h);
+            }
+            Err(e) => return fail(format!("expected output {w} is missing: {e}")),
+        }
+    }
+    let record = json!({ "key": key, "outputs": outputs });
+    if let Err(e) = write_atomic(&plan::state_path(out, job), &record.to_string()) {
+        return fail(e.to_string());
+    }
+    Done {
+        job: i,
+        started,
+        seconds,
+        peak_rss_kib: peak,
+        skipped: false,
+        provenance,
+        error: None,
+    }
+}
+
+/// Waits for `child` and returns its exit code and peak resident memory (KiB).
+fn wait_with_rusage(mut child: std::process::Child) -> (Option<i32>, Option<u64>) {
+    #[cfg(unix)]
+    {
+        let pid = child.id() as libc::pid_t;
+        let mut status: libc::c_int = 0;
+        // SAFETY: rusage is plain data, and wait4 reaps exactly this child, which std does not
+        // wait for afterwards.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+        if r == pid {
+            let code = if libc::WIFEXITED(status) {
+                Some(libc::WEXITSTATUS(status))
+            } else {
+                None
+            };
+            return (code, Some(ru.ru_maxrss as u64));
+        }
+    }
+    let code = child.wait().ok().and_then(|s| s.code());
+    (code, None)
+}
+
+fn provenance(
+    p: &Pipeline,
+    out: &Path,
+    jobs: &[Job],
+    done: &[Done],
+    threads: usize,
+    backend: &str,
+    started: f64,
+) -> Result<String> {
+    let mut inputs = BTreeMap::new();
+    for j in jobs {
+        for r in &j.reads {
+            let k = r.display().to_string();
+            if let std::collections::btree_map::Entry::Vacant(e) = inputs.entry(k) {
+                e.insert(fingerprint::input(r).map_err(|err| Error::io(r, err))?);
+            }
+        }
+    }
+    let mut job_list = Vec::new();
+    let mut devices = BTreeMap::new();
+    for (j, d) in jobs.iter().zip(done) {
+        let mut outputs = Vec::new();
+        for w in &j.writes {
+            let path = out.join(w);
+            let size = std::fs::metadata(&path)
+                .map_err(|e| Error::io(&path, e))?
+                .len();
+            outputs.push(json!({
+                "path": w,
+                "size": size,
+                "blake3": fingerprint::checksum(&path).map_err(|e| Error::io(&path, e))?,
+            }));
+        }
+        if let Some(pv) = &d.provenance {
+            if let (Some(b), Some(dev)) = (pv["backend"].as_str(), pv["device"].as_str()) {
+                devices.insert(b.to_string(), dev.to_string());
+            }
+        }
+        job_list.push(json!({
+            "id": j.id,
+            "step": j.step,
+            "sample": j.sample,
+            "kind": j.kind.name(),
+            "command": std::iter::once(format!("kasane {}", j.kind.name()))
+                .chain(j.args.iter().cloned())
+                .chain([j.prefix.clone(), j.input.display().to_string()])
+                .collect::<Vec<_>>()
+                .join(" "),
+            "status": if d.skipped { "up to date (skipped)" } else { "ran" },
+            "start_unix": d.started,
+            "end_unix": d.started + d.seconds,
+            "seconds": d.seconds,
+            "peak_rss_kib": d.peak_rss_kib,
+            "backend": d.provenance.as_ref().and_then(|v| v["backend"].as_str().map(str::to_string)),
+            "outputs": outputs,
+        }));
+    }
+    let text = std::fs::read_to_string(&p.file).map_err(|e| Error::io(&p.file, e))?;
+    let resolved = json!({
+        "name": p.name,
+        "reference": p.reference.as_ref().map(|r| r.display().to_string()),
+        "regions": p.regions.as_ref().map(|r| r.display().to_string()),
+        "output": out.display().to_string(),
+        "engine": { "backend": backend, "threads": threads },
+        "samples": p.samples.iter().map(|s| json!({
+            "id": s.id, "path": s.path.display().to_string(), "meta": s.meta,
+        })).collect::<Vec<_>>(),
+        "steps": p.steps.iter().map(|s| json!({
+            "id": s.id,
+            "kind": s.kind.name(),
+            "depends_on": s.depends_on,
+            "params": s.params.iter().map(|(k, v)| (k.clone(), match v {
+                super::Param::Bool(b) => json!(b),
+                super::Param::Int(n) => json!(n),
+                super::Param::Str(s) => json!(s),
+                super::Param::List(l) => json!(l),
+            })).collect::<serde_json::Map<_, _>>(),
+        })).collect::<Vec<_>>(),
+    });
+    let v = json!({
+        "kasane_version": crate::VERSION,
+        "build": {
+            "target": format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
+            "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
+        },
+        "pipeline": {
+            "path": p.file.display().to_string(),
+            "blake3": blake3::hash(text.as_bytes()).to_hex().to_string(),
+            "text": text,
+        },
+        "resolved": resolved,
+        "backend": backend,
+        "devices": devices,
+        "start_unix": started,
+        "end_unix": now(),
+        "inputs": inputs.into_values().collect::<Vec<_>>(),
+        "jobs": job_list,
+    });
+    let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
+    s.push('\n');
+    Ok(s)
+}

@@ -1,0 +1,92 @@
+//! The JSON Schema of pipeline files (`kasane schema`), for editors. Step parameters come from
+//! the same table the checker uses, so the two cannot disagree.
+
+use serde_json::{json, Map, Value};
+
+use super::parse::{coverage_params, ParamType};
+use super::Param;
+
+pub fn schema() -> Value {
+    let mut params = Map::new();
+    for p in coverage_params() {
+        let mut s = match p.ty {
+            ParamType::Bool => json!({ "type": "boolean" }),
+            ParamType::Int => json!({ "type": "integer" }),
+            ParamType::Str => json!({ "type": "string" }),
+            ParamType::StrOrInt => json!({ "type": ["string", "integer"] }),
+            ParamType::IntList => json!({
+                "oneOf": [
+                    { "type": "array", "items": { "type": "integer", "minimum": 0 } },
+                    { "type": "string", "pattern": "^[0-9]+(,[0-9]+)*$" }
+                ]
+            }),
+        };
+        s["description"] = json!(p.help);
+        if let Some(d) = p.default {
+            s["default"] = match d {
+                Param::Bool(b) => json!(b),
+                Param::Int(n) => json!(n),
+                Param::Str(v) => json!(v),
+                Param::List(l) => json!(l),
+            };
+        }
+        params.insert(p.name.to_string(), s);
+    }
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://kasane.invalid/pipeline.schema.json",
+        "title": "kasane pipeline file",
+        "description": "A whole analysis for `kasane run`: reference, samples, regions, engine settings and steps. Paths are relative to the file.",
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["steps"],
+        "properties": {
+            "name": { "type": "string", "description": "A name for logs and run.json." },
+            "reference": { "type": "string", "description": "Reference FASTA (with .fai); needed for CRAM." },
+            "output": { "type": "string", "description": "Output folder (`kasane run -o DIR` overrides it)." },
+            "regions": { "type": "string", "description": "BED file of regions; steps use it with by = \"regions\"." },
+            "sample_sheet": { "type": "string", "description": "Tab-separated samples with a header: id, path, and metadata columns." },
+            "engine": {
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "backend": { "enum": ["auto", "cuda", "wgpu", "cpu"], "default": "auto" },
+                    "threads": { "type": "integer", "minimum": 0, "default": 0, "description": "0: every core." }
+                }
+            },
+            "samples": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["id", "path"],
+                    "properties": {
+                        "id": { "type": "string", "pattern": "^[^./\\\\][^/\\\\]*$" },
+                        "path": { "type": "string", "description": "BAM or CRAM, sorted by coordinate." },
+                        "meta": { "type": "object", "additionalProperties": { "type": ["string", "number", "boolean"] } }
+                    }
+                }
+            },
+            "steps": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["id", "kind"],
+                    "properties": {
+                        "id": { "type": "string" },
+                        "kind": { "enum": ["coverage"], "description": "coverage (call and sv when they land)." },
+                        "depends_on": { "type": "array", "items": { "type": "string" } },
+                        "params": {
+                            "type": "object",
+                            "additionalProperties": false,
+                            "description": "kasane coverage's options by long name, with the CLI's defaults.",
+                            "properties": params
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
