@@ -38,6 +38,9 @@ enum Command {
     /// Run a pipeline file: every step for every sample, skipping what an earlier run finished;
     /// writes OUT/run.json (provenance) last.
     Run(RunArgs),
+    /// Join the shards of `kasane run FILE --shard i/N` (every i) into the files an unsharded
+    /// run writes, byte for byte; writes OUT/run.json.
+    Gather(GatherArgs),
     /// Check a pipeline file and list every problem (file:line:col) without running anything.
     Validate {
         /// Pipeline file (TOML).
@@ -74,6 +77,29 @@ struct RunArgs {
     /// Compute backend (overrides the file's `[engine] backend`).
     #[arg(long, value_enum)]
     backend: Option<BackendKind>,
+    /// No log lines.
+    #[arg(long)]
+    quiet: bool,
+    /// Run one of N shards (runs of whole contigs balanced by length) into
+    /// OUT/.kasane/shards/i-of-N/; `kasane gather FILE` joins them into the unsharded files.
+    #[arg(long, value_name = "i/N")]
+    shard: Option<String>,
+    /// Run only this job (STEP/SAMPLE, as `kasane plan` lists them), and write no run.json:
+    /// for workflow engines that schedule each job themselves.
+    #[arg(long, value_name = "STEP/SAMPLE")]
+    job: Option<String>,
+}
+
+#[derive(Args)]
+struct GatherArgs {
+    /// Pipeline file (TOML).
+    file: PathBuf,
+    /// Output folder (overrides the file's `output`).
+    #[arg(short = 'o', long)]
+    output: Option<PathBuf>,
+    /// Gather only this job (STEP/SAMPLE), and write no run.json.
+    #[arg(long, value_name = "STEP/SAMPLE")]
+    job: Option<String>,
     /// No log lines.
     #[arg(long)]
     quiet: bool,
@@ -160,6 +186,10 @@ struct CoverageArgs {
     /// No progress display.
     #[arg(long)]
     quiet: bool,
+    /// One of N shards of whole contigs (used by `kasane run --shard`; `kasane gather` joins
+    /// the shards).
+    #[arg(long, value_name = "i/N", hide = true)]
+    shard: Option<String>,
 }
 
 fn parse_flag(s: &str) -> Result<u16, String> {
@@ -249,6 +279,11 @@ fn coverage_options(a: CoverageArgs) -> Result<(CoverageOptions, bool)> {
             precision,
             backend: a.backend,
             command_line: std::env::args().collect(),
+            shard: a
+                .shard
+                .as_deref()
+                .map(kasane::shard::Shard::parse)
+                .transpose()?,
         },
         a.quiet,
     ))
@@ -310,8 +345,24 @@ fn run(cli: Cli) -> Result<()> {
                 backend: a.backend.map(|b| b.to_string()),
                 exe: std::env::current_exe().context("locating the kasane executable")?,
                 quiet: a.quiet,
+                shard: a
+                    .shard
+                    .as_deref()
+                    .map(kasane::shard::Shard::parse)
+                    .transpose()?,
+                job: a.job,
             };
             kasane::pipeline::run::run(&p, &opts)?;
+            Ok(())
+        }
+        Command::Gather(a) => {
+            let p = load_pipeline(&a.file)?;
+            let opts = kasane::pipeline::gather::GatherOptions {
+                out: a.output,
+                job: a.job,
+                quiet: a.quiet,
+            };
+            kasane::pipeline::gather::gather(&p, &opts)?;
             Ok(())
         }
         Command::Verify { dir } => {

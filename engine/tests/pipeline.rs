@@ -251,3 +251,144 @@ fn schema_is_json_and_knows_every_parameter() {
     }
     assert_eq!(params["flag"]["default"], 1796);
 }
+
+/// Every example, cut into 2 and into 5 shards (all the contigs of the test reference), run
+/// shard by shard in reverse order and gathered: the same files as an unsharded run, and a later
+/// unsharded run finds every job up to date.
+#[test]
+fn shards_gather_into_the_unsharded_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["short-read-qc", "long-read-qc", "cohort"] {
+        let f = repo().join(format!("pipelines/{name}.toml"));
+        let f = f.to_string_lossy().into_owned();
+        let full = tmp.path().join(format!("{name}-full"));
+        ok(&["run", &f, "-o", full.to_str().unwrap(), "--quiet"]);
+        let want = files(&full);
+        for n in [2usize, 5] {
+            let out = tmp.path().join(format!("{name}-{n}"));
+            let o = out.to_str().unwrap();
+            for i in (1..=n).rev() {
+                ok(&[
+                    "run",
+                    &f,
+                    "-o",
+                    o,
+                    "--shard",
+                    &format!("{i}/{n}"),
+                    "--quiet",
+                ]);
+            }
+            ok(&["gather", &f, "-o", o, "--quiet"]);
+            let got = files(&out);
+            assert_eq!(
+                got.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+                want.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+                "{name} in {n} shards"
+            );
+            for ((p, a), (_, b)) in got.iter().zip(&want) {
+                assert!(a == b, "{name} in {n} shards: {} differs", p.display());
+            }
+            assert!(ok(&["verify", o]).contains(": ok,"));
+            let shards = &run_json(&out)["jobs"][0]["shards"];
+            assert_eq!(shards.as_array().map(Vec::len), Some(n), "{shards}");
+            // Gathered jobs count as done for an unsharded run of the same file.
+            ok(&["run", &f, "-o", o, "--quiet"]);
+            assert!(statuses(&out).iter().all(|s| s.contains("skipped")));
+        }
+    }
+}
+
+/// The workflow-engine path: each job of each shard run alone, each job gathered alone, then
+/// one gather for run.json.
+#[test]
+fn jobs_run_and_gather_one_at_a_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = repo().join("pipelines/short-read-qc.toml");
+    let f = f.to_string_lossy().into_owned();
+    let full = tmp.path().join("full");
+    ok(&["run", &f, "-o", full.to_str().unwrap(), "--quiet"]);
+    let out = tmp.path().join("jobs");
+    let o = out.to_str().unwrap();
+    let jobs = ["targets/NA0001", "windows/NA0001"];
+    for j in jobs {
+        for i in 1..=3 {
+            ok(&[
+                "run",
+                &f,
+                "-o",
+                o,
+                "--shard",
+                &format!("{i}/3"),
+                "--job",
+                j,
+                "--quiet",
+            ]);
+        }
+    }
+    for j in jobs {
+        ok(&["gather", &f, "-o", o, "--job", j, "--quiet"]);
+    }
+    assert!(!out.join("run.json").exists());
+    ok(&["gather", &f, "-o", o, "--quiet"]);
+    assert_eq!(files(&out), files(&full));
+    assert!(statuses(&out).iter().all(|s| s.contains("skipped")));
+    let e = kasane(&["run", &f, "-o", o, "--job", "nope/NA0001"]);
+    assert!(!e.status.success());
+    assert!(String::from_utf8_lossy(&e.stderr)
+        .contains("no job nope/NA0001; the jobs are: targets/NA0001"));
+}
+
+/// Gather refuses what it cannot join exactly: a missing shard, a shard whose input changed,
+/// more shards than contigs.
+#[test]
+fn gather_refuses_missing_or_stale_shards() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for f in ["sample.bam", "sample.bam.bai", "ref.fa", "ref.fa.fai"] {
+        std::fs::copy(repo().join("testdata").join(f), data.join(f)).unwrap();
+    }
+    let file = tmp.path().join("p.toml");
+    std::fs::write(
+        &file,
+        "name = \"p\"\noutput = \"out\"\nreference = \"data/ref.fa\"\n\
+         [[samples]]\nid = \"s\"\npath = \"data/sample.bam\"\n\
+         [[steps]]\nid = \"cov\"\nkind = \"coverage\"\n",
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let err = |args: &[&str]| {
+        let o = kasane(args);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let e = err(&["gather", f, "--quiet"]);
+    assert!(e.contains("no shards to gather"), "{e}");
+    ok(&["run", f, "--shard", "1/2", "--quiet"]);
+    let e = err(&["gather", f, "--quiet"]);
+    assert!(e.contains("shard(s) 2/2 have not run"), "{e}");
+    ok(&["run", f, "--shard", "2/2", "--quiet"]);
+    // The input changes after the shards ran: their results no longer hold.
+    let bam = data.join("sample.bam");
+    let mut t = std::fs::File::options().append(true).open(&bam).unwrap();
+    // One more empty BGZF block: still a valid BAM, with other bytes.
+    let eof: [u8; 28] = [
+        0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 0x42, 0x43, 2, 0, 0x1b, 0, 3, 0, 0, 0, 0, 0,
+        0, 0, 0, 0,
+    ];
+    std::io::Write::write_all(&mut t, &eof).unwrap();
+    drop(t);
+    let e = err(&["gather", f, "--quiet"]);
+    assert!(
+        e.contains("shard 1/2 has not finished, or its inputs"),
+        "{e}"
+    );
+    assert!(!tmp.path().join("out/cov/s.mosdepth.summary.txt").exists());
+    let e = err(&["run", f, "--shard", "1/9", "--quiet"]);
+    assert!(
+        e.contains("9 shards asked for, but the reference has 5 contig(s)"),
+        "{e}"
+    );
+    let e = err(&["run", f, "--shard", "3/2", "--quiet"]);
+    assert!(e.contains("expected i/N"), "{e}");
+}

@@ -9,6 +9,7 @@
 pub mod depth;
 pub mod output;
 pub mod regions;
+pub mod shards;
 pub mod stats;
 pub mod stream;
 
@@ -22,9 +23,11 @@ use crate::io::bed::{BedRegions, Region};
 use crate::io::csi::levels_for;
 use crate::io::{Alignment, AlignmentReader, Header, Visitor};
 use crate::progress::Progress;
+use crate::shard::Shard;
 use depth::{EventBuilder, ReadFilter};
 use output::IndexedBed;
 use regions::{QuantizeStream, RegionResult, RegionStream};
+use shards::ContigSummary;
 use stats::{DepthStat, Histogram};
 use stream::ContigStream;
 
@@ -57,6 +60,9 @@ pub struct CoverageOptions {
     pub backend: BackendKind,
     /// The command line, recorded in `{prefix}.kasane.json`.
     pub command_line: Vec<String>,
+    /// One shard of the genome: only its contigs, and a shard record instead of the summary
+    /// and distribution files (see [`shards::gather`]).
+    pub shard: Option<Shard>,
 }
 
 /// What a run did, for logs and provenance.
@@ -105,29 +111,75 @@ pub fn run(opts: &CoverageOptions, progress: &Progress) -> Result<CoverageReport
         Some(By::Bed(p)) => Some(BedRegions::read(p)?),
         _ => None,
     };
+    if opts.shard.is_some() && chrom_name.is_some() {
+        return Err(Error::Usage(
+            "--shard and --chrom cannot be combined: a shard chooses its own contigs".into(),
+        ));
+    }
     let mut reader = AlignmentReader::open(
         &opts.input,
         opts.fasta.as_deref(),
         chrom_name.as_deref(),
         pool.clone(),
     )?;
-    let header = reader.header().clone();
-    let target = match &chrom_name {
-        Some(c) => Some(header.tid(c).ok_or_else(|| {
+    let mut header = reader.header().clone();
+    let targets: Option<Vec<usize>> = match (&chrom_name, opts.shard) {
+        (Some(c), _) => Some(vec![header.tid(c).ok_or_else(|| {
             Error::Usage(format!(
                 "chromosome {c} not found in {}",
                 opts.input.display()
             ))
-        })?),
-        None => None,
+        })?]),
+        (None, Some(shard)) => {
+            let lengths: Vec<u64> = header.refs.iter().map(|r| r.len).collect();
+            let range = shard
+                .contigs(&lengths)
+                .map_err(|e| Error::format(&opts.input, e.to_string()))?;
+            // With a BAM index, start at the shard's first record; without one, read from the
+            // start and pass over other contigs.
+            if range.start > 0 && matches!(reader, AlignmentReader::Bam(_)) {
+                if let Some(name) = shard_start(&opts.input, &header, range.clone())? {
+                    reader = AlignmentReader::open(
+                        &opts.input,
+                        opts.fasta.as_deref(),
+                        Some(&name),
+                        pool.clone(),
+                    )?;
+                    header = reader.header().clone();
+                }
+            }
+            Some(range.collect())
+        }
+        (None, None) => None,
     };
     // The reader runs on this thread, never inside the pool: the pool inflates its blocks.
-    let mut driver = Driver::new(opts, &header, target, bed, backend, pool.clone(), progress)?;
+    let mut driver = Driver::new(opts, &header, targets, bed, backend, pool.clone(), progress)?;
     reader.visit(&mut driver)?;
     driver.finish_remaining()?;
     let report = driver.finish()?;
     progress.done();
     Ok(report)
+}
+
+/// The contig of `range` whose first record the index places earliest; `None` without an
+/// index. A shard whose contigs have no records starts at its first contig (and reads nothing).
+fn shard_start(
+    input: &std::path::Path,
+    header: &Header,
+    range: std::ops::Range<usize>,
+) -> Result<Option<String>> {
+    let has_index = crate::io::index::candidates(input, &["bai", "csi"])
+        .iter()
+        .any(|p| p.exists());
+    if !has_index {
+        return Ok(None);
+    }
+    for tid in range.clone() {
+        if crate::io::index::first_offset(input, tid)?.is_some() {
+            return Ok(Some(header.refs[tid].name.clone()));
+        }
+    }
+    Ok(Some(header.refs[range.start].name.clone()))
 }
 
 /// A contig that had reads: its histogram and statistics, from the stream.
@@ -174,13 +226,8 @@ struct Driver<'a> {
     region_bed: Option<IndexedBed>,
     quantized: Option<IndexedBed>,
     thresholds: Option<IndexedBed>,
-    summary: String,
-    global_dist_text: String,
-    region_dist_text: String,
-    global_dist: Histogram,
-    region_dist: Histogram,
-    global_stat: DepthStat,
-    global_region_stat: DepthStat,
+    /// Contigs with reads, in order: what the summary and distribution files are made of.
+    done: Vec<ContigSummary>,
     chrom_region_stat: DepthStat,
     warnings: Vec<String>,
 }
@@ -194,7 +241,7 @@ impl<'a> Driver<'a> {
     fn new(
         opts: &'a CoverageOptions,
         header: &'a Header,
-        target: Option<usize>,
+        targets: Option<Vec<usize>>,
         bed: Option<BedRegions>,
         backend: Box<dyn Backend>,
         pool: Arc<rayon::ThreadPool>,
@@ -236,10 +283,7 @@ impl<'a> Driver<'a> {
             (Some(By::Bed(_)), Some(b)) => RegionSource::Bed(b),
             _ => RegionSource::None,
         };
-        let targets = match target {
-            Some(t) => vec![t],
-            None => (0..header.refs.len()).collect(),
-        };
+        let targets = targets.unwrap_or_else(|| (0..header.refs.len()).collect());
         Ok(Driver {
             opts,
             header,
@@ -265,14 +309,8 @@ impl<'a> Driver<'a> {
             region_bed,
             quantized,
             thresholds,
-            summary: String::new(),
-            global_dist_text: String::new(),
-            region_dist_text: String::new(),
-            global_dist: Histogram::default(),
-            region_dist: Histogram::default(),
-            global_stat: DepthStat::ZERO,
-            global_region_stat: DepthStat::ZERO,
-            chrom_region_stat: DepthStat::ZERO,
+            done: Vec::new(),
+            chrom_region_stat: DepthStat::CLEARED,
             warnings: Vec::new(),
         })
     }
@@ -611,23 +649,15 @@ impl<'a> Driver<'a> {
             }
             return Ok(());
         };
-        self.global_stat = self.global_stat.merge(&stat);
-        self.summary.push_str(&stat.summary_line(&name, prec));
-        if opts.by.is_some() {
-            let line = self
-                .chrom_region_stat
-                .summary_line(&format!("{name}_region"), prec);
-            self.summary.push_str(&line);
-        }
-        self.global_region_stat = self.global_region_stat.merge(&self.chrom_region_stat);
-        self.chrom_region_stat = DepthStat::CLEARED;
-        hist.write_distribution(&name, prec, &mut self.global_dist_text);
-        self.global_dist.merge(&hist);
-        if opts.by.is_some() {
-            let rd = std::mem::take(&mut self.chrom_region_dist);
-            rd.write_distribution(&name, prec, &mut self.region_dist_text);
-            self.region_dist.merge(&rd);
-        }
+        let region_stat = std::mem::replace(&mut self.chrom_region_stat, DepthStat::CLEARED);
+        let region_hist = std::mem::take(&mut self.chrom_region_dist);
+        self.done.push(ContigSummary {
+            name,
+            stat,
+            region_stat,
+            hist,
+            region_hist,
+        });
         Ok(())
     }
 
@@ -635,22 +665,15 @@ impl<'a> Driver<'a> {
         let opts = self.opts;
         let prec = opts.precision;
         let p = &opts.prefix;
-        self.summary
-            .push_str(&self.global_stat.summary_line("total", prec));
-        if opts.by.is_some() {
-            self.summary
-                .push_str(&self.global_region_stat.summary_line("total_region", prec));
-        }
-        self.global_dist
-            .write_distribution("total", prec, &mut self.global_dist_text);
-        if opts.by.is_some() {
-            self.region_dist
-                .write_distribution("total", prec, &mut self.region_dist_text);
-        }
         if let RegionSource::Bed(b) = &self.regions {
+            // A shard leaves other shards' contigs in the BED: only warn about contigs that
+            // are in no shard.
             if opts.chrom.is_none() {
                 for c in &b.chrom_order {
                     if let Some(v) = b.by_chrom.get(c) {
+                        if opts.shard.is_some() && self.header.tid(c).is_some() {
+                            continue;
+                        }
                         self.warnings.push(format!(
                             "chromosome {c} from the BED file with {} regions is not in {}",
                             v.len(),
@@ -662,32 +685,58 @@ impl<'a> Driver<'a> {
         }
         let mut set = OutputSet::default();
         let mut outputs = Vec::new();
-        let summary = format!("chrom\tlength\tbases\tmean\tmin\tmax\n{}", self.summary);
-        output::write_text(
-            format!("{p}.mosdepth.global.dist.txt"),
-            &self.global_dist_text,
-            &mut set,
-        )?;
-        outputs.push(format!("{p}.mosdepth.global.dist.txt"));
-        output::write_text(format!("{p}.mosdepth.summary.txt"), &summary, &mut set)?;
-        outputs.push(format!("{p}.mosdepth.summary.txt"));
-        if opts.by.is_some() {
-            output::write_text(
-                format!("{p}.mosdepth.region.dist.txt"),
-                &self.region_dist_text,
-                &mut set,
-            )?;
-            outputs.push(format!("{p}.mosdepth.region.dist.txt"));
-        }
         let beds = [
             self.per_base.take(),
             self.region_bed.take(),
             self.quantized.take(),
             self.thresholds.take(),
         ];
+        let mut parts = Vec::new();
         for b in beds.into_iter().flatten() {
-            outputs.push(b.path_string());
+            let path = b.path_string();
+            parts.push(shards::BedPart {
+                suffix: path
+                    .strip_prefix(&format!("{p}."))
+                    .unwrap_or(&path)
+                    .to_string(),
+                header_bytes: b.header_bytes(),
+            });
+            outputs.push(path);
             b.finish(&mut set)?;
+        }
+        match opts.shard {
+            None => {
+                let t = shards::texts(&self.done, opts.by.is_some(), prec);
+                let mut texts = vec![
+                    ("mosdepth.global.dist.txt", t.global_dist),
+                    ("mosdepth.summary.txt", t.summary),
+                ];
+                if let Some(rd) = t.region_dist {
+                    texts.push(("mosdepth.region.dist.txt", rd));
+                }
+                for (suffix, text) in texts {
+                    let path = format!("{p}.{suffix}");
+                    output::write_text(path.clone(), &text, &mut set)?;
+                    outputs.push(path);
+                }
+            }
+            Some(shard) => {
+                let levels = levels_for(self.header.refs.iter().map(|r| r.len).max().unwrap_or(0));
+                let record = shards::ShardRecord {
+                    kasane_version: crate::VERSION.to_string(),
+                    shard: shard.to_string(),
+                    precision: prec,
+                    by: opts.by.is_some(),
+                    csi_levels: levels,
+                    beds: parts,
+                    contigs: std::mem::take(&mut self.done),
+                };
+                let text = serde_json::to_string(&record)
+                    .map_err(|e| Error::Usage(format!("shard record: {e}")))?;
+                let path = shards::record_path(p);
+                output::write_text(path.clone(), &text, &mut set)?;
+                outputs.push(path);
+            }
         }
         let provenance = self.provenance(&outputs);
         output::write_text(format!("{p}.kasane.json"), &provenance, &mut set)?;

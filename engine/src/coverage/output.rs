@@ -17,6 +17,7 @@ pub struct IndexedBed {
     writer: BgzfWriter<BufWriter<File>>,
     /// Contigs in order of first appearance; the index refers to them by position.
     names: Vec<String>,
+    header_bytes: u64,
 }
 
 impl IndexedBed {
@@ -26,6 +27,7 @@ impl IndexedBed {
             file,
             writer: BgzfWriter::new(w, 1, pool, Some(CsiBuilder::new(14, levels))),
             names: Vec::new(),
+            header_bytes: 0,
         })
     }
 
@@ -33,25 +35,39 @@ impl IndexedBed {
         Error::io(self.file.final_path(), e)
     }
 
-    fn select(&mut self, chrom: &str) -> u32 {
+    /// Each contig starts a new BGZF block, so a file's blocks for one contig do not depend on
+    /// what came before: shard outputs concatenate into the unsharded file byte for byte.
+    fn select(&mut self, chrom: &str) -> Result<u32> {
         if self.names.last().map(String::as_str) != Some(chrom) {
+            if !self.names.is_empty() {
+                self.writer.end_block().map_err(|e| self.io_err(e))?;
+            }
             self.names.push(chrom.to_string());
         }
-        (self.names.len() - 1) as u32
+        Ok((self.names.len() - 1) as u32)
+    }
+
+    /// Compressed bytes of the header (its own blocks); 0 without a header.
+    pub fn header_bytes(&self) -> u64 {
+        self.header_bytes
     }
 
     pub fn path_string(&self) -> String {
         self.file.final_path().display().to_string()
     }
 
+    /// Writes the header lines in blocks of their own (see [`Self::select`]).
     pub fn header(&mut self, text: &str) -> Result<()> {
         self.writer
             .write_plain(text.as_bytes())
-            .map_err(|e| self.io_err(e))
+            .and_then(|_| self.writer.end_block())
+            .map_err(|e| self.io_err(e))?;
+        self.header_bytes = self.writer.coffset();
+        Ok(())
     }
 
     pub fn line(&mut self, chrom: &str, beg: u64, end: u64, text: &str) -> Result<()> {
-        let tid = self.select(chrom);
+        let tid = self.select(chrom)?;
         self.writer
             .write_record(text.as_bytes(), tid, beg, end)
             .map_err(|e| self.io_err(e))
@@ -62,7 +78,7 @@ impl IndexedBed {
         chrom: &str,
         p: &crate::coverage::stream::CompressedPiece,
     ) -> Result<()> {
-        let tid = self.select(chrom);
+        let tid = self.select(chrom)?;
         self.writer
             .write_precompressed(tid, &p.data, &p.block_sizes, p.ulen, &p.marks)
             .map_err(|e| self.io_err(e))

@@ -18,7 +18,7 @@ pub fn fmt_fixed(out: &mut String, v: f64, precision: usize) {
 }
 
 /// Length, summed depth, min and max over some bases.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DepthStat {
     pub cum_length: u64,
     pub cum_depth: u64,
@@ -102,7 +102,7 @@ impl DepthStat {
 }
 
 /// Counts of bases at each depth.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Histogram(pub Vec<u64>);
 
 impl Histogram {

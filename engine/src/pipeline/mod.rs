@@ -9,6 +9,7 @@
 //! Schema of the file).
 
 pub mod fingerprint;
+pub mod gather;
 pub mod parse;
 pub mod plan;
 pub mod run;

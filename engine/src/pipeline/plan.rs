@@ -128,6 +128,20 @@ fn coverage_outputs(prefix: &str, step: &super::Step) -> Vec<String> {
     w
 }
 
+/// The job that runs shard `shard` of `job`: only the shard's contigs, its BED files and a
+/// shard record instead of the summary and distribution files (`kasane gather` makes those).
+pub fn for_shard(job: &Job, shard: crate::shard::Shard) -> Job {
+    let mut j = job.clone();
+    j.args.push("--shard".into());
+    j.args.push(shard.to_string());
+    j.writes
+        .retain(|w| w.ends_with(".bed.gz") || w.ends_with(".bed.gz.csi"));
+    j.writes
+        .push(crate::coverage::shards::record_path(&j.prefix));
+    j.writes.sort();
+    j
+}
+
 /// The key that says whether a job's earlier result still holds: kasane's version, the
 /// command, and the fingerprints of what it reads.
 pub fn job_key(job: &Job) -> std::io::Result<String> {

@@ -16,6 +16,7 @@ use super::fingerprint;
 use super::plan::{self, Job};
 use super::Pipeline;
 use crate::error::{Error, Result};
+use crate::shard::Shard;
 
 pub struct RunOptions {
     /// Overrides the file's output folder.
@@ -26,6 +27,11 @@ pub struct RunOptions {
     /// The `kasane` executable to run jobs with.
     pub exe: PathBuf,
     pub quiet: bool,
+    /// Run shard i/N of every job, into `OUT/.kasane/shards/i-of-N/` (joined by `gather`).
+    pub shard: Option<Shard>,
+    /// Run only this job (`step/sample`), without run.json: for workflow engines that run
+    /// each job on its own.
+    pub job: Option<String>,
 }
 
 enum State {
@@ -36,17 +42,19 @@ enum State {
 }
 
 /// What happened to one job.
-struct Done {
-    job: usize,
-    started: f64,
-    seconds: f64,
-    peak_rss_kib: Option<u64>,
-    skipped: bool,
-    provenance: Option<serde_json::Value>,
-    error: Option<String>,
+pub(crate) struct Done {
+    pub job: usize,
+    pub started: f64,
+    pub seconds: f64,
+    pub peak_rss_kib: Option<u64>,
+    pub skipped: bool,
+    pub provenance: Option<serde_json::Value>,
+    pub error: Option<String>,
+    /// For a gathered job: what each shard's run recorded.
+    pub shards: Vec<serde_json::Value>,
 }
 
-fn now() -> f64 {
+pub(crate) fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
@@ -69,7 +77,7 @@ pub fn output_dir(p: &Pipeline, out: Option<&Path>) -> Result<PathBuf> {
 }
 
 /// Writes `text` to `path` under a temporary name, then renames it.
-fn write_atomic(path: &Path, text: &str) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
     }
@@ -78,10 +86,45 @@ fn write_atomic(path: &Path, text: &str) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
+/// Where shard `s` of a run into `root` keeps its outputs and job records.
+pub fn shard_dir(root: &Path, s: Shard) -> PathBuf {
+    root.join(".kasane").join("shards").join(s.dir_name())
+}
+
+/// The jobs a run (or gather) works on: all, or the one `only` names.
+pub(crate) fn select_jobs(p: &Pipeline, only: Option<&str>) -> Result<Vec<Job>> {
+    let jobs = plan::jobs(p);
+    let Some(id) = only else {
+        return Ok(jobs);
+    };
+    match jobs.iter().find(|j| j.id == id) {
+        Some(j) => {
+            let mut j = j.clone();
+            // The workflow engine orders the jobs; alone, a job waits for nothing.
+            j.after.clear();
+            Ok(vec![j])
+        }
+        None => Err(usage(format!(
+            "{}: no job {id}; the jobs are: {}",
+            p.file.display(),
+            jobs.iter()
+                .map(|j| j.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// Runs the pipeline's jobs; returns the provenance file written (`run.json`, or `shard.json`
+/// in a shard folder, or the job's record with `job`).
 pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<PathBuf> {
-    let out = output_dir(p, opts.out.as_deref())?;
+    let root = output_dir(p, opts.out.as_deref())?;
+    let out = match opts.shard {
+        Some(s) => shard_dir(&root, s),
+        None => root.clone(),
+    };
     std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
-    let _lock = lock(&out)?;
+    let _lock = lock(&out, opts.job.as_deref())?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = match (opts.threads, p.threads) {
         (0, 0) => cores,
@@ -89,7 +132,10 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<PathBuf> {
         (t, _) => t,
     };
     let backend = opts.backend.clone().unwrap_or_else(|| p.backend.clone());
-    let jobs = plan::jobs(p);
+    let mut jobs = select_jobs(p, opts.job.as_deref())?;
+    if let Some(s) = opts.shard {
+        jobs = jobs.iter().map(|j| plan::for_shard(j, s)).collect();
+    }
     // Coverage wants two threads (reading and inflating); more jobs run side by side beyond that.
     let slots = (threads / 2).clamp(1, jobs.len().max(1));
     let per_job = (threads / slots).max(1);
@@ -99,8 +145,11 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<PathBuf> {
         }
     };
     log(&format!(
-        "{}: {} job(s), {} at a time with {} thread(s) each, backend {backend}, output {}",
+        "{}{}: {} job(s), {} at a time with {} thread(s) each, backend {backend}, output {}",
         p.name,
+        opts.shard
+            .map(|s| format!(" shard {s}"))
+            .unwrap_or_default(),
         jobs.len(),
         slots,
         per_job,
@@ -144,6 +193,7 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<PathBuf> {
                         skipped: true,
                         provenance: None,
                         error: None,
+                        shards: Vec::new(),
                     });
                     continue;
                 }
@@ -195,8 +245,17 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<PathBuf> {
             _ => return Err(usage(format!("job {} could not run", jobs[i].id))),
         }
     }
+    if opts.job.is_some() {
+        let path = plan::state_path(&out, &jobs[0]);
+        log(&format!("done: {}", path.display()));
+        return Ok(path);
+    }
     let run_json = provenance(p, &out, &jobs, &done, threads, &backend, started_all)?;
-    let path = out.join("run.json");
+    let path = out.join(if opts.shard.is_some() {
+        "shard.json"
+    } else {
+        "run.json"
+    });
     write_atomic(&path, &run_json)?;
     log(&format!("done: {}", path.display()));
     Ok(path)
@@ -204,10 +263,14 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<PathBuf> {
 
 /// One run per output folder at a time: an exclusive lock on `OUT/.kasane/lock`, released
 /// when the runner exits, however it exits.
-fn lock(out: &Path) -> Result<std::fs::File> {
+pub(crate) fn lock(out: &Path, job: Option<&str>) -> Result<std::fs::File> {
     let dir = out.join(".kasane");
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let path = dir.join("lock");
+    // A job run alone locks only that job, so a workflow engine can run jobs side by side.
+    let path = match job {
+        Some(j) => dir.join(format!("lock.{}", j.replace('/', "__"))),
+        None => dir.join("lock"),
+    };
     let f = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -248,6 +311,7 @@ fn run_job(
         skipped: false,
         provenance: None,
         error: Some(e),
+        shards: Vec::new(),
     };
     let prefix = out.join(&job.prefix);
     if let Some(d) = prefix.parent() {
@@ -359,7 +423,14 @@ fn run_job(
             Err(e) => return fail(format!("expected output {w} is missing: {e}")),
         }
     }
-    let record = json!({ "key": key, "outputs": outputs });
+    let record = json!({
+        "key": key,
+        "outputs": outputs,
+        "start_unix": started,
+        "seconds": seconds,
+        "peak_rss_kib": peak,
+        "provenance": provenance,
+    });
     if let Err(e) = write_atomic(&plan::state_path(out, job), &record.to_string()) {
         return fail(e.to_string());
     }
@@ -371,6 +442,7 @@ fn run_job(
         skipped: false,
         provenance,
         error: None,
+        shards: Vec::new(),
     }
 }
 
@@ -397,7 +469,7 @@ fn wait_with_rusage(mut child: std::process::Child) -> (Option<i32>, Option<u64>
     (code, None)
 }
 
-fn provenance(
+pub(crate) fn provenance(
     p: &Pipeline,
     out: &Path,
     jobs: &[Job],
@@ -453,6 +525,11 @@ fn provenance(
             "backend": d.provenance.as_ref().and_then(|v| v["backend"].as_str().map(str::to_string)),
             "outputs": outputs,
         }));
+        if !d.shards.is_empty() {
+            if let Some(last) = job_list.last_mut() {
+                last["shards"] = json!(d.shards);
+            }
+        }
     }
     let text = std::fs::read_to_string(&p.file).map_err(|e| Error::io(&p.file, e))?;
     let resolved = json!({
