@@ -38,6 +38,9 @@ enum Command {
     /// Run a pipeline file: every step for every sample, skipping what an earlier run finished;
     /// writes OUT/run.json (provenance) last.
     Run(RunArgs),
+    /// Export a pipeline to a workflow engine: `kasane export snakemake FILE -o DIR`.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Join the shards of `kasane run FILE --shard i/N` (every i) into the files an unsharded
     /// run writes, byte for byte; writes OUT/run.json.
     Gather(GatherArgs),
@@ -88,6 +91,38 @@ struct RunArgs {
     /// for workflow engines that schedule each job themselves.
     #[arg(long, value_name = "STEP/SAMPLE")]
     job: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// A Snakemake workflow: per sample x shard x step a job (`kasane run --shard --job`), per
+    /// sample x step a gather job whose outputs are `kasane run`'s files, and run.json last.
+    /// Writes DIR/Snakefile, DIR/config.yaml (executable, paths, per-job threads, memory,
+    /// run time, GPUs) and DIR/profiles/slurm/config.yaml (Slurm executor profile).
+    Snakemake(ExportArgs),
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// Pipeline file (TOML).
+    file: PathBuf,
+    /// Folder for the workflow.
+    #[arg(short = 'o', long)]
+    output: PathBuf,
+    /// Results folder (default: the pipeline file's `output`).
+    #[arg(long, value_name = "DIR")]
+    results: Option<PathBuf>,
+    /// Shards per job (at most the number of contigs). Default: enough that each shard job
+    /// reads about 2 GiB of the largest input, but no more than the genome length divided by
+    /// its longest contig.
+    #[arg(long)]
+    shards: Option<usize>,
+    /// Threads per shard job.
+    #[arg(long, default_value_t = 2)]
+    threads_per_job: usize,
+    /// Memory per job, MB (declared to the scheduler).
+    #[arg(long, default_value_t = 2000)]
+    mem_mb: u64,
 }
 
 #[derive(Args)]
@@ -353,6 +388,26 @@ fn run(cli: Cli) -> Result<()> {
                 job: a.job,
             };
             kasane::pipeline::run::run(&p, &opts)?;
+            Ok(())
+        }
+        Command::Export(ExportCommand::Snakemake(a)) => {
+            let p = load_pipeline(&a.file)?;
+            let opts = kasane::pipeline::export::ExportOptions {
+                dir: a.output,
+                results: a.results,
+                shards: a.shards,
+                exe: std::env::current_exe().context("locating the kasane executable")?,
+                threads: a.threads_per_job,
+                mem_mb: a.mem_mb,
+            };
+            let e = kasane::pipeline::export::snakemake(&p, &opts)?;
+            eprintln!(
+                "[kasane] {}: {} job(s) x {} shard(s); run with `snakemake -s {} --cores N`",
+                e.snakefile.display(),
+                e.jobs,
+                e.shards,
+                e.snakefile.display()
+            );
             Ok(())
         }
         Command::Gather(a) => {

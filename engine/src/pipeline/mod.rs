@@ -8,6 +8,7 @@
 //! for resuming, `run.json`), [`verify`] (checksums against `run.json`), [`schema`] (the JSON
 //! Schema of the file).
 
+pub mod export;
 pub mod fingerprint;
 pub mod gather;
 pub mod parse;
@@ -52,6 +53,13 @@ impl StepKind {
     pub fn name(self) -> &'static str {
         match self {
             StepKind::Coverage => "coverage",
+        }
+    }
+
+    /// Whether `kasane run --shard` can cut this kind's jobs into shards.
+    pub fn shardable(self) -> bool {
+        match self {
+            StepKind::Coverage => true,
         }
     }
 }

@@ -1,0 +1,316 @@
+//! `kasane export snakemake FILE -o DIR`: the pipeline as a Snakemake workflow, so a cohort can
+//! run on the engine an HPC site already uses. Each job of the pipeline becomes N shard jobs
+//! (`kasane run FILE --shard i/N --job STEP/SAMPLE`) and one gather job (`kasane gather FILE
+//! --job STEP/SAMPLE`) whose outputs are the files `kasane run` writes; a last local job writes
+//! `run.json`. kasane's own job records are the shard jobs' outputs, so Snakemake and kasane
+//! agree on what is finished, and a job that failed can be re-run alone.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::plan;
+use super::run::output_dir;
+use super::Pipeline;
+use crate::error::{Error, Result};
+use crate::io::AlignmentReader;
+
+/// Alignment bytes one shard job should read, when the shard count is chosen automatically:
+/// a few minutes of work, so scheduling overhead stays small and a failed job is cheap to redo.
+pub const BYTES_PER_SHARD: u64 = 2 << 30;
+
+pub struct ExportOptions {
+    /// Folder for the workflow (Snakefile, config.yaml, profiles/).
+    pub dir: PathBuf,
+    /// Results folder (default: the pipeline's `output`).
+    pub results: Option<PathBuf>,
+    /// Shard count; `None` chooses one from the reference and the inputs.
+    pub shards: Option<usize>,
+    /// The `kasane` executable the jobs run.
+    pub exe: PathBuf,
+    /// Threads per job.
+    pub threads: usize,
+    /// Memory per job, MB.
+    pub mem_mb: u64,
+}
+
+/// What was written, for the CLI to report.
+pub struct Exported {
+    pub snakefile: PathBuf,
+    pub shards: usize,
+    pub jobs: usize,
+}
+
+fn abs(p: &Path) -> Result<PathBuf> {
+    std::path::absolute(p).map_err(|e| Error::io(p, e))
+}
+
+/// The path without `..` and links where it exists, else made absolute.
+fn real(p: &Path) -> Result<PathBuf> {
+    match std::fs::canonicalize(p) {
+        Ok(r) => Ok(r),
+        Err(_) => abs(p),
+    }
+}
+
+/// Contig lengths of each sample's alignments (its header).
+fn sample_contigs(p: &Pipeline) -> Result<Vec<(String, Vec<u64>)>> {
+    let pool = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .map_err(|e| Error::Usage(format!("cannot start a thread: {e}")))?,
+    );
+    let mut out = Vec::new();
+    for s in &p.samples {
+        let r = AlignmentReader::open(&s.path, p.reference.as_deref(), None, pool.clone())?;
+        out.push((
+            s.id.clone(),
+            r.header().refs.iter().map(|c| c.len).collect::<Vec<_>>(),
+        ));
+    }
+    Ok(out)
+}
+
+/// The shard count: asked for, or as many shards as the largest input needs at
+/// [`BYTES_PER_SHARD`] each, but no more than the contigs allow, nor more than the genome
+/// divided by its longest contig (beyond that the longest contig's shard sets the pace).
+pub fn choose_shards(p: &Pipeline, asked: Option<usize>) -> Result<usize> {
+    let contigs = sample_contigs(p)?;
+    let fewest = contigs
+        .iter()
+        .min_by_key(|(_, l)| l.len())
+        .map(|(id, l)| (id.clone(), l.len()))
+        .unwrap_or_default();
+    if let Some(n) = asked {
+        if n == 0 {
+            return Err(Error::Usage("--shards must be at least 1".into()));
+        }
+        if n > fewest.1 {
+            return Err(Error::Usage(format!(
+                "--shards {n}: sample {} has {} contig(s) and a shard holds whole contigs, so \
+                 at most {} shards are possible",
+                fewest.0, fewest.1, fewest.1
+            )));
+        }
+        return Ok(n);
+    }
+    let largest = p
+        .samples
+        .iter()
+        .map(|s| std::fs::metadata(&s.path).map_or(0, |m| m.len()))
+        .max()
+        .unwrap_or(0);
+    let by_size = largest.div_ceil(BYTES_PER_SHARD).max(1) as usize;
+    let balanced = contigs
+        .iter()
+        .map(|(_, l)| {
+            let total: u64 = l.iter().sum();
+            let longest = l.iter().copied().max().unwrap_or(1).max(1);
+            (total / longest).max(1) as usize
+        })
+        .min()
+        .unwrap_or(1);
+    Ok(by_size.min(balanced).min(fewest.1.max(1)).max(1))
+}
+
+/// A Python string literal.
+fn py(s: &str) -> String {
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '\\' => o.push_str("\\\\"),
+            '"' => o.push_str("\\\""),
+            '\n' => o.push_str("\\n"),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+fn py_list(items: impl IntoIterator<Item = String>) -> String {
+    let v: Vec<String> = items.into_iter().map(|s| py(&s)).collect();
+    format!("[{}]", v.join(", "))
+}
+
+/// Writes the workflow; refuses (before writing anything) what it cannot express.
+pub fn snakemake(p: &Pipeline, opts: &ExportOptions) -> Result<Exported> {
+    for s in &p.steps {
+        if !s.kind.shardable() {
+            return Err(Error::Usage(format!(
+                "{}: step {} ({}) cannot be sharded yet, so it cannot be exported",
+                p.file.display(),
+                s.id,
+                s.kind.name()
+            )));
+        }
+    }
+    let n = choose_shards(p, opts.shards)?;
+    let results = abs(&match &opts.results {
+        Some(r) => r.clone(),
+        None => output_dir(p, None)?,
+    })?;
+    let file = real(&p.file)?;
+    let jobs = plan::jobs(p);
+    let gpu = matches!(p.backend.as_str(), "cuda" | "wgpu");
+    let mut sf = String::new();
+    let _ = writeln!(
+        sf,
+        "# Generated by kasane {} from {}.\n# Re-export after changing the pipeline file: \
+         `kasane export snakemake FILE -o DIR`.\n\
+         # Local: snakemake -s {dir}/Snakefile --cores 8\n\
+         # Slurm: snakemake -s {dir}/Snakefile --workflow-profile {dir}/profiles/slurm\n",
+        crate::VERSION,
+        file.display(),
+        dir = abs(&opts.dir)?.display()
+    );
+    sf.push_str("import re\n\nconfigfile: workflow.basedir + \"/config.yaml\"\n\n");
+    sf.push_str("KASANE = config[\"kasane\"]\nPIPELINE = config[\"pipeline\"]\n");
+    sf.push_str("OUT = config[\"output\"]\n");
+    let _ = writeln!(
+        sf,
+        "N = {n}  # shards: runs of whole contigs, balanced by length"
+    );
+    sf.push_str("\n# Each pipeline job: its kasane id, the files it reads, and its final files.\nJOBS = {\n");
+    for j in &jobs {
+        let key = j.id.replace('/', "__");
+        let reads = j
+            .reads
+            .iter()
+            .map(|r| real(r).map(|a| a.display().to_string()))
+            .collect::<Result<Vec<_>>>()?;
+        let _ = writeln!(
+            sf,
+            "    {}: {{\"id\": {}, \"reads\": {}, \"writes\": {}}},",
+            py(&key),
+            py(&j.id),
+            py_list(reads),
+            py_list(j.writes.iter().cloned())
+        );
+    }
+    sf.push_str("}\n\n");
+    sf.push_str(
+        r#"wildcard_constraints:
+    job="|".join(re.escape(j) for j in JOBS),
+    i=r"\d+",
+
+localrules: all, provenance
+
+
+# Every final file, so that one removed or damaged is made again by its job's gather.
+rule all:
+    input:
+        OUT + "/run.json",
+        [f"{OUT}/{w}" for j in JOBS.values() for w in j["writes"]],
+
+
+# kasane's record of each finished job; its key covers kasane's version, the parameters and the
+# inputs' fingerprints.
+def shard_record(i, job):
+    return f"{OUT}/.kasane/shards/{i}-of-{N}/.kasane/jobs/{job}.json"
+
+
+rule shard:
+    input:
+        lambda w: JOBS[w.job]["reads"],
+    output:
+        f"{OUT}/.kasane/shards/{{i}}-of-{N}/.kasane/jobs/{{job}}.json",
+    log:
+        f"{OUT}/.kasane/logs/snakemake/{{job}}.{{i}}-of-{N}.log",
+    threads: config["threads"]
+    resources:
+        mem_mb=config["mem_mb"],
+        runtime=config["runtime_min"],
+"#,
+    );
+    if gpu {
+        sf.push_str("        gpu=config[\"gpus\"],\n");
+    }
+    sf.push_str(
+        r#"    params:
+        id=lambda w: JOBS[w.job]["id"],
+        shard=lambda w: f"{w.i}/{N}",
+    shell:
+        "{KASANE:q} run {PIPELINE:q} -o {OUT:q} --shard {params.shard} --job {params.id:q} "
+        "-t {threads} --quiet 2> {log:q}"
+
+
+"#,
+    );
+    for j in &jobs {
+        let key = j.id.replace('/', "__");
+        let rule = format!(
+            "gather_{}",
+            key.chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect::<String>()
+        );
+        let _ = writeln!(
+            sf,
+            "rule {rule}:\n    input:\n        [shard_record(i, {k}) for i in range(1, N + 1)],\n    \
+             output:\n        [f\"{{OUT}}/{{w}}\" for w in JOBS[{k}][\"writes\"]],\n        \
+             record=f\"{{OUT}}/.kasane/jobs/{k_raw}.json\",\n    \
+             log:\n        f\"{{OUT}}/.kasane/logs/snakemake/{k_raw}.gather.log\",\n    \
+             threads: 1\n    resources:\n        mem_mb=config[\"mem_mb\"],\n        \
+             runtime=config[\"runtime_min\"],\n    params:\n        id={id},\n    shell:\n        \
+             \"{{KASANE:q}} gather {{PIPELINE:q}} -o {{OUT:q}} --job {{params.id:q}} --quiet 2> {{log:q}}\"\n\n",
+            k = py(&key),
+            k_raw = key,
+            id = py(&j.id),
+        );
+    }
+    sf.push_str(
+        r#"# run.json: every job is gathered, so this only writes the provenance.
+rule provenance:
+    input:
+        [f"{OUT}/.kasane/jobs/{job}.json" for job in JOBS],
+    output:
+        OUT + "/run.json",
+    shell:
+        "{KASANE:q} gather {PIPELINE:q} -o {OUT:q} --quiet"
+"#,
+    );
+    let yaml_str = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let config = format!(
+        "# Settings of the exported workflow (kasane export snakemake).\n\
+         kasane: {}\npipeline: {}\noutput: {}\n\
+         # Per shard job: threads, memory (MB), run-time limit (minutes) and GPUs.\n\
+         threads: {}\nmem_mb: {}\nruntime_min: 120\ngpus: {}\n",
+        yaml_str(&abs(&opts.exe)?.display().to_string()),
+        yaml_str(&file.display().to_string()),
+        yaml_str(&results.display().to_string()),
+        opts.threads.max(1),
+        opts.mem_mb,
+        u8::from(gpu)
+    );
+    let gres = if gpu {
+        "\n  slurm_extra: \"'--gres=gpu:1'\""
+    } else {
+        ""
+    };
+    let profile = format!(
+        "# Snakemake profile for a Slurm cluster (snakemake-executor-plugin-slurm):\n\
+         #   snakemake -s {dir}/Snakefile --workflow-profile {dir}/profiles/slurm\n\
+         # Set the partition (and account, if the site needs one) here.\n\
+         executor: slurm\njobs: 100\nlatency-wait: 60\nretries: 1\nrerun-incomplete: true\n\
+         default-resources:\n  slurm_partition: \"debug\"{gres}\n",
+        dir = abs(&opts.dir)?.display()
+    );
+    let files = [
+        (opts.dir.join("Snakefile"), sf),
+        (opts.dir.join("config.yaml"), config),
+        (opts.dir.join("profiles/slurm/config.yaml"), profile),
+    ];
+    for (path, text) in &files {
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+        }
+        super::run::write_atomic(path, text)?;
+    }
+    Ok(Exported {
+        snakefile: opts.dir.join("Snakefile"),
+        shards: n,
+        jobs: jobs.len(),
+    })
+}
