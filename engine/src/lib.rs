@@ -7,6 +7,7 @@ pub mod error;
 pub mod io;
 pub mod pipeline;
 pub mod progress;
+pub mod sv;
 
 pub use error::{Error, Result};
 
