@@ -140,12 +140,12 @@ fn split_group(
     out: &mut Vec<Cluster>,
 ) {
     let mut g: Vec<&Sig> = group.to_vec();
-    let metric = |s: &Sig| {
-        if kind == SvKind::Bnd {
-            s.mate_pos
-        } else {
-            s.len
-        }
+    // Clips only bound an insertion's length from below: they are not split by length.
+    let all_clips = g.iter().all(|s| s.source == Source::Clip);
+    let metric = |s: &Sig| match kind {
+        SvKind::Bnd => s.mate_pos,
+        _ if all_clips => 0,
+        _ => s.len,
     };
     g.sort_by_key(|s| (metric(s), s.pos, s.read));
     let mut subs: Vec<Vec<&Sig>> = Vec::new();
@@ -196,9 +196,29 @@ fn make_cluster(sub: &[&Sig], kind: SvKind, group: u32) -> Option<Cluster> {
     let mut len: Vec<i64> = best.iter().map(|s| s.len).collect();
     let stdev_pos = stdev(&pos);
     let stdev_len = stdev(&len);
-    let mpos = median_lower(&mut pos);
+    // Where reads disagree on the position (repeats, duplicated insertions) the aligner
+    // tends to place the event at or right of its left-normalised position: the lower
+    // quartile stays closer to it than the median.
+    pos.sort_unstable();
+    let mpos = pos[(pos.len() - 1) / 4];
     let mlen = median_lower(&mut len);
     let clip_only = best.iter().all(|s| s.source == Source::Clip);
+    // Tandem duplications show as insertions in some reads and as overlapping split pieces
+    // in others; they are clustered together and reported as an insertion when a read
+    // carries the sequence, else as a duplication.
+    let kind = if kind == SvKind::Ins || kind == SvKind::Dup {
+        let has_seq = best
+            .iter()
+            .any(|s| s.kind == SvKind::Ins && !s.seq.is_empty() && s.source != Source::Clip);
+        let n_dup = best.iter().filter(|s| s.kind == SvKind::Dup).count();
+        if has_seq || n_dup == 0 {
+            SvKind::Ins
+        } else {
+            SvKind::Dup
+        }
+    } else {
+        kind
+    };
     let (mut seq, mut out_len) = (Vec::new(), mlen);
     if kind == SvKind::Ins {
         if clip_only {
@@ -211,7 +231,7 @@ fn make_cluster(sub: &[&Sig], kind: SvKind, group: u32) -> Option<Cluster> {
         } else {
             let rep = best
                 .iter()
-                .filter(|s| !s.seq.is_empty() && s.source != Source::Clip)
+                .filter(|s| s.kind == SvKind::Ins && !s.seq.is_empty() && s.source != Source::Clip)
                 .min_by_key(|s| ((s.len - mlen).abs(), (s.pos - mpos).abs(), s.read));
             if let Some(rep) = rep {
                 seq = rep.seq.clone();

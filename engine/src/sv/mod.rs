@@ -562,7 +562,13 @@ fn call_contig(
     let mut by_kind: FxHashMap<(SvKind, bool), Vec<signatures::Sig>> = FxHashMap::default();
     for s in ev.sigs {
         let clip = s.source == signatures::Source::Clip;
-        by_kind.entry((s.kind, clip)).or_default().push(s);
+        // Duplications cluster with insertions (see `cluster::make_cluster`).
+        let k = if s.kind == SvKind::Dup {
+            SvKind::Ins
+        } else {
+            s.kind
+        };
+        by_kind.entry((k, clip)).or_default().push(s);
     }
     let mut kinds: Vec<(SvKind, bool)> = by_kind.keys().copied().collect();
     kinds.sort();
@@ -627,9 +633,17 @@ fn call_contig(
         }
         let mut dr_sum = vec![0u32; n_samples];
         let mut do_sum = vec![0u32; n_samples];
+        // A read that ends within an insertion's length of it may carry a copy of nearby
+        // sequence that the aligner laid on the reference: only reads reaching further are
+        // informative for the reference allele.
+        let margin = if c.kind == SvKind::Ins {
+            c.len.clamp(50, 1000)
+        } else {
+            50
+        };
         for &bp in &bps {
             cover.clear();
-            spans.covering(bp, 50, &mut cover);
+            spans.covering(bp, margin, &mut cover);
             for &(r, s) in cover.iter() {
                 if c.reads.binary_search(&(r, s)).is_ok() {
                     continue;

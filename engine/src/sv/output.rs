@@ -84,6 +84,49 @@ pub fn header(h: &Header, samples: &[String], cmd: &str, cp: &CallParams) -> Vcf
     v
 }
 
+/// How far an event is shifted left at most when normalising.
+const MAX_SHIFT: i64 = 10_000;
+
+/// Leftmost position of a deletion of `len` bases starting at 1-based-before `pos` (the
+/// first deleted base is 0-based `pos`) with the same result, as `bcftools norm` places it.
+fn left_align_del(fasta: &FastaReader, contig: &str, pos: i64, len: i64) -> Result<i64> {
+    let lo = (pos - MAX_SHIFT).max(1);
+    let win = fasta.fetch(contig, (lo - 1) as u64, (pos + len) as u64)?;
+    // win[i] is 0-based base lo - 1 + i.
+    let at = |p: i64| win.get((p - (lo - 1)) as usize).copied();
+    let mut p = pos;
+    while p > lo {
+        match (at(p - 1), at(p - 1 + len)) {
+            (Some(a), Some(b)) if a == b && a != b'N' => p -= 1,
+            _ => break,
+        }
+    }
+    Ok(p)
+}
+
+/// Leftmost placement of an insertion of `seq` before 0-based `pos`, rotating the sequence.
+fn left_align_ins(
+    fasta: &FastaReader,
+    contig: &str,
+    pos: i64,
+    seq: &[u8],
+) -> Result<(i64, Vec<u8>)> {
+    let lo = (pos - MAX_SHIFT).max(1);
+    let win = fasta.fetch(contig, (lo - 1) as u64, pos as u64)?;
+    let mut s: std::collections::VecDeque<u8> = seq.iter().copied().collect();
+    let mut p = pos;
+    while p > lo {
+        let r = win[(p - 1 - (lo - 1)) as usize];
+        if s.back() == Some(&r) && r != b'N' {
+            s.rotate_right(1);
+            p -= 1;
+        } else {
+            break;
+        }
+    }
+    Ok((p, s.into_iter().collect()))
+}
+
 fn base_at(fasta: &FastaReader, contig: &str, pos0: i64) -> Result<u8> {
     let b = fasta.fetch(contig, pos0.max(0) as u64, pos0.max(0) as u64 + 1)?;
     Ok(b.first().copied().unwrap_or(b'N'))
@@ -107,7 +150,21 @@ pub fn format_record(
         .find(|r| r.name == contig)
         .map_or(0, |r| r.len as i64);
     // VCF POS is 1-based and names the base before the event.
-    let pos = c.pos.max(1);
+    let mut pos = c.pos.max(1);
+    let mut seq = std::borrow::Cow::Borrowed(&c.seq[..]);
+    if !c.clip_only {
+        match c.kind {
+            SvKind::Del if c.len <= MAX_RESOLVED_DEL => {
+                pos = left_align_del(fasta, contig, pos, c.len)?;
+            }
+            SvKind::Ins if !c.seq.is_empty() => {
+                let (p, s) = left_align_ins(fasta, contig, pos, &c.seq)?;
+                pos = p;
+                seq = std::borrow::Cow::Owned(s);
+            }
+            _ => {}
+        }
+    }
     if pos > clen {
         return Ok(None);
     }
@@ -135,12 +192,12 @@ pub fn format_record(
         SvKind::Ins => {
             let b = base_at(fasta, contig, pos - 1)? as char;
             reff = b.to_string();
-            if c.seq.is_empty() {
+            if seq.is_empty() {
                 alt = "<INS>".into();
                 *no_seq += 1;
             } else {
                 alt.push(b);
-                alt.push_str(&String::from_utf8_lossy(&c.seq));
+                alt.push_str(&String::from_utf8_lossy(&seq));
             }
             if c.clip_only {
                 extra.push_str(";CLIPPED");
