@@ -197,7 +197,9 @@ start_mariadb() {
     mkdir -p /run/mysqld
     chown mysql:mysql /run/mysqld
     # mysqld_safe daemonizes a watchdog; no init system needed
-    (cd / && nohup mysqld_safe >/var/log/slurm/mariadb-safe.log 2>&1 &)
+    # mysqld_safe stays in the foreground: detach it fully (own session, no
+    # inherited stdout) or callers piping our output would never see EOF
+    (cd / && setsid mysqld_safe </dev/null >>"$LOG_DIR/mariadb-safe.log" 2>&1 &)
     wait_for 120 mariadb mysqladmin ping
   fi
   # root talks to MariaDB over the unix socket (unix_socket auth, Debian default)

@@ -8,6 +8,7 @@ pub mod io;
 pub mod pipeline;
 pub mod progress;
 pub mod shard;
+pub mod sv;
 
 pub use error::{Error, Result};
 

@@ -33,6 +33,12 @@ enum Command {
     /// {prefix}.thresholds.bed.gz (with -T), each .bed.gz with a .csi index. Environment:
     /// MOSDEPTH_PRECISION (decimals, default 2), MOSDEPTH_Q0, MOSDEPTH_Q1, ... (quantize labels).
     Coverage(Box<CoverageArgs>),
+    /// Structural variants (>= 50 bp) from long-read alignments (PacBio HiFi, ONT).
+    ///
+    /// Writes OUT.vcf.gz (sorted, bgzipped) with its .tbi index (.csi when a contig is 2^29 bp
+    /// or longer) and OUT.kasane.json (provenance). Several inputs are called jointly: one
+    /// sample column each (named by @RG SM).
+    Sv(Box<SvArgs>),
     /// List the compute backends this machine offers, and why any is unavailable.
     Backends,
     /// Run a pipeline file: every step for every sample, skipping what an earlier run finished;
@@ -227,6 +233,46 @@ struct CoverageArgs {
     shard: Option<String>,
 }
 
+#[derive(Args)]
+struct SvArgs {
+    /// Alignments: BAM or CRAM files, sorted by coordinate (one sample each).
+    #[arg(value_name = "BAM-or-CRAM", required = true)]
+    inputs: Vec<PathBuf>,
+    /// Reference FASTA (a .fai index is used when present).
+    #[arg(short = 'f', long)]
+    fasta: PathBuf,
+    /// Output VCF, bgzipped: must end in .vcf.gz.
+    #[arg(short = 'o', long)]
+    output: PathBuf,
+    /// Worker threads (0 counts as 1). The output does not depend on it.
+    #[arg(short = 't', long, default_value_t = 0)]
+    threads: usize,
+    /// Compute backend (SV calling runs on the CPU; recorded in provenance).
+    #[arg(long, value_enum, default_value_t = BackendKind::Auto)]
+    backend: BackendKind,
+    /// BED of tandem repeats: events inside one are clustered over the whole repeat.
+    #[arg(long, value_name = "BED")]
+    tandem_repeats: Option<PathBuf>,
+    /// Only call on these contigs (comma-separated); inputs must be indexed.
+    #[arg(long, value_delimiter = ',')]
+    contigs: Option<Vec<String>>,
+    /// Smallest SV length reported.
+    #[arg(long, default_value_t = 50)]
+    min_svlen: i64,
+    /// Reads with a lower mapping quality are ignored.
+    #[arg(long, default_value_t = 20)]
+    min_mapq: u8,
+    /// Minimum supporting reads (default: adapts to each contig's depth).
+    #[arg(long)]
+    min_support: Option<u32>,
+    /// Also report low-fraction (mosaic/somatic) events: allele fraction down to 3%.
+    #[arg(long)]
+    mosaic: bool,
+    /// No progress display.
+    #[arg(long)]
+    quiet: bool,
+}
+
 fn parse_flag(s: &str) -> Result<u16, String> {
     let v = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         u16::from_str_radix(h, 16)
@@ -330,6 +376,25 @@ fn run(cli: Cli) -> Result<()> {
             let (opts, quiet) = coverage_options(*a)?;
             let progress = Progress::new(quiet);
             let report = coverage::run(&opts, &progress)?;
+            for w in &report.warnings {
+                eprintln!("kasane: warning: {w}");
+            }
+            Ok(())
+        }
+        Command::Sv(a) => {
+            let a = *a;
+            let mut opts = kasane::sv::SvOptions::new(a.inputs, a.fasta, a.output);
+            opts.threads = a.threads;
+            opts.backend = a.backend;
+            opts.tandem_repeats = a.tandem_repeats;
+            opts.contigs = a.contigs;
+            opts.min_svlen = a.min_svlen;
+            opts.min_mapq = a.min_mapq;
+            opts.min_support = a.min_support;
+            opts.mosaic = a.mosaic;
+            opts.command_line = std::env::args().collect();
+            let progress = Progress::new(a.quiet);
+            let report = kasane::sv::run(&opts, &progress)?;
             for w in &report.warnings {
                 eprintln!("kasane: warning: {w}");
             }
