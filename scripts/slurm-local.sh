@@ -55,7 +55,9 @@ wait_for() {
   die "timed out after ${secs}s waiting for $what"
 }
 
-pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# a zombie (reparented to a non-reaping container init) counts as dead
+proc_alive() { [[ -r /proc/$1/stat ]] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat"; }
+pid_alive() { local p; p=$(cat "$1" 2>/dev/null) && [[ -n "$p" ]] && proc_alive "$p"; }
 
 install_pkgs() {
   local need=()
@@ -199,7 +201,7 @@ start_mariadb() {
     # mysqld_safe daemonizes a watchdog; no init system needed
     # mysqld_safe stays in the foreground: detach it fully (own session, no
     # inherited stdout) or callers piping our output would never see EOF
-    (cd / && setsid mysqld_safe </dev/null >>"$LOG_DIR/mariadb-safe.log" 2>&1 &)
+    (cd / && setsid -f mysqld_safe </dev/null >>"$LOG_DIR/mariadb-safe.log" 2>&1)
     wait_for 120 mariadb mysqladmin ping
   fi
   # root talks to MariaDB over the unix socket (unix_socket auth, Debian default)
@@ -273,12 +275,14 @@ cmd_up() {
 }
 
 stop_pidfile() {
-  local name="$1" pidf="$2" i
-  pid_alive "$pidf" || return 0
+  local name="$1" pidf="$2" pid i
+  # read the pid once: daemons delete their pidfile while exiting
+  pid=$(cat "$pidf" 2>/dev/null) || return 0
+  [[ -n "$pid" ]] && proc_alive "$pid" || return 0
   log "stopping $name"
-  kill "$(cat "$pidf")"
-  for ((i = 0; i < 30; i++)); do pid_alive "$pidf" || return 0; sleep 1; done
-  kill -9 "$(cat "$pidf")" 2>/dev/null || true
+  kill "$pid" 2>/dev/null || true
+  for ((i = 0; i < 30; i++)); do proc_alive "$pid" || return 0; sleep 1; done
+  kill -9 "$pid" 2>/dev/null || true
 }
 
 cmd_down() {
@@ -291,9 +295,7 @@ cmd_down() {
     log "stopping mariadb"
     mysqladmin shutdown || true
   fi
-  if [[ -f /run/munge/munged.pid ]]; then
-    stop_pidfile munged /run/munge/munged.pid
-  fi
+  stop_pidfile munged /run/munge/munged.pid
   log "down"
 }
 
