@@ -231,13 +231,16 @@ fn copy_blocks(
 }
 
 /// Builds a BED file's CSI from its BGZF blocks, as the writer builds it while writing: each
-/// record spans from the previous record's end to its own, and a record that ends a full block
-/// ends at the start of the next one.
+/// record spans from the previous record's end to its own, except the first of each contig,
+/// which starts where its line starts (the writer ends a block there, see
+/// [`crate::io::bgzf::BgzfWriter::end_block`]); a record that ends a full block ends at the
+/// start of the next one.
 pub struct Reindexer {
     csi: CsiBuilder,
     names: Vec<String>,
-    /// The line in progress (it may span blocks).
+    /// The line in progress (it may span blocks), and where it starts.
     line: Vec<u8>,
+    line_start: u64,
     last_vend: u64,
     path: String,
     inflater: libdeflater::Decompressor,
@@ -250,6 +253,7 @@ impl Reindexer {
             csi: CsiBuilder::new(14, levels),
             names: Vec::new(),
             line: Vec::new(),
+            line_start: 0,
             last_vend: 0,
             path: path.to_string(),
             inflater: libdeflater::Decompressor::new(),
@@ -272,6 +276,9 @@ impl Reindexer {
         }
         let data = std::mem::take(&mut self.data);
         let mut start = 0;
+        if self.line.is_empty() {
+            self.line_start = coffset << 16;
+        }
         for nl in memchr::memchr_iter(b'\n', &data) {
             self.line.extend_from_slice(&data[start..nl]);
             start = nl + 1;
@@ -285,6 +292,7 @@ impl Reindexer {
             self.record(&line, vend)?;
             self.line = line;
             self.line.clear();
+            self.line_start = (coffset << 16) | start as u64;
         }
         self.line.extend_from_slice(&data[start..]);
         self.data = data;
@@ -303,6 +311,7 @@ impl Reindexer {
         let end = num(f.next()).ok_or_else(bad)?;
         if self.names.last().map(String::as_bytes) != Some(chrom) {
             self.names.push(String::from_utf8_lossy(chrom).into_owned());
+            self.last_vend = self.line_start;
         }
         let tid = (self.names.len() - 1) as u32;
         self.csi.push(tid, beg, end, self.last_vend, vend);

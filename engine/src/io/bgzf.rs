@@ -620,12 +620,6 @@ impl<W: Write> BgzfWriter<W> {
         Ok(())
     }
 
-    /// Ends the current block here (a partial one if need be), so that what follows starts a
-    /// new block: outputs cut at these points concatenate into the same bytes.
-    pub fn end_block(&mut self) -> std::io::Result<()> {
-        self.flush_blocks(true)
-    }
-
     /// Compressed bytes written so far (exact after [`Self::end_block`]).
     pub fn coffset(&self) -> u64 {
         self.coffset
