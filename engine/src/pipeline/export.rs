@@ -293,8 +293,10 @@ rule provenance:
         "# Snakemake profile for a Slurm cluster (snakemake-executor-plugin-slurm):\n\
          #   snakemake -s {dir}/Snakefile --workflow-profile {dir}/profiles/slurm\n\
          # Set the partition (and account, if the site needs one) here.\n\
+         # Resource strings are quoted twice: Snakemake reads resource values as Python.\n\
          executor: slurm\njobs: 100\nlatency-wait: 60\nretries: 1\nrerun-incomplete: true\n\
-         default-resources:\n  slurm_partition: \"debug\"{gres}\n",
+         slurm-init-seconds-before-status-checks: 10\n\
+         default-resources:\n  slurm_partition: \"'debug'\"{gres}\n",
         dir = abs(&opts.dir)?.display()
     );
     let files = [
