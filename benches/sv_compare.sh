@@ -27,7 +27,7 @@ tm() {
 }
 
 score() { # dataset vcf name -> "p r f1 gt"
-  "$EVAL"/score_sv.sh "$1" "$2" "$3" | sed 's/[a-z_]*=//g'
+  "$EVAL"/score_sv.sh "$1" "$2" "$3" | sed 's/[a-z_0-9]*=//g'
 }
 
 printf '%-10s %-5s %-9s %7s %7s %7s %7s %8s %8s\n' dataset reads tool F1 prec recall GT wall_s rss_MB
