@@ -5,7 +5,8 @@
 # make_dataset.py / sim_reads.sh. Every tool runs with THREADS threads (default 2); each call
 # set is scored with score_sv.sh (truvari bench, PASS only, DUP as INS, BND left out).
 # Calls and logs go to $OUT (default /tmp/sv_compare), never into the dataset folder except
-# the scores that score_sv.sh writes there. Prints one table row per tool and dataset.
+# the scores that score_sv.sh writes there (DIR/scores/svbench_*, named apart from peers.sh's).
+# Prints one table row per tool and dataset.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -26,7 +27,7 @@ tm() {
 }
 
 score() { # dataset vcf name -> "p r f1 gt"
-  "$EVAL"/score_sv.sh "$1" "$2" "$3" | sed 's/[a-z_]*=//g'
+  "$EVAL"/score_sv.sh "$1" "$2" "$3" | sed 's/[a-z_0-9]*=//g'
 }
 
 printf '%-10s %-5s %-9s %7s %7s %7s %7s %8s %8s\n' dataset reads tool F1 prec recall GT wall_s rss_MB
@@ -37,19 +38,19 @@ for d in "$@"; do
     [[ -s $bam ]] || continue
     o=$OUT/$ds.$lr; mkdir -p "$o"
     read -r w m < <(tm "$KASANE" sv --quiet -t "$T" -f "$d/ref.fa" -o "$o/kasane.vcf.gz" "$bam")
-    read -r p r f g < <(score "$d" "$o/kasane.vcf.gz" "kasane_$lr")
+    read -r p r f g < <(score "$d" "$o/kasane.vcf.gz" "svbench_kasane_$lr")
     printf '%-10s %-5s %-9s %7.4f %7.4f %7.4f %7.4f %8.1f %8d\n' "$ds" "$lr" kasane "$f" "$p" "$r" "$g" "$w" "$m"
     if command -v sniffles >/dev/null; then
       rm -f "$o/sniffles.vcf.gz"
       read -r w m < <(tm sniffles --input "$bam" --vcf "$o/sniffles.vcf.gz" --reference "$d/ref.fa" -t "$T")
-      read -r p r f g < <(score "$d" "$o/sniffles.vcf.gz" "sniffles_$lr")
+      read -r p r f g < <(score "$d" "$o/sniffles.vcf.gz" "svbench_sniffles_$lr")
       printf '%-10s %-5s %-9s %7.4f %7.4f %7.4f %7.4f %8.1f %8d\n' "$ds" "$lr" sniffles2 "$f" "$p" "$r" "$g" "$w" "$m"
     fi
     if command -v cuteSV >/dev/null; then
       rm -rf "$o/cutesv_work" && mkdir -p "$o/cutesv_work"
       read -r w m < <(tm cuteSV -t "$T" -s 3 --genotype --max_cluster_bias_INS 1000 --diff_ratio_merging_INS 0.9 \
         --max_cluster_bias_DEL 1000 --diff_ratio_merging_DEL 0.5 "$bam" "$d/ref.fa" "$o/cutesv.vcf" "$o/cutesv_work")
-      read -r p r f g < <(score "$d" "$o/cutesv.vcf" "cutesv_$lr")
+      read -r p r f g < <(score "$d" "$o/cutesv.vcf" "svbench_cutesv_$lr")
       printf '%-10s %-5s %-9s %7.4f %7.4f %7.4f %7.4f %8.1f %8d\n' "$ds" "$lr" cutesv "$f" "$p" "$r" "$g" "$w" "$m"
     fi
   done

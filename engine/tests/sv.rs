@@ -685,10 +685,7 @@ fn bad_inputs_fail_with_one_line_and_no_output() {
     let fx = fixture();
     // Reference whose contig length differs from the BAM's.
     let fa2 = fx.dir.path().join("other.fa");
-    write_fasta(
-        &fa2,
-        &[("chr1", &vec![b'A'; L1]), ("chr2", &vec![b'A'; 100])],
-    );
+    write_fasta(&fa2, &[("chr1", &vec![b'A'; L1]), ("chr2", &[b'A'; 100])]);
     let mut o = opts(&fx, "bad.vcf.gz", vec![fx.bam.clone()]);
     o.fasta = fa2;
     let e = run(&o, &Progress::hidden()).unwrap_err().to_string();

@@ -199,8 +199,14 @@ fn make_cluster(sub: &[&Sig], kind: SvKind, group: u32) -> Option<Cluster> {
     // Where reads disagree on the position (repeats, duplicated insertions) the aligner
     // tends to place the event at or right of its left-normalised position: the lower
     // quartile stays closer to it than the median.
+    // Where they scatter widely (a duplicated insertion laid anywhere along its copy) the
+    // leftmost read is the best estimate.
     pos.sort_unstable();
-    let mpos = pos[(pos.len() - 1) / 4];
+    let mpos = if stdev_pos > 50.0 {
+        pos[0]
+    } else {
+        pos[(pos.len() - 1) / 4]
+    };
     let mlen = median_lower(&mut len);
     let clip_only = best.iter().all(|s| s.source == Source::Clip);
     // Tandem duplications show as insertions in some reads and as overlapping split pieces

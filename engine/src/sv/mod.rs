@@ -661,6 +661,9 @@ fn call_contig(
                 // Reads of another allele at the site count against this one.
                 let dr = (dr_sum[s] + do_sum[s] + nb / 2) / nb;
                 let mut g = genotype::call(dr, dv[s], cp.err);
+                // In mosaic mode a sample with enough support carries the allele even at a
+                // low fraction; otherwise the likelihoods decide (a PASS record may then be
+                // 0/0 in a sample: the evidence exists, the genotype model doubts it).
                 if cp.mosaic && g.gt == "0/0" && dv[s] >= adaptive_support(cov[s], cp) {
                     g.gt = "0/1";
                 }

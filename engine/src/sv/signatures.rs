@@ -377,7 +377,7 @@ pub fn extract<A: Alignment>(
         let mut me = self_piece.clone();
         me.tid = Some(this_tid);
         others.push(me.clone());
-        others.sort_by(|a, b| (a.qs, a.qe).cmp(&(b.qs, b.qe)));
+        others.sort_by_key(|a| (a.qs, a.qe));
         let Some(mi) = others.iter().position(|x| *x == me) else {
             return Ok(());
         };
