@@ -256,6 +256,10 @@ struct SvArgs {
     /// Only call on these contigs (comma-separated); inputs must be indexed.
     #[arg(long, value_delimiter = ',')]
     contigs: Option<Vec<String>>,
+    /// One of N shards of whole contigs (used by `kasane run --shard`; `kasane gather` joins
+    /// the shards).
+    #[arg(long, value_name = "i/N", hide = true)]
+    shard: Option<String>,
     /// Smallest SV length reported.
     #[arg(long, default_value_t = 50)]
     min_svlen: i64,
@@ -388,6 +392,11 @@ fn run(cli: Cli) -> Result<()> {
             opts.backend = a.backend;
             opts.tandem_repeats = a.tandem_repeats;
             opts.contigs = a.contigs;
+            opts.shard = a
+                .shard
+                .as_deref()
+                .map(kasane::shard::Shard::parse)
+                .transpose()?;
             opts.min_svlen = a.min_svlen;
             opts.min_mapq = a.min_mapq;
             opts.min_support = a.min_support;
@@ -425,11 +434,10 @@ fn run(cli: Cli) -> Result<()> {
                 };
                 println!("{}. {} [{state}]", n + 1, j.id);
                 println!(
-                    "   kasane {} {} {} {}",
+                    "   kasane {} {} {}",
                     j.kind.name(),
                     j.args.join(" "),
-                    out.join(&j.prefix).display(),
-                    j.input.display()
+                    kasane::pipeline::plan::tail_args(j, &out.join(&j.prefix)).join(" ")
                 );
                 let reads: Vec<String> = j.reads.iter().map(|r| r.display().to_string()).collect();
                 println!("   reads: {}", reads.join(", "));

@@ -164,7 +164,11 @@ fn snakemake_runs_the_export_to_the_same_files_as_kasane_run() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    for (name, shards) in [("short-read-qc", "3"), ("cohort", "5")] {
+    for (name, shards) in [
+        ("short-read-qc", "3"),
+        ("long-read-sv", "2"),
+        ("cohort", "5"),
+    ] {
         let full = tmp.path().join(format!("{name}-full"));
         ok(&[
             "run",

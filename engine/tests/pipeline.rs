@@ -258,7 +258,7 @@ fn schema_is_json_and_knows_every_parameter() {
 #[test]
 fn shards_gather_into_the_unsharded_files() {
     let tmp = tempfile::tempdir().unwrap();
-    for name in ["short-read-qc", "long-read-qc", "cohort"] {
+    for name in ["short-read-qc", "long-read-qc", "long-read-sv", "cohort"] {
         let f = repo().join(format!("pipelines/{name}.toml"));
         let f = f.to_string_lossy().into_owned();
         let full = tmp.path().join(format!("{name}-full"));

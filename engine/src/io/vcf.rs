@@ -297,6 +297,62 @@ impl VcfWriter {
     }
 }
 
+/// Joins shard VCFs (each the same header, then its own contigs, each contig starting a BGZF
+/// block) into `out`: the first shard's header, every shard's records in order, one EOF block,
+/// and the index rebuilt with [`index_vcf_gz`], so the result is the unsharded file byte for
+/// byte. Returns the index path.
+pub fn concat_shards(parts: &[PathBuf], out: &Path) -> Result<PathBuf> {
+    let (file, mut w) = PendingFile::create(out.to_path_buf())?;
+    let mut inflater = libdeflater::Decompressor::new();
+    let mut data = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let raw = std::fs::read(part).map_err(|e| Error::io(part, e))?;
+        if !raw.ends_with(&EOF_BLOCK) {
+            return Err(Error::bgzf(part, "does not end with the BGZF EOF block"));
+        }
+        let body = &raw[..raw.len() - EOF_BLOCK.len()];
+        let mut at = 0;
+        // After the first shard, the header's blocks (text starting with '#') are skipped.
+        let mut in_header = i > 0;
+        while at < body.len() {
+            let h = body
+                .get(at..at + 18)
+                .ok_or_else(|| Error::bgzf(part, "a BGZF block is cut short"))?;
+            if h[0] != 0x1f || h[1] != 0x8b {
+                return Err(Error::bgzf(part, "not a BGZF block where one should start"));
+            }
+            let bsize = u16::from_le_bytes([h[16], h[17]]) as usize + 1;
+            let block = body
+                .get(at..at + bsize)
+                .ok_or_else(|| Error::bgzf(part, "a BGZF block is cut short"))?;
+            if in_header {
+                let isize = u32::from_le_bytes([
+                    block[bsize - 4],
+                    block[bsize - 3],
+                    block[bsize - 2],
+                    block[bsize - 1],
+                ]) as usize;
+                data.resize(isize, 0);
+                match inflater.deflate_decompress(&block[18..bsize - 8], &mut data) {
+                    Ok(n) if n == isize => {}
+                    _ => return Err(Error::bgzf(part, "a BGZF block does not inflate")),
+                }
+                in_header = data.first() == Some(&b'#');
+            }
+            if !in_header {
+                std::io::Write::write_all(&mut w, block).map_err(|e| Error::io(out, e))?;
+            }
+            at += bsize;
+        }
+    }
+    std::io::Write::write_all(&mut w, &EOF_BLOCK)
+        .and_then(|_| std::io::Write::flush(&mut w))
+        .map_err(|e| Error::io(out, e))?;
+    drop(w);
+    file.commit()?;
+    index_vcf_gz(out)
+}
+
 /// (Re)builds the tabix index of a finished `.vcf.gz` (`.tbi`, or `.csi` when a `##contig`
 /// is 2^29 bp or longer), as `tabix -p vcf` would. Returns the index path.
 pub fn index_vcf_gz(path: &Path) -> Result<PathBuf> {

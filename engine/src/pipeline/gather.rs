@@ -160,7 +160,21 @@ pub fn gather(p: &Pipeline, opts: &GatherOptions) -> Result<PathBuf> {
         if let Some(d) = prefix.parent() {
             std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
         }
-        crate::coverage::shards::gather(&parts, &prefix.display().to_string())?;
+        match job.kind {
+            super::StepKind::Coverage => {
+                crate::coverage::shards::gather(&parts, &prefix.display().to_string())?;
+            }
+            super::StepKind::Sv => {
+                let vcfs: Vec<PathBuf> = parts
+                    .iter()
+                    .map(|p| PathBuf::from(format!("{p}.vcf.gz")))
+                    .collect();
+                crate::io::vcf::concat_shards(
+                    &vcfs,
+                    &PathBuf::from(format!("{}.vcf.gz", prefix.display())),
+                )?;
+            }
+        }
         let mut outputs = BTreeMap::new();
         for w in &job.writes {
             let path = root.join(w);

@@ -43,23 +43,25 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Step kinds. `call` and `sv` are known names whose commands have not landed yet.
+/// Step kinds. `call` is a known name whose command has not landed yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StepKind {
     Coverage,
+    Sv,
 }
 
 impl StepKind {
     pub fn name(self) -> &'static str {
         match self {
             StepKind::Coverage => "coverage",
+            StepKind::Sv => "sv",
         }
     }
 
     /// Whether `kasane run --shard` can cut this kind's jobs into shards.
     pub fn shardable(self) -> bool {
         match self {
-            StepKind::Coverage => true,
+            StepKind::Coverage | StepKind::Sv => true,
         }
     }
 }

@@ -111,6 +111,57 @@ pub fn coverage_params() -> Vec<ParamSpec> {
     ]
 }
 
+/// `kasane sv`'s options, by their long names, with the CLI's defaults.
+pub fn sv_params() -> Vec<ParamSpec> {
+    use ParamType::*;
+    let p = |name, ty, default, help| ParamSpec {
+        name,
+        ty,
+        default,
+        help,
+    };
+    vec![
+        p(
+            "tandem_repeats",
+            Str,
+            None,
+            "BED of tandem repeats: events inside one cluster over the whole repeat",
+        ),
+        p(
+            "min_svlen",
+            Int,
+            Some(Param::Int(50)),
+            "smallest SV length reported",
+        ),
+        p(
+            "min_mapq",
+            Int,
+            Some(Param::Int(20)),
+            "reads with a lower mapping quality are ignored",
+        ),
+        p(
+            "min_support",
+            Int,
+            None,
+            "minimum supporting reads (default: adapts to each contig's depth)",
+        ),
+        p(
+            "mosaic",
+            Bool,
+            Some(Param::Bool(false)),
+            "also report low-fraction (mosaic/somatic) events",
+        ),
+    ]
+}
+
+/// The parameter table of a step kind.
+pub fn params_for(kind: StepKind) -> Vec<ParamSpec> {
+    match kind {
+        StepKind::Coverage => coverage_params(),
+        StepKind::Sv => sv_params(),
+    }
+}
+
 const TOP_KEYS: [&str; 8] = [
     "name",
     "reference",
@@ -439,7 +490,13 @@ pub fn parse_str(file: &Path, text: &str) -> Result<Pipeline, Vec<Diagnostic>> {
                     c.at(item.span(), "each of `steps` must be a table");
                     continue;
                 };
-                if let Some(s) = step(&mut c, t, item.span().start, regions.is_some()) {
+                if let Some(s) = step(
+                    &mut c,
+                    t,
+                    item.span().start,
+                    regions.is_some(),
+                    Checker::get(root, "reference").is_some(),
+                ) {
                     steps.push(s);
                 }
             }
@@ -582,7 +639,13 @@ fn read_sheet(
 
 type StepAt = (Step, usize, Vec<(String, usize)>);
 
-fn step(c: &mut Checker, t: &DeTable, at: usize, has_regions: bool) -> Option<StepAt> {
+fn step(
+    c: &mut Checker,
+    t: &DeTable,
+    at: usize,
+    has_regions: bool,
+    has_reference: bool,
+) -> Option<StepAt> {
     c.unknown_keys(t, &STEP_KEYS, "a step");
     let id = c.string(t, "id", "a step");
     if id.is_none() && Checker::get(t, "id").is_none() {
@@ -590,10 +653,16 @@ fn step(c: &mut Checker, t: &DeTable, at: usize, has_regions: bool) -> Option<St
     }
     let kind = match c.string(t, "kind", "a step") {
         Some((k, _)) if k == "coverage" => Some(StepKind::Coverage),
+        Some((k, kat)) if k == "sv" => {
+            if !has_reference {
+                c.at(kat..kat, "step kind `sv` needs the file's `reference`");
+            }
+            Some(StepKind::Sv)
+        }
         Some((k, kat)) if KINDS.contains(&k.as_str()) => {
             c.at(
                 kat..kat,
-                format!("step kind `{k}` is not available in this version of kasane (available: coverage)"),
+                format!("step kind `{k}` is not available in this version of kasane (available: coverage, sv)"),
             );
             None
         }
@@ -638,7 +707,7 @@ fn step(c: &mut Checker, t: &DeTable, at: usize, has_regions: bool) -> Option<St
             ),
         }
     }
-    let specs = coverage_params();
+    let specs = params_for(kind.unwrap_or(StepKind::Coverage));
     let mut params: BTreeMap<String, Param> = specs
         .iter()
         .filter_map(|s| s.default.clone().map(|d| (s.name.to_string(), d)))
@@ -708,6 +777,16 @@ fn param(
         (ParamType::Bool, _) => wrong(c, "a boolean"),
         (ParamType::Int, x @ DeValue::Integer(_)) => int_of(x).map(Param::Int),
         (ParamType::Int, _) => wrong(c, "an integer"),
+        (ParamType::Str, DeValue::String(s)) if spec.name == "tandem_repeats" => {
+            let p = c.base.join(s.as_ref());
+            if !p.exists() {
+                c.at(
+                    v.span(),
+                    format!("parameter `{}`: {} does not exist", spec.name, p.display()),
+                );
+            }
+            Some(Param::Str(p.display().to_string()))
+        }
         (ParamType::Str, DeValue::String(s)) => Some(Param::Str(s.to_string())),
         (ParamType::Str, _) => wrong(c, "a string"),
         (ParamType::StrOrInt, x @ DeValue::Integer(_)) => {

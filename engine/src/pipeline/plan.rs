@@ -55,7 +55,7 @@ pub fn jobs(p: &Pipeline) -> Vec<Job> {
                     Param::Str(s) => {
                         args.push(flag(name));
                         args.push(s.clone());
-                        if name == "by" && s.parse::<u64>().is_err() {
+                        if (name == "by" && s.parse::<u64>().is_err()) || name == "tandem_repeats" {
                             reads.push(PathBuf::from(s));
                         }
                     }
@@ -71,7 +71,10 @@ pub fn jobs(p: &Pipeline) -> Vec<Job> {
                 reads.push(r.clone());
             }
             let prefix = format!("{}/{}", step.id, sample.id);
-            let writes = coverage_outputs(&prefix, step);
+            let writes = match step.kind {
+                StepKind::Coverage => coverage_outputs(&prefix, step),
+                StepKind::Sv => vcf_outputs(&prefix, p.reference.as_deref()),
+            };
             let after = out
                 .iter()
                 .enumerate()
@@ -93,6 +96,41 @@ pub fn jobs(p: &Pipeline) -> Vec<Job> {
         }
     }
     out
+}
+
+/// A VCF and its index: `.tbi`, or `.csi` when the reference has a contig of 2^29 bp or more
+/// (as the writer chooses).
+fn vcf_outputs(prefix: &str, reference: Option<&Path>) -> Vec<String> {
+    let long = reference
+        .and_then(|r| std::fs::read_to_string(format!("{}.fai", r.display())).ok())
+        .is_some_and(|fai| {
+            fai.lines().any(|l| {
+                l.split('\t')
+                    .nth(1)
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .is_some_and(|n| n >= 1 << 29)
+            })
+        });
+    let index = if long { "csi" } else { "tbi" };
+    vec![
+        format!("{prefix}.vcf.gz"),
+        format!("{prefix}.vcf.gz.{index}"),
+    ]
+}
+
+/// The arguments after a job's options: where it writes and what it reads.
+pub fn tail_args(job: &Job, prefix: &Path) -> Vec<String> {
+    match job.kind {
+        StepKind::Coverage => vec![
+            prefix.display().to_string(),
+            job.input.display().to_string(),
+        ],
+        StepKind::Sv => vec![
+            "--output".into(),
+            format!("{}.vcf.gz", prefix.display()),
+            job.input.display().to_string(),
+        ],
+    }
 }
 
 fn coverage_outputs(prefix: &str, step: &super::Step) -> Vec<String> {
@@ -134,10 +172,12 @@ pub fn for_shard(job: &Job, shard: crate::shard::Shard) -> Job {
     let mut j = job.clone();
     j.args.push("--shard".into());
     j.args.push(shard.to_string());
-    j.writes
-        .retain(|w| w.ends_with(".bed.gz") || w.ends_with(".bed.gz.csi"));
-    j.writes
-        .push(crate::coverage::shards::record_path(&j.prefix));
+    if j.kind == StepKind::Coverage {
+        j.writes
+            .retain(|w| w.ends_with(".bed.gz") || w.ends_with(".bed.gz.csi"));
+        j.writes
+            .push(crate::coverage::shards::record_path(&j.prefix));
+    }
     j.writes.sort();
     j
 }

@@ -364,8 +364,7 @@ fn run_job(
             "--quiet",
         ])
         .args(&job.args)
-        .arg(&prefix)
-        .arg(&job.input)
+        .args(plan::tail_args(job, &prefix))
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log2);
@@ -514,7 +513,7 @@ pub(crate) fn provenance(
             "kind": j.kind.name(),
             "command": std::iter::once(format!("kasane {}", j.kind.name()))
                 .chain(j.args.iter().cloned())
-                .chain([j.prefix.clone(), j.input.display().to_string()])
+                .chain(plan::tail_args(j, Path::new(&j.prefix)))
                 .collect::<Vec<_>>()
                 .join(" "),
             "status": if d.skipped { "up to date (skipped)" } else { "ran" },

@@ -3,12 +3,12 @@
 
 use serde_json::{json, Map, Value};
 
-use super::parse::{coverage_params, ParamType};
+use super::parse::{coverage_params, sv_params, ParamType};
 use super::Param;
 
 pub fn schema() -> Value {
     let mut params = Map::new();
-    for p in coverage_params() {
+    for p in coverage_params().into_iter().chain(sv_params()) {
         let mut s = match p.ty {
             ParamType::Bool => json!({ "type": "boolean" }),
             ParamType::Int => json!({ "type": "integer" }),
@@ -76,12 +76,12 @@ pub fn schema() -> Value {
                     "required": ["id", "kind"],
                     "properties": {
                         "id": { "type": "string" },
-                        "kind": { "enum": ["coverage"], "description": "coverage (call and sv when they land)." },
+                        "kind": { "enum": ["coverage", "sv"], "description": "coverage or sv (call when it lands)." },
                         "depends_on": { "type": "array", "items": { "type": "string" } },
                         "params": {
                             "type": "object",
                             "additionalProperties": false,
-                            "description": "kasane coverage's options by long name, with the CLI's defaults.",
+                            "description": "The kind's CLI options by long name, with the CLI's defaults (coverage: mosdepth's; sv: tandem_repeats, min_svlen, min_mapq, min_support, mosaic).",
                             "properties": params
                         }
                     }

@@ -41,6 +41,9 @@ pub struct SvOptions {
     pub tandem_repeats: Option<PathBuf>,
     /// Restrict calling to these contigs (the header still lists all). Needs indexed inputs.
     pub contigs: Option<Vec<String>>,
+    /// One of N shards of whole contigs (from the first input's header); joined by
+    /// `kasane gather`.
+    pub shard: Option<crate::shard::Shard>,
     pub min_svlen: i64,
     pub min_mapq: u8,
     /// Fixed minimum number of supporting reads; `None`: adapt to each contig's coverage.
@@ -61,6 +64,7 @@ impl SvOptions {
             backend: BackendKind::Auto,
             tandem_repeats: None,
             contigs: None,
+            shard: None,
             min_svlen: 50,
             min_mapq: 20,
             min_support: None,
@@ -153,7 +157,28 @@ pub fn run(opts: &SvOptions, progress: &Progress) -> Result<SvReport> {
     dedup_names(&mut samples);
     let header = headers.swap_remove(0);
     let n_contigs = header.refs.len();
-    let targets: Vec<usize> = match &opts.contigs {
+    if opts.shard.is_some() && opts.contigs.is_some() {
+        return Err(Error::Usage(
+            "--shard and --contigs cannot be combined: a shard chooses its own contigs".into(),
+        ));
+    }
+    let shard_contigs = match opts.shard {
+        Some(s) => {
+            let lengths: Vec<u64> = header.refs.iter().map(|r| r.len).collect();
+            let range = s
+                .contigs(&lengths)
+                .map_err(|e| Error::format(&opts.inputs[0], e.to_string()))?;
+            Some(
+                header.refs[range]
+                    .iter()
+                    .map(|r| r.name.clone())
+                    .collect::<Vec<_>>(),
+            )
+        }
+        None => None,
+    };
+    let contigs = shard_contigs.as_ref().or(opts.contigs.as_ref());
+    let targets: Vec<usize> = match contigs {
         None => (0..n_contigs).collect(),
         Some(names) => {
             let mut v = Vec::new();
@@ -488,13 +513,13 @@ fn gather(
         only: None,
         progress,
     };
-    match &opts.contigs {
-        None => {
+    match (&opts.contigs, opts.shard) {
+        (None, None) => {
             let mut r = AlignmentReader::open(path, Some(&opts.fasta), None, pool)?;
             r.want_full_records();
             r.visit(&mut g)?;
         }
-        Some(_) => {
+        _ => {
             // Only the requested contigs are read, through the index (which must exist).
             for &t in targets {
                 let name = &contig_name(t, names);
