@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::io::bgzf::{BgzfStream, ByteCursor};
-use crate::io::{Alignment, CigarOp, Header, Reference};
+use crate::io::{Alignment, AuxValue, CigarOp, Header, Reference, SEQ_NT16};
 
 pub const FLAG_PAIRED: u16 = 0x1;
 pub const FLAG_PROPER_PAIR: u16 = 0x2;
@@ -66,6 +66,13 @@ impl<'a> BamRecord<'a> {
             rec.n_cigar = n;
         }
         Some(rec)
+    }
+
+    /// Offset of the packed sequence: after the read name and the in-record CIGAR (which may
+    /// be a CG-tag placeholder, so `cigar_start` cannot be used).
+    #[inline]
+    fn seq_start(&self) -> usize {
+        32 + self.data[8] as usize + 4 * le_u16(self.data, 12) as usize
     }
 
     #[inline]
@@ -163,6 +170,50 @@ impl Alignment for BamRecord<'_> {
     }
     fn read_group(&self) -> Option<&[u8]> {
         self.aux_string(b"RG")
+    }
+    #[inline]
+    fn seq_len(&self) -> usize {
+        self.l_seq()
+    }
+    fn seq_into(&self, out: &mut Vec<u8>) {
+        let n = self.l_seq();
+        // The sequence follows the CIGAR stored in the record itself (not a CG-tag CIGAR).
+        let start = self.seq_start();
+        let packed = &self.data[start..start + n.div_ceil(2)];
+        out.reserve(n);
+        for (i, b) in packed.iter().enumerate() {
+            out.push(SEQ_NT16[(b >> 4) as usize]);
+            if 2 * i + 1 < n {
+                out.push(SEQ_NT16[(b & 0xf) as usize]);
+            }
+        }
+    }
+    fn qual_into(&self, out: &mut Vec<u8>) {
+        let n = self.l_seq();
+        let start = self.seq_start() + n.div_ceil(2);
+        out.extend_from_slice(&self.data[start..start + n]);
+    }
+    fn aux(&self, tag: [u8; 2]) -> Option<AuxValue<'_>> {
+        let mut aux = AuxIter {
+            data: &self.data[self.aux_start..],
+        };
+        while let Some((t, ty, val)) = aux.next_field() {
+            if t == tag {
+                return Some(match ty {
+                    b'A' => AuxValue::Char(val[0]),
+                    b'c' => AuxValue::Int(val[0] as i8 as i64),
+                    b'C' => AuxValue::Int(val[0] as i64),
+                    b's' => AuxValue::Int(i16::from_le_bytes([val[0], val[1]]) as i64),
+                    b'S' => AuxValue::Int(le_u16(val, 0) as i64),
+                    b'i' => AuxValue::Int(le_i32(val, 0) as i64),
+                    b'I' => AuxValue::Int(le_u32(val, 0) as i64),
+                    b'f' => AuxValue::Float(f32::from_le_bytes([val[0], val[1], val[2], val[3]])),
+                    b'Z' | b'H' => AuxValue::Str(&val[..val.len().saturating_sub(1)]),
+                    _ => AuxValue::Array,
+                });
+            }
+        }
+        None
     }
 }
 

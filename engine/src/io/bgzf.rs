@@ -453,6 +453,12 @@ impl<W: Write> BgzfWriter<W> {
         self.buf_base + self.buf.len() as u64
     }
 
+    /// Compresses everything written so far, so that the next byte starts a new BGZF block
+    /// (a header, or a contig, then occupies whole blocks of its own).
+    pub fn end_block(&mut self) -> std::io::Result<()> {
+        self.flush_blocks(true)
+    }
+
     /// Appends bytes that are not indexed (a header line).
     pub fn write_plain(&mut self, data: &[u8]) -> std::io::Result<()> {
         self.buf.extend_from_slice(data);

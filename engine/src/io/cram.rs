@@ -14,7 +14,7 @@ use noodles::sam::alignment::record::cigar::op::Kind;
 use noodles::sam::alignment::record::data::field::{Tag, Value};
 
 use crate::error::{Error, Result};
-use crate::io::{Alignment, CigarOp, Header, Reference, Visitor};
+use crate::io::{Alignment, AuxValue, CigarOp, Header, Reference, Visitor};
 
 pub struct CramReader {
     inner: cram::io::Reader<File>,
@@ -23,6 +23,8 @@ pub struct CramReader {
     pool: Arc<rayon::ThreadPool>,
     pub header: Header,
     path: PathBuf,
+    /// Copy sequences, qualities and optional fields too (see `AlignmentReader::want_full_records`).
+    pub full_records: bool,
 }
 
 /// Containers decoded ahead of the consumer.
@@ -73,6 +75,7 @@ impl CramReader {
                 refs,
             },
             path: path.to_path_buf(),
+            full_records: false,
         })
     }
 
@@ -93,9 +96,11 @@ impl CramReader {
                 let (tx, rx) = bounded(1);
                 let header = self.sam_header.clone();
                 let repo = self.repo.clone();
+                let full = self.full_records;
                 self.pool.spawn(move || {
                     let _ = tx.send(
-                        decode_container(&container, &header, repo).map_err(|e| e.to_string()),
+                        decode_container(&container, &header, repo, full)
+                            .map_err(|e| e.to_string()),
                     );
                 });
                 inflight.push_back(rx);
@@ -122,6 +127,7 @@ fn decode_container(
     container: &cram::io::reader::Container,
     header: &sam::Header,
     repo: fasta::Repository,
+    full: bool,
 ) -> std::io::Result<Vec<OwnedAlignment>> {
     let compression_header = container.compression_header()?;
     let mut out = Vec::new();
@@ -130,7 +136,7 @@ fn decode_container(
         let (core, external) = slice.decode_blocks()?;
         let records = slice.records(repo.clone(), header, &compression_header, &core, &external)?;
         for r in &records {
-            out.push(OwnedAlignment::from_record(r, header)?);
+            out.push(OwnedAlignment::from_record(r, header, full)?);
         }
     }
     Ok(out)
@@ -149,10 +155,26 @@ pub struct OwnedAlignment {
     name: Vec<u8>,
     cigar: Vec<CigarOp>,
     rg: Option<Vec<u8>>,
+    seq: Vec<u8>,
+    qual: Vec<u8>,
+    aux: Vec<([u8; 2], OwnedAux)>,
+}
+
+/// An optional field copied out of a CRAM record.
+enum OwnedAux {
+    Char(u8),
+    Int(i64),
+    Float(f32),
+    Str(Vec<u8>),
+    Array,
 }
 
 impl OwnedAlignment {
-    fn from_record(r: &impl sam::alignment::Record, header: &sam::Header) -> std::io::Result<Self> {
+    fn from_record(
+        r: &impl sam::alignment::Record,
+        header: &sam::Header,
+        full: bool,
+    ) -> std::io::Result<Self> {
         let pos = |p: Option<std::io::Result<noodles::core::Position>>| -> std::io::Result<i64> {
             Ok(p.transpose()?.map_or(-1, |p| usize::from(p) as i64 - 1))
         };
@@ -181,7 +203,35 @@ impl OwnedAlignment {
             Some(Value::String(s)) => Some(s.to_vec()),
             _ => None,
         };
+        let (mut seq, mut qual, mut aux) = (Vec::new(), Vec::new(), Vec::new());
+        if full {
+            seq.extend(r.sequence().iter().map(|b| b.to_ascii_uppercase()));
+            qual.extend(r.quality_scores().iter().map(|q| q.unwrap_or(0xff)));
+            if !seq.is_empty() && qual.len() != seq.len() {
+                qual = vec![0xff; seq.len()];
+            }
+            for field in r.data().iter() {
+                let (tag, value) = field?;
+                let v = match value {
+                    Value::Character(c) => OwnedAux::Char(c),
+                    Value::Int8(v) => OwnedAux::Int(v as i64),
+                    Value::UInt8(v) => OwnedAux::Int(v as i64),
+                    Value::Int16(v) => OwnedAux::Int(v as i64),
+                    Value::UInt16(v) => OwnedAux::Int(v as i64),
+                    Value::Int32(v) => OwnedAux::Int(v as i64),
+                    Value::UInt32(v) => OwnedAux::Int(v as i64),
+                    Value::Float(v) => OwnedAux::Float(v),
+                    Value::String(s) | Value::Hex(s) => OwnedAux::Str(s.to_vec()),
+                    Value::Array(_) => OwnedAux::Array,
+                };
+                let t: [u8; 2] = *tag.as_ref();
+                aux.push((t, v));
+            }
+        }
         Ok(OwnedAlignment {
+            seq,
+            qual,
+            aux,
             ref_id: id(r.reference_sequence_id(header))?,
             pos: pos(r.alignment_start())?,
             mapq: r.mapping_quality().transpose()?.map_or(255, u8::from),
@@ -231,5 +281,24 @@ impl Alignment for OwnedAlignment {
     }
     fn read_group(&self) -> Option<&[u8]> {
         self.rg.as_deref()
+    }
+    fn seq_len(&self) -> usize {
+        self.seq.len()
+    }
+    fn seq_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.seq);
+    }
+    fn qual_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.qual);
+    }
+    fn aux(&self, tag: [u8; 2]) -> Option<AuxValue<'_>> {
+        let (_, v) = self.aux.iter().find(|(t, _)| *t == tag)?;
+        Some(match v {
+            OwnedAux::Char(c) => AuxValue::Char(*c),
+            OwnedAux::Int(i) => AuxValue::Int(*i),
+            OwnedAux::Float(f) => AuxValue::Float(*f),
+            OwnedAux::Str(s) => AuxValue::Str(s),
+            OwnedAux::Array => AuxValue::Array,
+        })
     }
 }

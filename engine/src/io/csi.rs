@@ -8,6 +8,16 @@ use crate::io::bgzf::compress_all;
 
 /// tabix "generic" preset with 0-based, half-open coordinates (BED).
 pub const TBX_UCSC: i32 = 0x10000;
+/// tabix VCF preset.
+pub const TBX_VCF: i32 = 2;
+
+/// tabix configuration: preset, sequence/begin/end columns (1-based), meta character, lines to
+/// skip.
+pub type TabixConf = [i32; 6];
+/// BED (`tabix -p bed`).
+pub const CONF_BED: TabixConf = [TBX_UCSC, 1, 2, 3, b'#' as i32, 0];
+/// VCF (`tabix -p vcf`).
+pub const CONF_VCF: TabixConf = [TBX_VCF, 1, 2, 0, b'#' as i32, 0];
 
 #[derive(Default)]
 struct Bin {
@@ -31,6 +41,7 @@ pub struct CsiBuilder {
     names: Vec<String>,
     /// The chunk being extended: consecutive records of one bin merge without map lookups.
     open: Option<(u32, u32, u64, u64)>,
+    conf: TabixConf,
 }
 
 /// Levels needed so the largest contig fits, as mosdepth chooses them (min_shift 14).
@@ -85,7 +96,70 @@ impl CsiBuilder {
             refs: Vec::new(),
             names: Vec::new(),
             open: None,
+            conf: CONF_BED,
         }
+    }
+
+    /// Sets the tabix metadata written with the index (BED by default).
+    pub fn with_tabix_conf(mut self, conf: TabixConf) -> Self {
+        self.conf = conf;
+        self
+    }
+
+    fn tabix_meta(&self) -> Vec<u8> {
+        let mut aux = Vec::new();
+        for v in self.conf {
+            aux.extend_from_slice(&v.to_le_bytes());
+        }
+        let mut names = Vec::new();
+        for n in &self.names {
+            names.extend_from_slice(n.as_bytes());
+            names.push(0);
+        }
+        aux.extend_from_slice(&(names.len() as i32).to_le_bytes());
+        aux.extend_from_slice(&names);
+        aux
+    }
+
+    /// Serialises the index as tabix `.tbi` (BGZF-compressed). Only valid for the BAI-like
+    /// scheme (min_shift 14, depth 5), i.e. contigs shorter than 2^29.
+    pub fn finish_tbi(mut self) -> Vec<u8> {
+        self.close_open();
+        let mut out = Vec::new();
+        out.extend_from_slice(b"TBI\x01");
+        out.extend_from_slice(&(self.refs.len() as i32).to_le_bytes());
+        // The tabix header is the CSI aux block without its length prefix.
+        out.extend_from_slice(&self.tabix_meta());
+        for r in &self.refs {
+            let n_bins = r.bins.len() + usize::from(r.off_beg.is_some());
+            out.extend_from_slice(&(n_bins as i32).to_le_bytes());
+            for (bin, b) in &r.bins {
+                out.extend_from_slice(&bin.to_le_bytes());
+                out.extend_from_slice(&(b.chunks.len() as i32).to_le_bytes());
+                for (s, e) in &b.chunks {
+                    out.extend_from_slice(&s.to_le_bytes());
+                    out.extend_from_slice(&e.to_le_bytes());
+                }
+            }
+            if let Some(beg) = r.off_beg {
+                out.extend_from_slice(&37450u32.to_le_bytes());
+                out.extend_from_slice(&2i32.to_le_bytes());
+                out.extend_from_slice(&beg.to_le_bytes());
+                out.extend_from_slice(&r.off_end.to_le_bytes());
+                out.extend_from_slice(&r.n_records.to_le_bytes());
+                out.extend_from_slice(&0u64.to_le_bytes());
+            }
+            out.extend_from_slice(&(r.linear.len() as i32).to_le_bytes());
+            let mut last = 0u64;
+            for v in &r.linear {
+                if let Some(v) = v {
+                    last = *v;
+                }
+                out.extend_from_slice(&last.to_le_bytes());
+            }
+        }
+        out.extend_from_slice(&0u64.to_le_bytes());
+        compress_all(&out, 6)
     }
 
     fn close_open(&mut self) {
@@ -114,17 +188,7 @@ impl CsiBuilder {
         out.extend_from_slice(b"CSI\x01");
         out.extend_from_slice(&(self.min_shift as i32).to_le_bytes());
         out.extend_from_slice(&(self.depth as i32).to_le_bytes());
-        let mut aux = Vec::new();
-        for v in [TBX_UCSC, 1, 2, 3, b'#' as i32, 0] {
-            aux.extend_from_slice(&v.to_le_bytes());
-        }
-        let mut names = Vec::new();
-        for n in &self.names {
-            names.extend_from_slice(n.as_bytes());
-            names.push(0);
-        }
-        aux.extend_from_slice(&(names.len() as i32).to_le_bytes());
-        aux.extend_from_slice(&names);
+        let aux = self.tabix_meta();
         out.extend_from_slice(&(aux.len() as i32).to_le_bytes());
         out.extend_from_slice(&aux);
         out.extend_from_slice(&(self.refs.len() as i32).to_le_bytes());

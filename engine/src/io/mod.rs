@@ -7,7 +7,9 @@ pub mod bed;
 pub mod bgzf;
 pub mod cram;
 pub mod csi;
+pub mod fasta;
 pub mod index;
+pub mod vcf;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -75,6 +77,54 @@ pub trait Alignment {
     fn for_each_cigar(&self, f: impl FnMut(CigarOp));
     fn read_group(&self) -> Option<&[u8]>;
 
+    // The four accessors below default to "absent" so that test doubles need not provide them.
+
+    /// Length of the stored read sequence (0 when the record carries none, `SEQ = *`).
+    fn seq_len(&self) -> usize {
+        0
+    }
+    /// Appends the read's bases as uppercase ASCII (`ACGTN...`) to `out`; nothing when the
+    /// record carries no sequence. Decoded on demand: stages that never call it pay nothing.
+    fn seq_into(&self, out: &mut Vec<u8>) {
+        let _ = out;
+    }
+    /// Appends the base qualities (phred, not +33) to `out`; 0xff bytes when they are missing.
+    fn qual_into(&self, out: &mut Vec<u8>) {
+        let _ = out;
+    }
+    /// The value of optional field `tag`, if present.
+    fn aux(&self, tag: [u8; 2]) -> Option<AuxValue<'_>> {
+        let _ = tag;
+        None
+    }
+
+    /// The read's bases as a new vector (see [`Alignment::seq_into`]).
+    fn seq(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.seq_len());
+        self.seq_into(&mut v);
+        v
+    }
+    /// The base qualities as a new vector (see [`Alignment::qual_into`]).
+    fn qual(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.seq_len());
+        self.qual_into(&mut v);
+        v
+    }
+    /// A string-typed (`Z`) optional field, e.g. `SA`, `MD`.
+    fn aux_str(&self, tag: [u8; 2]) -> Option<&[u8]> {
+        match self.aux(tag)? {
+            AuxValue::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    /// An integer-typed optional field, e.g. `NM`, `AS`.
+    fn aux_int(&self, tag: [u8; 2]) -> Option<i64> {
+        match self.aux(tag)? {
+            AuxValue::Int(v) => Some(v),
+            _ => None,
+        }
+    }
+
     /// End position as htslib's `bam_endpos` defines it: unmapped reads and reads without
     /// reference-consuming operations span one base.
     fn end_pos(&self) -> i64 {
@@ -89,6 +139,23 @@ pub trait Alignment {
         self.pos() + rlen.max(1)
     }
 }
+
+/// The value of one optional field. Arrays (`B`) are not decoded: no stage needs them yet.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AuxValue<'a> {
+    /// `A` (one printable character).
+    Char(u8),
+    /// Any integer type (`cCsSiI`).
+    Int(i64),
+    Float(f32),
+    /// `Z` or `H` text, without the terminating NUL.
+    Str(&'a [u8]),
+    /// An array (`B`), left undecoded.
+    Array,
+}
+
+/// BAM's 4-bit base codes as ASCII.
+pub const SEQ_NT16: &[u8; 16] = b"=ACMGRSVTWYHKDBN";
 
 /// Callback for [`AlignmentReader::visit`]: called for each record in file order.
 pub trait Visitor {
@@ -144,6 +211,15 @@ impl AlignmentReader {
                     path, reference, pool,
                 )?))
             }
+        }
+    }
+
+    /// CRAM records are copied out of their containers; sequences, qualities and optional
+    /// fields are copied only after this is called (BAM decodes them lazily in any case), so
+    /// coverage-like stages keep their speed.
+    pub fn want_full_records(&mut self) {
+        if let AlignmentReader::Cram(r) = self {
+            r.full_records = true;
         }
     }
 

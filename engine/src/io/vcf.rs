@@ -1,0 +1,543 @@
+//! VCF output: a header builder and a writer that BGZF-compresses records and indexes them
+//! (tabix `.tbi`, or CSI when a contig is 2^29 bp or longer) while writing.
+//!
+//! The byte layout is chosen so that runs over disjoint sets of contigs can be concatenated
+//! into exactly the file one run over all of them would write: the header occupies BGZF
+//! blocks of its own and holds nothing that differs between runs (no date, no temporary paths,
+//! no shard information), and every contig starts a new block. A gather step then keeps the
+//! first file's header blocks, each file's record blocks and one end-of-file block.
+//!
+//! Files are written under temporary names and renamed only on success ([`PendingFile`]).
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::io::atomic::{OutputSet, PendingFile};
+use crate::io::bgzf::{BgzfWriter, EOF_BLOCK};
+use crate::io::csi::{levels_for, CsiBuilder, CONF_VCF};
+
+/// Contigs at least this long need a CSI index (tabix's bins stop at 2^29).
+pub const TBI_MAX_LEN: u64 = 1 << 29;
+
+/// The meta-information and column header of a VCF.
+#[derive(Clone, Debug, Default)]
+pub struct VcfHeader {
+    /// `##key=value` lines after `##fileformat`, in insertion order (without `##`).
+    meta: Vec<String>,
+    contigs: Vec<(String, u64)>,
+    samples: Vec<String>,
+}
+
+impl VcfHeader {
+    /// A header for `contigs` (name, length), listed in this order; records must follow it.
+    pub fn new(contigs: impl IntoIterator<Item = (String, u64)>) -> Self {
+        VcfHeader {
+            meta: vec![format!("source=kasane {}", crate::VERSION)],
+            contigs: contigs.into_iter().collect(),
+            samples: Vec::new(),
+        }
+    }
+
+    /// Adds a raw `##` line (given without the leading `##`).
+    pub fn meta(&mut self, line: impl Into<String>) -> &mut Self {
+        self.meta.push(line.into());
+        self
+    }
+
+    /// Records the command line (`##kasaneCommand=`); keep run-specific paths out of it.
+    pub fn command(&mut self, cmd: &str) -> &mut Self {
+        self.meta(format!("kasaneCommand={cmd}"))
+    }
+
+    pub fn info(&mut self, id: &str, number: &str, ty: &str, desc: &str) -> &mut Self {
+        self.meta(format!(
+            "INFO=<ID={id},Number={number},Type={ty},Description=\"{desc}\">"
+        ))
+    }
+
+    pub fn format(&mut self, id: &str, number: &str, ty: &str, desc: &str) -> &mut Self {
+        self.meta(format!(
+            "FORMAT=<ID={id},Number={number},Type={ty},Description=\"{desc}\">"
+        ))
+    }
+
+    pub fn filter(&mut self, id: &str, desc: &str) -> &mut Self {
+        self.meta(format!("FILTER=<ID={id},Description=\"{desc}\">"))
+    }
+
+    pub fn alt(&mut self, id: &str, desc: &str) -> &mut Self {
+        self.meta(format!("ALT=<ID={id},Description=\"{desc}\">"))
+    }
+
+    pub fn sample(&mut self, name: impl Into<String>) -> &mut Self {
+        self.samples.push(name.into());
+        self
+    }
+
+    pub fn contigs(&self) -> &[(String, u64)] {
+        &self.contigs
+    }
+
+    pub fn samples(&self) -> &[String] {
+        &self.samples
+    }
+
+    /// The header text, ending with the `#CHROM` line and a newline.
+    pub fn to_text(&self) -> String {
+        let mut s = String::from("##fileformat=VCFv4.2\n");
+        // FILTER=PASS first, as htslib expects it to be defined before other filters.
+        if !self.meta.iter().any(|m| m.starts_with("FILTER=<ID=PASS,")) {
+            s.push_str("##FILTER=<ID=PASS,Description=\"All filters passed\">\n");
+        }
+        for m in &self.meta {
+            s.push_str("##");
+            s.push_str(m);
+            s.push('\n');
+        }
+        for (name, len) in &self.contigs {
+            s.push_str(&format!("##contig=<ID={name},length={len}>\n"));
+        }
+        s.push_str("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO");
+        if !self.samples.is_empty() {
+            s.push_str("\tFORMAT");
+            for x in &self.samples {
+                s.push('\t');
+                s.push_str(x);
+            }
+        }
+        s.push('\n');
+        s
+    }
+}
+
+/// Which index a VCF of these contigs gets.
+fn wants_csi(contigs: &[(String, u64)]) -> bool {
+    contigs.iter().any(|(_, l)| *l >= TBI_MAX_LEN)
+}
+
+/// Where a data line lies, as tabix reads it: contig, 0-based start and end (REF span, or
+/// INFO `END` when that reaches further).
+fn line_span(line: &[u8]) -> Option<(&[u8], u64, u64)> {
+    let mut cols = line.split(|&b| b == b'\t');
+    let chrom = cols.next()?;
+    let pos: u64 = std::str::from_utf8(cols.next()?)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let _id = cols.next()?;
+    let reflen = cols.next()?.len() as u64;
+    let beg = pos.saturating_sub(1);
+    let mut end = beg + reflen.max(1);
+    let (_alt, _qual, _filter) = (cols.next(), cols.next(), cols.next());
+    if let Some(info) = cols.next() {
+        for kv in info.split(|&b| b == b';') {
+            if let Some(v) = kv.strip_prefix(b"END=") {
+                if let Some(e) = std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|v| v.parse::<u64>().ok())
+                {
+                    end = end.max(e);
+                }
+            }
+        }
+    }
+    Some((chrom, beg, end))
+}
+
+fn new_builder(csi: bool, max_len: u64) -> CsiBuilder {
+    if csi {
+        CsiBuilder::new(14, levels_for(max_len).max(5))
+    } else {
+        CsiBuilder::new(14, 5)
+    }
+    .with_tabix_conf(CONF_VCF)
+}
+
+fn serialise(builder: CsiBuilder, csi: bool) -> Vec<u8> {
+    if csi {
+        builder.finish()
+    } else {
+        builder.finish_tbi()
+    }
+}
+
+/// Path of the index next to `vcf`: `<vcf>.tbi` or `<vcf>.csi`.
+pub fn index_path(vcf: &Path, csi: bool) -> PathBuf {
+    let mut s = vcf.as_os_str().to_owned();
+    s.push(if csi { ".csi" } else { ".tbi" });
+    PathBuf::from(s)
+}
+
+/// Writes a bgzipped, indexed VCF. Records must come sorted (contigs in header order).
+pub struct VcfWriter {
+    path: PathBuf,
+    file: PendingFile,
+    bgzf: BgzfWriter<BufWriter<File>>,
+    contigs: Vec<(String, u64)>,
+    /// Header index of the current contig and the last start written.
+    at: Option<(usize, u64)>,
+    /// Header indexes of the contigs with records, in index-tid order.
+    seen: Vec<usize>,
+    csi: bool,
+    n_records: u64,
+}
+
+impl VcfWriter {
+    /// Creates `path` (under a temporary name until [`VcfWriter::finish`]) and writes the
+    /// header into its own BGZF block(s).
+    pub fn create(path: &Path, header: &VcfHeader, pool: Arc<rayon::ThreadPool>) -> Result<Self> {
+        let (file, w) = PendingFile::create(path)?;
+        let csi = wants_csi(header.contigs());
+        let max_len = header.contigs().iter().map(|c| c.1).max().unwrap_or(0);
+        let mut bgzf = BgzfWriter::new(w, 6, pool, Some(new_builder(csi, max_len)));
+        bgzf.write_plain(header.to_text().as_bytes())
+            .and_then(|_| bgzf.end_block())
+            .map_err(|e| Error::io(path, e))?;
+        Ok(VcfWriter {
+            path: path.to_path_buf(),
+            file,
+            bgzf,
+            contigs: header.contigs().to_vec(),
+            at: None,
+            seen: Vec::new(),
+            csi,
+            n_records: 0,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn n_records(&self) -> u64 {
+        self.n_records
+    }
+
+    /// Writes one data line (with or without its trailing newline).
+    pub fn write_line(&mut self, line: &[u8]) -> Result<()> {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let (chrom, beg, end) = line_span(line).ok_or_else(|| {
+            Error::format(&self.path, "internal error: malformed VCF record written")
+        })?;
+        let ci = self
+            .contigs
+            .iter()
+            .position(|(n, _)| n.as_bytes() == chrom)
+            .ok_or_else(|| {
+                Error::format(
+                    &self.path,
+                    format!(
+                        "internal error: record on contig {} missing from the header",
+                        String::from_utf8_lossy(chrom)
+                    ),
+                )
+            })?;
+        match self.at {
+            Some((c, p)) if c == ci && beg < p => {
+                return Err(Error::format(
+                    &self.path,
+                    "internal error: VCF records written out of order",
+                ))
+            }
+            Some((c, _)) if c > ci => {
+                return Err(Error::format(
+                    &self.path,
+                    "internal error: VCF contigs written out of header order",
+                ))
+            }
+            Some((c, _)) if c == ci => {}
+            _ => {
+                // Each contig starts a block, so per-contig outputs concatenate byte-identically.
+                self.bgzf
+                    .end_block()
+                    .map_err(|e| Error::io(&self.path, e))?;
+                self.seen.push(ci);
+            }
+        }
+        self.at = Some((ci, beg));
+        let tid = (self.seen.len() - 1) as u32;
+        let mut buf = Vec::with_capacity(line.len() + 1);
+        buf.extend_from_slice(line);
+        buf.push(b'\n');
+        self.bgzf
+            .write_record(&buf, tid, beg, end)
+            .map_err(|e| Error::io(&self.path, e))?;
+        self.n_records += 1;
+        Ok(())
+    }
+
+    /// Finishes the file and its index and adds both to `set` (renamed when the set commits).
+    pub fn finish_into(self, set: &mut OutputSet) -> Result<()> {
+        let (mut w, builder) = self.bgzf.finish().map_err(|e| Error::io(&self.path, e))?;
+        std::io::Write::flush(&mut w).map_err(|e| Error::io(&self.path, e))?;
+        drop(w);
+        let mut builder = builder.unwrap_or_else(|| new_builder(self.csi, 0));
+        for (tid, &ci) in self.seen.iter().enumerate() {
+            builder.ensure_name(tid as u32, &self.contigs[ci].0);
+        }
+        let ipath = index_path(&self.path, self.csi);
+        let (ifile, mut iw) = PendingFile::create(&ipath)?;
+        std::io::Write::write_all(&mut iw, &serialise(builder, self.csi))
+            .and_then(|_| std::io::Write::flush(&mut iw))
+            .map_err(|e| Error::io(&ipath, e))?;
+        set.add(self.file);
+        set.add(ifile);
+        Ok(())
+    }
+
+    /// Finishes the file and its index and renames both into place.
+    pub fn finish(self) -> Result<()> {
+        let mut set = OutputSet::default();
+        self.finish_into(&mut set)?;
+        set.commit()
+    }
+}
+
+/// (Re)builds the tabix index of a finished `.vcf.gz` (`.tbi`, or `.csi` when a `##contig`
+/// is 2^29 bp or longer), as `tabix -p vcf` would. Returns the index path.
+pub fn index_vcf_gz(path: &Path) -> Result<PathBuf> {
+    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bad = |m: &str| Error::bgzf(path, m.to_string());
+    let mut d = libdeflater::Decompressor::new();
+    let mut contigs: Vec<(String, u64)> = Vec::new();
+    let mut builder: Option<(CsiBuilder, bool)> = None;
+    let mut names: Vec<Vec<u8>> = Vec::new();
+    let mut line: Vec<u8> = Vec::new();
+    let mut last_vend = 0u64;
+    let mut at = 0usize;
+    let mut text = Vec::new();
+    while at < raw.len() {
+        let h = raw
+            .get(at..at + 18)
+            .ok_or_else(|| bad("truncated BGZF block"))?;
+        if h[0] != 0x1f || h[1] != 0x8b {
+            return Err(bad("not a BGZF file"));
+        }
+        let bsize = u16::from_le_bytes([h[16], h[17]]) as usize + 1;
+        let block = raw
+            .get(at..at + bsize)
+            .ok_or_else(|| bad("truncated BGZF block"))?;
+        let isize = u32::from_le_bytes([
+            block[bsize - 4],
+            block[bsize - 3],
+            block[bsize - 2],
+            block[bsize - 1],
+        ]) as usize;
+        text.clear();
+        text.resize(isize, 0);
+        let n = d
+            .deflate_decompress(&block[18..bsize - 8], &mut text)
+            .map_err(|_| bad("corrupt BGZF block"))?;
+        if n != isize {
+            return Err(bad("corrupt BGZF block"));
+        }
+        let coff = at as u64;
+        at += bsize;
+        let mut start = 0;
+        while start < text.len() {
+            let (piece, done) = match memchr::memchr(b'\n', &text[start..]) {
+                Some(k) => (&text[start..start + k], Some(start + k + 1)),
+                None => (&text[start..], None),
+            };
+            line.extend_from_slice(piece);
+            let Some(next) = done else { break };
+            start = next;
+            // A line ending exactly at a block end points at the next block, as htslib does.
+            let vend = if next == text.len() {
+                (at as u64) << 16
+            } else {
+                (coff << 16) | next as u64
+            };
+            if line.first() == Some(&b'#') {
+                if let Some(c) = parse_contig_line(&line) {
+                    contigs.push(c);
+                }
+            } else if !line.is_empty() {
+                let (b, _) = builder.get_or_insert_with(|| {
+                    let csi = wants_csi(&contigs);
+                    let max_len = contigs.iter().map(|c| c.1).max().unwrap_or(0);
+                    (new_builder(csi, max_len), csi)
+                });
+                let (chrom, beg, end) =
+                    line_span(&line).ok_or_else(|| bad("a VCF record cannot be read"))?;
+                let tid = match names.iter().rposition(|n| n == chrom) {
+                    Some(t) => t,
+                    None => {
+                        names.push(chrom.to_vec());
+                        b.ensure_name((names.len() - 1) as u32, &String::from_utf8_lossy(chrom));
+                        names.len() - 1
+                    }
+                };
+                b.push(tid as u32, beg, end, last_vend, vend);
+            }
+            last_vend = vend;
+            line.clear();
+        }
+    }
+    let (b, csi) = match builder {
+        Some(x) => x,
+        None => {
+            let csi = wants_csi(&contigs);
+            (new_builder(csi, 0), csi)
+        }
+    };
+    let ipath = index_path(path, csi);
+    let (f, mut w) = PendingFile::create(&ipath)?;
+    std::io::Write::write_all(&mut w, &serialise(b, csi))
+        .and_then(|_| std::io::Write::flush(&mut w))
+        .map_err(|e| Error::io(&ipath, e))?;
+    drop(w);
+    f.commit()?;
+    Ok(ipath)
+}
+
+fn parse_contig_line(line: &[u8]) -> Option<(String, u64)> {
+    let s = std::str::from_utf8(line).ok()?;
+    let body = s.strip_prefix("##contig=<")?.strip_suffix('>')?;
+    let (mut id, mut len) = (None, None);
+    for kv in body.split(',') {
+        if let Some(v) = kv.strip_prefix("ID=") {
+            id = Some(v.to_string());
+        } else if let Some(v) = kv.strip_prefix("length=") {
+            len = v.parse().ok();
+        }
+    }
+    Some((id?, len.unwrap_or(0)))
+}
+
+/// True when `data` ends with the BGZF end-of-file block.
+pub fn has_eof_block(data: &[u8]) -> bool {
+    data.ends_with(&EOF_BLOCK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::index::inflate_all;
+
+    fn pool() -> Arc<rayon::ThreadPool> {
+        Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap(),
+        )
+    }
+
+    fn header() -> VcfHeader {
+        let mut h = VcfHeader::new([("a".to_string(), 100_000), ("b".to_string(), 5_000)]);
+        h.info("SVTYPE", "1", "String", "Type of structural variant")
+            .info("END", "1", "Integer", "End position")
+            .format("GT", "1", "String", "Genotype")
+            .sample("s1");
+        h
+    }
+
+    fn lines(contig: &str, n: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "{contig}\t{}\t.\tA\t<DEL>\t.\tPASS\tSVTYPE=DEL;END={}\tGT\t0/1",
+                    1 + i * 37,
+                    1 + i * 37 + 500
+                )
+            })
+            .collect()
+    }
+
+    fn write(path: &Path, recs: &[String]) {
+        let mut w = VcfWriter::create(path, &header(), pool()).unwrap();
+        for r in recs {
+            w.write_line(r.as_bytes()).unwrap();
+        }
+        w.finish().unwrap();
+    }
+
+    #[test]
+    fn writes_readable_bgzf_with_index_matching_a_rebuild() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.vcf.gz");
+        let mut recs = lines("a", 3000);
+        recs.extend(lines("b", 50));
+        write(&p, &recs);
+        let raw = std::fs::read(&p).unwrap();
+        assert!(has_eof_block(&raw));
+        let text = String::from_utf8(inflate_all(&raw).unwrap()).unwrap();
+        let expected = header().to_text() + &recs.join("\n") + "\n";
+        assert_eq!(text, expected);
+        assert!(text.starts_with("##fileformat=VCFv4.2\n##FILTER=<ID=PASS"));
+        // No temporary file left, index present and identical to one rebuilt from the file.
+        let tbi = index_path(&p, false);
+        let on_the_fly = std::fs::read(&tbi).unwrap();
+        assert!(!d.path().join("x.vcf.gz.kasane-tmp").exists());
+        std::fs::remove_file(&tbi).unwrap();
+        assert_eq!(index_vcf_gz(&p).unwrap(), tbi);
+        assert_eq!(std::fs::read(&tbi).unwrap(), on_the_fly);
+        // The index is a TBI naming both contigs with the VCF preset.
+        let idx = inflate_all(&on_the_fly).unwrap();
+        assert_eq!(&idx[..4], b"TBI\x01");
+        assert_eq!(i32::from_le_bytes(idx[4..8].try_into().unwrap()), 2);
+        assert_eq!(i32::from_le_bytes(idx[8..12].try_into().unwrap()), 2);
+        let l_nm = i32::from_le_bytes(idx[32..36].try_into().unwrap()) as usize;
+        assert_eq!(&idx[36..36 + l_nm], b"a\0b\0");
+    }
+
+    #[test]
+    fn per_contig_outputs_concatenate_to_the_whole() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (lines("a", 2500), lines("b", 20));
+        let all: Vec<String> = a.iter().chain(b.iter()).cloned().collect();
+        let (pa, pb, pall) = (
+            d.path().join("a.vcf.gz"),
+            d.path().join("b.vcf.gz"),
+            d.path().join("all.vcf.gz"),
+        );
+        write(&pa, &a);
+        write(&pb, &b);
+        write(&pall, &all);
+        let hdr = {
+            let mut v = Vec::new();
+            let raw = std::fs::read(&pb).unwrap();
+            // The header is whole blocks: find the prefix that inflates to exactly the header.
+            let htext = header().to_text();
+            let mut at = 0;
+            while inflate_all(&raw[..at]).map(|t| t.len()) != Some(htext.len()) {
+                let bsize = u16::from_le_bytes([raw[at + 16], raw[at + 17]]) as usize + 1;
+                at += bsize;
+                assert!(at < raw.len());
+            }
+            v.extend_from_slice(&raw[..at]);
+            v
+        };
+        let body = |p: &Path| {
+            let raw = std::fs::read(p).unwrap();
+            raw[hdr.len()..raw.len() - EOF_BLOCK.len()].to_vec()
+        };
+        let mut cat = hdr.clone();
+        cat.extend(body(&pa));
+        cat.extend(body(&pb));
+        cat.extend_from_slice(&EOF_BLOCK);
+        assert_eq!(cat, std::fs::read(&pall).unwrap());
+    }
+
+    #[test]
+    fn long_contigs_get_csi_and_disorder_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("big.vcf.gz");
+        let h = VcfHeader::new([("big".to_string(), 1u64 << 30)]);
+        let mut w = VcfWriter::create(&p, &h, pool()).unwrap();
+        w.write_line(b"big\t600000000\t.\tA\tC\t.\tPASS\t.")
+            .unwrap();
+        assert!(w.write_line(b"big\t5\t.\tA\tC\t.\tPASS\t.").is_err());
+        w.finish().unwrap();
+        let idx = inflate_all(&std::fs::read(index_path(&p, true)).unwrap()).unwrap();
+        assert_eq!(&idx[..4], b"CSI\x01");
+        let dropped = d.path().join("never.vcf.gz");
+        drop(VcfWriter::create(&dropped, &h, pool()).unwrap());
+        assert!(!dropped.exists());
+    }
+}
