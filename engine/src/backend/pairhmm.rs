@@ -81,6 +81,9 @@ impl PairBatch {
 
 /// The reference cost of one pair; `row` is scratch, reused between calls.
 pub fn pair_cost(read: &[u32], hap: &[u32], gap_ext: u32, row: &mut Vec<u32>) -> u32 {
+    if read.is_empty() {
+        return 0;
+    }
     let h = hap.len();
     row.clear();
     row.resize(3 * (h + 1), INF);
@@ -88,18 +91,24 @@ pub fn pair_cost(read: &[u32], hap: &[u32], gap_ext: u32, row: &mut Vec<u32>) ->
     let (ins, del) = rest.split_at_mut(h + 1);
     // Row 0: the read may start anywhere on the haplotype.
     m.fill(0);
+    let go0 = hap.first().map_or(0, |&b| b >> 8);
     for &rb in read {
         let rcode = rb & 0xff;
         let rcost = rb >> 8;
         // Row i-1's values at column j-1, before this row overwrites them.
         let (mut dm, mut di, mut dd) = (m[0], ins[0], del[0]);
         // Column 0: only an insertion (read base before the haplotype's first base).
-        let go0 = if h > 0 { hap[0] >> 8 } else { 0 };
         m[0] = INF;
         ins[0] = (dm + go0).min(di + gap_ext).min(INF);
         del[0] = INF;
-        for j in 1..=h {
-            let hb = hap[j - 1];
+        // This row's values at column j-1.
+        let (mut lm, mut ld) = (INF, INF);
+        for (((mj, ij), dj), &hb) in m[1..]
+            .iter_mut()
+            .zip(ins[1..].iter_mut())
+            .zip(del[1..].iter_mut())
+            .zip(hap)
+        {
             let hcode = hb & 0xff;
             let go = hb >> 8;
             let emit = if rcode == hcode || rcode == 4 || hcode == 4 {
@@ -107,26 +116,23 @@ pub fn pair_cost(read: &[u32], hap: &[u32], gap_ext: u32, row: &mut Vec<u32>) ->
             } else {
                 rcost
             };
-            let (um, ui, ud) = (m[j], ins[j], del[j]);
+            let (um, ui, ud) = (*mj, *ij, *dj);
             let nm = (dm.min(di).min(dd) + emit).min(INF);
             let ni = (um + go).min(ui + gap_ext).min(INF);
-            let nd = (m[j - 1] + go).min(del[j - 1] + gap_ext).min(INF);
-            m[j] = nm;
-            ins[j] = ni;
-            del[j] = nd;
+            let nd = (lm + go).min(ld + gap_ext).min(INF);
+            *mj = nm;
+            *ij = ni;
+            *dj = nd;
+            lm = nm;
+            ld = nd;
             dm = um;
             di = ui;
             dd = ud;
         }
     }
-    if read.is_empty() {
-        return 0;
-    }
-    let mut best = INF;
-    for j in 0..=h {
-        best = best.min(m[j]).min(ins[j]);
-    }
-    best
+    m.iter()
+        .zip(ins.iter())
+        .fold(INF, |b, (&x, &y)| b.min(x).min(y))
 }
 
 /// The CPU reference over a whole batch, sequential.
