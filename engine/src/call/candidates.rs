@@ -230,35 +230,115 @@ pub fn find_candidates(
     }
     let n = (hi - lo) as usize;
     let mut depth = vec![0u32; n * n_samples];
-    let mut counts: FxHashMap<(Allele, usize), u32> = FxHashMap::default();
+    // Mismatches are counted in a dense array (position x base) and indels in a map: most
+    // events are sequencing errors, and this keeps them off the allocator.
+    let mut snv = vec![0u32; n * n_samples * 4];
+    let mut indels: FxHashMap<(Allele, usize), u32> = FxHashMap::default();
     for read in reads {
         let s = read.sample as usize;
         let d = &mut depth[s * n..(s + 1) * n];
-        read_events(
-            read,
-            r,
-            lo,
-            hi,
-            |a, bq| {
-                if a.is_snv() && bq < p.min_base_qual {
-                    return;
+        let sv = &mut snv[s * n * 4..(s + 1) * n * 4];
+        let mut rpos = read.pos;
+        let mut q = 0usize;
+        for c in &read.cigar {
+            let len = c.len as usize;
+            match c.op {
+                b'M' | b'=' | b'X' => {
+                    let a = (lo - rpos).clamp(0, len as i64) as usize;
+                    let b = (hi - rpos).clamp(0, len as i64) as usize;
+                    if a < b && q + b <= read.seq.len() {
+                        let rs = r.slice(rpos + a as i64, rpos + b as i64);
+                        let off0 = (rpos + a as i64 - lo) as usize;
+                        for (k, &rb) in rs.iter().enumerate() {
+                            let off = off0 + k;
+                            d[off] += 1;
+                            let base = read.seq[q + a + k];
+                            if base != rb && rb != b'N' && read.qual[q + a + k] >= p.min_base_qual {
+                                let code = match base {
+                                    b'A' => 0,
+                                    b'C' => 1,
+                                    b'G' => 2,
+                                    b'T' => 3,
+                                    _ => continue,
+                                };
+                                sv[off * 4 + code] += 1;
+                            }
+                        }
+                    }
+                    rpos += len as i64;
+                    q += len;
                 }
-                *counts.entry((a, s)).or_insert(0) += 1;
-            },
-            |pos| d[(pos - lo) as usize] += 1,
-        );
+                b'I' => {
+                    let anchor = rpos - 1;
+                    if anchor >= lo && anchor < hi && anchor >= r.start && q + len <= read.seq.len()
+                    {
+                        let mut alt = vec![r.base(anchor)];
+                        alt.extend_from_slice(&read.seq[q..q + len]);
+                        if !alt.contains(&b'N') {
+                            let a = normalize(
+                                r,
+                                Allele {
+                                    pos: anchor,
+                                    ref_len: 1,
+                                    alt,
+                                },
+                            );
+                            *indels.entry((a, s)).or_insert(0) += 1;
+                        }
+                    }
+                    q += len;
+                }
+                b'D' => {
+                    let anchor = rpos - 1;
+                    if anchor >= lo && anchor < hi && anchor >= r.start {
+                        let a = normalize(
+                            r,
+                            Allele {
+                                pos: anchor,
+                                ref_len: len as u32 + 1,
+                                alt: vec![r.base(anchor)],
+                            },
+                        );
+                        *indels.entry((a, s)).or_insert(0) += 1;
+                    }
+                    let a = (lo - rpos).clamp(0, len as i64);
+                    let b = (hi - rpos).clamp(0, len as i64);
+                    for k in a..b {
+                        d[(rpos + k - lo) as usize] += 1;
+                    }
+                    rpos += len as i64;
+                }
+                b'N' => rpos += len as i64,
+                b'S' => q += len,
+                _ => {}
+            }
+        }
     }
-    let mut out: Vec<Allele> = counts
+    let pass = |c: u32, dp: u32| c >= p.min_count && c * 100 >= p.min_percent * dp.max(c);
+    let mut out: Vec<Allele> = indels
         .into_iter()
         .filter(|((a, s), c)| {
             if a.pos < lo || a.pos >= hi || r.slice(a.pos, a.end()).contains(&b'N') {
                 return false;
             }
-            let dp = depth[s * n + (a.pos - lo) as usize].max(*c);
-            *c >= p.min_count && *c * 100 >= p.min_percent * dp
+            pass(*c, depth[s * n + (a.pos - lo) as usize])
         })
         .map(|((a, _), _)| a)
         .collect();
+    for s in 0..n_samples {
+        for off in 0..n {
+            for code in 0..4 {
+                let c = snv[(s * n + off) * 4 + code];
+                if c > 0 && pass(c, depth[s * n + off]) {
+                    out.push(Allele {
+                        pos: lo + off as i64,
+                        ref_len: 1,
+                        alt: vec![b"ACGT"[code]],
+                    });
+                }
+            }
+        }
+    }
     out.sort();
     out.dedup();
     out

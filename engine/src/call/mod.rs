@@ -659,7 +659,16 @@ pub fn run(o: &CallOptions) -> Result<CallSummary> {
                 let ctx = &ctx;
                 in_flight += 1;
                 scope.spawn(move |_| {
-                    let res = process_chunk(ctx, name, len, cs, ce, &reads);
+                    // A panic must still answer, or the writer would wait for this chunk forever.
+                    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        process_chunk(ctx, name, len, cs, ce, &reads)
+                    }))
+                    .unwrap_or_else(|_| {
+                        Err(Error::Usage(format!(
+                            "internal error while calling {name}:{}-{ce}",
+                            cs + 1
+                        )))
+                    });
                     let _ = tx.send((ci, res));
                 });
             }
