@@ -455,8 +455,14 @@ impl<W: Write> BgzfWriter<W> {
 
     /// Compresses everything written so far, so that the next byte starts a new BGZF block
     /// (a header, or a contig, then occupies whole blocks of its own).
+    /// Unindexed bytes before this point (a header) are skipped by the index: the next
+    /// record's chunk starts here, as tabix would record it.
     pub fn end_block(&mut self) -> std::io::Result<()> {
-        self.flush_blocks(true)
+        self.flush_blocks(true)?;
+        if self.entries.is_empty() {
+            self.last_vend = self.coffset << 16;
+        }
+        Ok(())
     }
 
     /// Appends bytes that are not indexed (a header line).

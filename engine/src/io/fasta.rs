@@ -262,7 +262,7 @@ mod tests {
                 )
             })
             .collect();
-        assert_eq!(fai, "a\t12\t9\t5\t6\nb\t6\t27\t4\t5\n");
+        assert_eq!(fai, "a\t12\t8\t5\t6\nb\t6\t26\t4\t5\n");
         write(d.path(), "r.fa.fai", &fai);
         let r2 = FastaReader::open(&fa).unwrap();
         assert_eq!(r2.contigs(), r.contigs());

@@ -317,6 +317,7 @@ pub fn index_vcf_gz(path: &Path) -> Result<PathBuf> {
     let mut names: Vec<Vec<u8>> = Vec::new();
     let mut line: Vec<u8> = Vec::new();
     let mut last_vend = 0u64;
+    let mut vstart = 0u64;
     let mut at = 0usize;
     let mut text = Vec::new();
     while at < raw.len() {
@@ -352,11 +353,18 @@ pub fn index_vcf_gz(path: &Path) -> Result<PathBuf> {
                 Some(k) => (&text[start..start + k], Some(start + k + 1)),
                 None => (&text[start..], None),
             };
+            if line.is_empty() {
+                // A line at the start of a block begins there; otherwise where the last ended.
+                vstart = if start == 0 { coff << 16 } else { last_vend };
+            }
             line.extend_from_slice(piece);
             let Some(next) = done else { break };
             start = next;
-            // A line ending exactly at a block end points at the next block, as htslib does.
-            let vend = if next == text.len() {
+            // A line ending exactly at the end of a full block points at the next block; at
+            // the end of a shorter (last, or contig-closing) block it points past its last
+            // byte. Both address the same place; this is how `BgzfWriter` records them, so
+            // a rebuilt index matches the one written on the fly byte for byte.
+            let vend = if next == text.len() && text.len() == crate::io::bgzf::BLOCK_DATA_SIZE {
                 (at as u64) << 16
             } else {
                 (coff << 16) | next as u64
@@ -381,7 +389,7 @@ pub fn index_vcf_gz(path: &Path) -> Result<PathBuf> {
                         names.len() - 1
                     }
                 };
-                b.push(tid as u32, beg, end, last_vend, vend);
+                b.push(tid as u32, beg, end, vstart, vend);
             }
             last_vend = vend;
             line.clear();
