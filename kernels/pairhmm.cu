@@ -36,10 +36,11 @@ extern "C" __global__ void pair_costs(const u32* __restrict__ seqs, const u32* _
         ins[j] = PHMM_INF;
         del[j] = PHMM_INF;
     }
-    u32 go0 = h > 0 ? (hap[0] >> 8) : 0;
+    u32 hgo0 = h > 0 ? (hap[0] >> 8) : 0;
     for (u32 i = 0; i < rlen; i++) {
         u32 rb = read[i];
-        u32 rcode = rb & 0xff, rcost = rb >> 8;
+        u32 rcode = rb & 0xff, rcost = (rb >> 8) & 0xff, rgo = rb >> 16;
+        u32 go0 = hgo0 < rgo ? hgo0 : rgo;
         u32 dm = m[0], di = ins[0], dd = del[0];
         m[0] = PHMM_INF;
         ins[0] = umin3(dm + go0, di + gap_ext, PHMM_INF);
@@ -48,6 +49,7 @@ extern "C" __global__ void pair_costs(const u32* __restrict__ seqs, const u32* _
         for (u32 j = 1; j <= h; j++) {
             u32 hb = hap[j - 1];
             u32 hcode = hb & 0xff, go = hb >> 8;
+            go = go < rgo ? go : rgo;
             u32 emit = (rcode == hcode || rcode == 4 || hcode == 4) ? 0 : rcost;
             u32 um = m[j], ui = ins[j], ud = del[j];
             u32 nm = umin3(dm, di, dd) + emit;

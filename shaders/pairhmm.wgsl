@@ -46,14 +46,16 @@ fn pair_costs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
         scratch[ins + j] = INF;
         scratch[del + j] = INF;
     }
-    var go0 = 0u;
+    var hgo0 = 0u;
     if (h > 0u) {
-        go0 = seqs[ho] >> 8u;
+        hgo0 = seqs[ho] >> 8u;
     }
     for (var i = 0u; i < rlen; i++) {
         let rb = seqs[ro + i];
         let rcode = rb & 0xffu;
-        let rcost = rb >> 8u;
+        let rcost = (rb >> 8u) & 0xffu;
+        let rgo = rb >> 16u;
+        let go0 = min(hgo0, rgo);
         var dm = scratch[m];
         var di = scratch[ins];
         var dd = scratch[del];
@@ -65,7 +67,7 @@ fn pair_costs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
         for (var j = 1u; j <= h; j++) {
             let hb = seqs[ho + j - 1u];
             let hcode = hb & 0xffu;
-            let go = hb >> 8u;
+            let go = min(hb >> 8u, rgo);
             var emit = rcost;
             if (rcode == hcode || rcode == 4u || hcode == 4u) {
                 emit = 0u;

@@ -102,11 +102,11 @@ fn pairhmm_kernel_matches_reference_under_cpu_emulation() {
                 match rnd(25) {
                     0 => {}
                     1 => {
-                        w.push(x & 0xff | 30 << 8);
-                        w.push(rnd(4) as u32 | 20 << 8);
+                        w.push(x & 0xff | 30 << 8 | 40 << 16);
+                        w.push(rnd(4) as u32 | 20 << 8 | 25 << 16);
                     }
-                    2 => w.push(rnd(5) as u32 | (rnd(41) as u32) << 8),
-                    _ => w.push(x & 0xff | (rnd(41) as u32) << 8),
+                    2 => w.push(rnd(5) as u32 | (rnd(41) as u32) << 8 | 50 << 16),
+                    _ => w.push(x & 0xff | (rnd(41) as u32) << 8 | (10 + rnd(50) as u32) << 16),
                 }
             }
             reads.push(b.push_item(&w));

@@ -3,8 +3,9 @@
 //! The model is a pair-HMM evaluated Viterbi-style in integer phred units: the cost of the
 //! best alignment of the whole read against any stretch of the haplotype (free start and end
 //! in the haplotype, a global alignment of the read), where a mismatch costs the base's
-//! quality, opening a gap costs the haplotype position's gap-open penalty (lower inside
-//! homopolymers and tandem repeats) and each further gapped base costs `gap_ext`. Matches cost
+//! quality, opening a gap costs the lower of the haplotype position's gap-open penalty (lower
+//! inside homopolymers and tandem repeats) and the read base's (from its quality: a read that
+//! admits 1 % errors admits indels that often), and each further gapped base costs `gap_ext`. Matches cost
 //! nothing. `P(read | haplotype) ≈ 10^(-cost / 10)`.
 //!
 //! Why integer Viterbi (max-product) rather than the forward sum: it needs only additions and
@@ -14,9 +15,9 @@
 //! which the genotyper absorbs (it compares haplotypes, all scored the same way).
 //!
 //! Layout, shared by every backend (WGSL has no bytes, so everything is `u32`):
-//! - `seqs`: one word per base, reads and haplotypes concatenated. Read base: `code | cost << 8`
-//!   (code 0..3 = ACGT, 4 = N, which matches anything; cost = mismatch cost). Haplotype base:
-//!   `code | gap_open << 8`.
+//! - `seqs`: one word per base, reads and haplotypes concatenated. Read base:
+//!   `code | mismatch << 8 | gap_open << 16` (code 0..3 = ACGT, 4 = N, which matches anything;
+//!   mismatch and gap_open below 256). Haplotype base: `code | gap_open << 8`.
 //! - `items`: `(offset, len)` into `seqs` per read or haplotype.
 //! - `pairs`: `(read item, haplotype item)` per pair; the answer is one `u32` cost per pair.
 //!
@@ -91,10 +92,12 @@ pub fn pair_cost(read: &[u32], hap: &[u32], gap_ext: u32, row: &mut Vec<u32>) ->
     let (ins, del) = rest.split_at_mut(h + 1);
     // Row 0: the read may start anywhere on the haplotype.
     m.fill(0);
-    let go0 = hap.first().map_or(0, |&b| b >> 8);
+    let hgo0 = hap.first().map_or(0, |&b| b >> 8);
     for &rb in read {
         let rcode = rb & 0xff;
-        let rcost = rb >> 8;
+        let rcost = (rb >> 8) & 0xff;
+        let rgo = rb >> 16;
+        let go0 = hgo0.min(rgo);
         // Row i-1's values at column j-1, before this row overwrites them.
         let (mut dm, mut di, mut dd) = (m[0], ins[0], del[0]);
         // Column 0: only an insertion (read base before the haplotype's first base).
@@ -110,7 +113,7 @@ pub fn pair_cost(read: &[u32], hap: &[u32], gap_ext: u32, row: &mut Vec<u32>) ->
             .zip(hap)
         {
             let hcode = hb & 0xff;
-            let go = hb >> 8;
+            let go = (hb >> 8).min(rgo);
             let emit = if rcode == hcode || rcode == 4 || hcode == 4 {
                 0
             } else {
@@ -216,11 +219,19 @@ pub mod testing {
                     match rng.next(30) {
                         0 => {}
                         1 => {
-                            words.push(w & 0xff | 30 << 8);
-                            words.push(rng.next(5) as u32 | 20 << 8);
+                            words.push(w & 0xff | 30 << 8 | 45 << 16);
+                            words.push(rng.next(5) as u32 | 20 << 8 | 30 << 16);
                         }
-                        2 => words.push(rng.next(4) as u32 | (rng.next(41) as u32) << 8),
-                        _ => words.push(w & 0xff | (rng.next(41) as u32) << 8),
+                        2 => words.push(
+                            rng.next(4) as u32
+                                | (rng.next(41) as u32) << 8
+                                | (10 + rng.next(50) as u32) << 16,
+                        ),
+                        _ => words.push(
+                            w & 0xff
+                                | (rng.next(41) as u32) << 8
+                                | (10 + rng.next(50) as u32) << 16,
+                        ),
                     }
                 }
                 reads.push(b.push_item(&words));
@@ -272,6 +283,9 @@ mod tests {
         let mut row = Vec::new();
         let hap = words(b"ACGTACGTTTGCA", 40);
         // Exact substring: free.
+        let words = |s: &[u8], cost: u32| -> Vec<u32> {
+            words(s, cost).into_iter().map(|w| w | 60 << 16).collect()
+        };
         assert_eq!(pair_cost(&words(b"GTACG", 30), &hap, 10, &mut row), 0);
         // One mismatch at quality 30.
         assert_eq!(pair_cost(&words(b"GTCCG", 30), &hap, 10, &mut row), 30);
@@ -283,6 +297,12 @@ mod tests {
             50
         );
         assert_eq!(pair_cost(&[], &hap, 10, &mut row), 0);
+        // A read whose own gap open (25) is below the haplotype's (40).
+        let low: Vec<u32> = words(b"ACGTCGTTTG", 30)
+            .into_iter()
+            .map(|w| w & 0xffff | 25 << 16)
+            .collect();
+        assert_eq!(pair_cost(&low, &hap, 10, &mut row), 25);
     }
 
     #[test]

@@ -211,7 +211,7 @@ impl Default for CandidateParams {
         CandidateParams {
             min_base_qual: 10,
             min_count: 2,
-            min_percent: 18,
+            min_percent: 10,
         }
     }
 }

@@ -98,6 +98,7 @@ pub struct Segment {
     pub read: usize,
     pub seq: Vec<u8>,
     pub qual: Vec<u8>,
+    pub errors: crate::call::reads::ReadErrors,
 }
 
 /// The read's bases aligned to reference positions in `[lo, hi)` (insertions between two
@@ -191,6 +192,7 @@ pub fn haplotypes(
             }
         }
         segs.push(Segment {
+            errors: read.errors,
             read: ri,
             seq,
             qual,

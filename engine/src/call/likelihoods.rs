@@ -6,6 +6,7 @@
 
 use crate::backend::pairhmm::PairBatch;
 use crate::call::haplotypes::{Haplotype, Segment};
+use crate::call::reads::ReadErrors;
 
 /// Gap open outside repeats, and its floor inside long ones (phred).
 pub const GAP_OPEN: u32 = 45;
@@ -72,10 +73,27 @@ pub fn hap_words(seq: &[u8]) -> Vec<u32> {
         .collect()
 }
 
-pub fn read_words(seq: &[u8], qual: &[u8]) -> Vec<u32> {
+/// A read base's own gap-open cost: its quality plus this. A base quality says how often
+/// the base is wrong, indels included (long-read qualities are dominated by them), so a read
+/// of low quality opens gaps more cheaply than the context alone would.
+pub const READ_GAP_OPEN_MARGIN: u32 = 10;
+
+/// Kernel words of a read segment: mismatches cost the base quality (at least the read's
+/// measured substitution rate, for long reads), gaps open at the quality plus
+/// [`READ_GAP_OPEN_MARGIN`] or, for long reads, at the measured indel rate.
+pub fn read_words(seq: &[u8], qual: &[u8], e: &ReadErrors) -> Vec<u32> {
     seq.iter()
         .zip(qual)
-        .map(|(&b, &q)| code(b) | (q.clamp(1, MAX_BASE_QUAL) as u32) << 8)
+        .map(|(&b, &q)| {
+            let q = q.clamp(1, MAX_BASE_QUAL) as u32;
+            let mm = q.max(e.mismatch as u32).min(MAX_BASE_QUAL as u32);
+            let go = if e.gap_open > 0 {
+                e.gap_open as u32
+            } else {
+                q + READ_GAP_OPEN_MARGIN
+            };
+            code(b) | mm << 8 | go << 16
+        })
         .collect()
 }
 
@@ -101,8 +119,8 @@ pub fn add_window(batch: &mut PairBatch, haps: &[Haplotype], segs: &[Segment]) -
                 slots.push(Slot::Known(0));
                 continue;
             }
-            let ri =
-                *read_item.get_or_insert_with(|| batch.push_item(&read_words(&s.seq, &s.qual)));
+            let ri = *read_item
+                .get_or_insert_with(|| batch.push_item(&read_words(&s.seq, &s.qual, &s.errors)));
             let hi = *hap_items[h].get_or_insert_with(|| batch.push_item(&hap_words(&hap.seq)));
             slots.push(Slot::Pair(batch.n_pairs()));
             batch.push_pair(ri, hi);

@@ -368,7 +368,16 @@ fn call_site(
                 c[a] = c[a].min(cost(si, h));
             }
         }
+        // A read best explained by a haplotype with another allele over this site (a
+        // deletion spanning it, say) is evidence for that allele, not for any of these.
+        let best_any = (0..haps.len()).map(|h| cost(si, h)).min().unwrap_or(0);
         let best = c.iter().copied().min().unwrap_or(0);
+        if best_any < best {
+            if read.pos <= pos && read.end >= span_end {
+                dp[s] += 1;
+            }
+            continue;
+        }
         // A read counts for at most the chance that it is misplaced.
         let cap = best.saturating_add((read.mapq as u32).clamp(20, 60));
         for x in &mut c {

@@ -30,6 +30,56 @@ pub struct Read {
     pub seq: Vec<u8>,
     /// Phred qualities (missing qualities become 20).
     pub qual: Vec<u8>,
+    pub errors: ReadErrors,
+}
+
+/// A long read's own error rates, measured on its alignment (`NM` and the CIGAR), as phred;
+/// 0 where unknown. Long-read base qualities lump substitutions and indels together (and
+/// indels dominate), so a long read's mismatches cost at least its measured substitution
+/// rate and its gaps open at its measured indel rate. Short reads are too short to measure:
+/// they keep their base qualities.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadErrors {
+    pub mismatch: u8,
+    pub gap_open: u8,
+}
+
+/// Aligned bases a read needs for its error rates to be measured.
+pub const MIN_MEASURED: u64 = 1000;
+
+fn phred_rate(events: u64, bases: u64) -> u8 {
+    let p = (events as f64 + 1.0) / (bases as f64 + 1.0);
+    (-10.0 * p.log10()).round().clamp(10.0, 45.0) as u8
+}
+
+/// [`ReadErrors`] from a CIGAR and the `NM` tag.
+pub fn measure_errors(cigar: &[CigarOp], nm: Option<i64>) -> ReadErrors {
+    let (mut aligned, mut ins_b, mut del_b, mut gaps) = (0u64, 0u64, 0u64, 0u64);
+    for c in cigar {
+        match c.op {
+            b'M' | b'=' | b'X' => aligned += c.len as u64,
+            b'I' => {
+                ins_b += c.len as u64;
+                gaps += 1;
+            }
+            b'D' => {
+                del_b += c.len as u64;
+                gaps += 1;
+            }
+            _ => {}
+        }
+    }
+    if aligned < MIN_MEASURED {
+        return ReadErrors::default();
+    }
+    let mismatch = match nm {
+        Some(nm) if nm >= 0 => phred_rate((nm as u64).saturating_sub(ins_b + del_b), aligned),
+        _ => 0,
+    };
+    ReadErrors {
+        mismatch,
+        gap_open: phred_rate(gaps, aligned),
+    }
 }
 
 /// What a file's reader thread sends.
@@ -179,7 +229,9 @@ impl Visitor for Collect<'_> {
             qual.clear();
             qual.resize(seq.len(), 20);
         }
+        let errors = measure_errors(&cigar, rec.aux_int(*b"NM"));
         self.batch.push(Read {
+            errors,
             sample: self.src.sample,
             pos,
             end,
