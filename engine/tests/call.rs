@@ -40,9 +40,7 @@ fn haplotype(reference: &[u8], vars: &[&Var]) -> Vec<(u8, Option<usize>)> {
             &v.r[..],
             "bad planted REF"
         );
-        for p in at..v.pos {
-            out.push((reference[p], Some(p)));
-        }
+        out.extend((at..v.pos).map(|p| (reference[p], Some(p))));
         // Shared prefix maps to the reference, the rest is substituted or inserted.
         let common = v.r.iter().zip(&v.a).take_while(|(x, y)| x == y).count();
         for k in 0..common {
@@ -59,9 +57,7 @@ fn haplotype(reference: &[u8], vars: &[&Var]) -> Vec<(u8, Option<usize>)> {
         }
         at = v.pos + v.r.len();
     }
-    for p in at..reference.len() {
-        out.push((reference[p], Some(p)));
-    }
+    out.extend((at..reference.len()).map(|p| (reference[p], Some(p))));
     out
 }
 
@@ -219,7 +215,7 @@ fn reg2bin(beg: i32, end: i32) -> u16 {
     } else if beg >> 23 == end >> 23 {
         ((1 << 6) - 1) / 7 + (beg >> 23)
     } else if beg >> 26 == end >> 26 {
-        ((1 << 3) - 1) / 7 + (beg >> 26)
+        1 + (beg >> 26)
     } else {
         0
     };
