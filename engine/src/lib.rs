@@ -2,6 +2,7 @@
 //! (`backend`), and write standard formats; each analysis is a module (`coverage`, ...).
 
 pub mod backend;
+pub mod call;
 pub mod coverage;
 pub mod error;
 pub mod io;

@@ -39,6 +39,9 @@ enum Command {
     /// or longer) and OUT.kasane.json (provenance). Several inputs are called jointly: one
     /// sample column each (named by @RG SM).
     Sv(Box<SvArgs>),
+    /// Germline SNVs and indels (diploid), one sample or several jointly, from short or long
+    /// reads. Writes a bgzipped VCF 4.3 and its tabix index (.tbi).
+    Call(Box<CallArgs>),
     /// List the compute backends this machine offers, and why any is unavailable.
     Backends,
     /// Run a pipeline file: every step for every sample, skipping what an earlier run finished;
@@ -161,6 +164,37 @@ fn load_pipeline(file: &std::path::Path) -> Result<kasane::pipeline::Pipeline> {
             )
         }
     }
+}
+
+#[derive(Args)]
+struct CallArgs {
+    /// Reference FASTA (indexed with .fai, or indexed in memory).
+    #[arg(short = 'f', long = "fasta")]
+    fasta: PathBuf,
+    /// Output VCF (bgzipped; the index is written next to it).
+    #[arg(short = 'o', long)]
+    output: PathBuf,
+    /// Call only this region: CHROM or CHROM:START-END (1-based, inclusive). Needs indexes.
+    #[arg(short = 'r', long)]
+    region: Option<String>,
+    /// Call only the regions of this BED file. Needs indexes.
+    #[arg(short = 'R', long = "regions")]
+    regions: Option<PathBuf>,
+    /// Threads.
+    #[arg(short = 't', long, default_value_t = 1)]
+    threads: usize,
+    /// Compute backend of the read x haplotype likelihoods (results are identical on all).
+    #[arg(long, value_enum, default_value_t = BackendKind::Auto)]
+    backend: BackendKind,
+    /// Reads with a lower mapping quality are left out.
+    #[arg(long, default_value_t = 20)]
+    min_mapq: u8,
+    /// Mismatches with a lower base quality do not count towards candidates.
+    #[arg(long, default_value_t = 10)]
+    min_base_qual: u8,
+    /// Alignment files (BAM or CRAM), one sample each, called jointly.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
 }
 
 #[derive(Args)]
@@ -407,6 +441,17 @@ fn run(cli: Cli) -> Result<()> {
             for w in &report.warnings {
                 eprintln!("kasane: warning: {w}");
             }
+            Ok(())
+        }
+        Command::Call(a) => {
+            let mut o = kasane::call::CallOptions::new(a.fasta, a.output, a.inputs);
+            o.region = a.region;
+            o.regions_bed = a.regions;
+            o.threads = a.threads.max(1);
+            o.backend = a.backend;
+            o.min_mapq = a.min_mapq;
+            o.min_base_qual = a.min_base_qual;
+            kasane::call::run(&o)?;
             Ok(())
         }
         Command::Validate { file } => {

@@ -3,6 +3,7 @@
 
 use rayon::prelude::*;
 
+use crate::backend::pairhmm::{pair_cost, PairBatch};
 use crate::backend::{
     Backend, ContigDepth, DeviceInfo, EventBatch, HistChunk, IntervalSum, ReduceSpec, Reduced,
 };
@@ -43,6 +44,32 @@ impl Backend for CpuBackend {
     }
     fn begin_contig(&self, len: usize) -> Result<Box<dyn ContigDepth>> {
         Ok(Box::new(ChunkedDepth::new(len)))
+    }
+    fn pair_costs(&self, batch: &PairBatch) -> Result<Vec<u32>> {
+        batch.validate().map_err(|m| crate::error::Error::Backend {
+            backend: "cpu".into(),
+            msg: m,
+        })?;
+        // Pieces of pairs on the caller's pool; each piece reuses one DP row.
+        let n = batch.n_pairs();
+        let piece = 64;
+        let parts: Vec<Vec<u32>> = (0..n.div_ceil(piece))
+            .into_par_iter()
+            .map(|k| {
+                let mut row = Vec::new();
+                (k * piece..((k + 1) * piece).min(n))
+                    .map(|p| {
+                        pair_cost(
+                            batch.item(batch.pairs[2 * p]),
+                            batch.item(batch.pairs[2 * p + 1]),
+                            batch.gap_ext,
+                            &mut row,
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(parts.concat())
     }
 }
 
@@ -247,6 +274,11 @@ mod tests {
     #[test]
     fn cpu_backend_matches_reference() {
         testing::check_backend(&CpuBackend::new(2));
+    }
+
+    #[test]
+    fn cpu_pair_costs_match_reference() {
+        crate::backend::pairhmm::testing::check_pair_costs(&CpuBackend::new(2));
     }
 
     #[test]

@@ -23,12 +23,36 @@ use cudarc::driver::{
 };
 use cudarc::nvrtc::{CompileOptions, Ptx};
 
+use crate::backend::pairhmm::{launches, PairBatch};
 use crate::backend::window::{window_for, Contig, Device, TILE};
 use crate::backend::{Backend, ContigDepth, DeviceInfo};
 use crate::error::{Error, Result};
 
 /// The kernel source, compiled by NVRTC when the backend opens.
 pub const SOURCE: &str = include_str!("../../../kernels/coverage.cu");
+
+/// The read × haplotype kernel of `kasane call` ([`crate::backend::pairhmm`]).
+pub const PAIRHMM_SOURCE: &str = include_str!("../../../kernels/pairhmm.cu");
+pub const PAIRHMM_KERNELS: [&str; 1] = ["pair_costs"];
+
+/// A kernel source file and the kernels it must define.
+#[derive(Clone, Copy)]
+pub struct KernelSource {
+    pub file: &'static str,
+    pub text: &'static str,
+    pub kernels: &'static [&'static str],
+}
+
+pub const COVERAGE: KernelSource = KernelSource {
+    file: "coverage.cu",
+    text: SOURCE,
+    kernels: &KERNELS,
+};
+pub const PAIRHMM: KernelSource = KernelSource {
+    file: "pairhmm.cu",
+    text: PAIRHMM_SOURCE,
+    kernels: &PAIRHMM_KERNELS,
+};
 
 /// Every kernel the backend loads from [`SOURCE`].
 pub const KERNELS: [&str; 9] = [
@@ -228,11 +252,12 @@ fn ptx_cache() -> &'static Mutex<HashMap<String, String>> {
 /// NVRTC (no driver, no GPU). Results are cached for the process and on disk (under
 /// `$XDG_CACHE_HOME/kasane` or `~/.cache/kasane`, keyed by a hash of the source, the
 /// architecture and NVRTC's version); failures to cache are ignored.
-pub fn compile_ptx(arch: &str) -> std::result::Result<String, String> {
+pub fn compile_ptx(src: &KernelSource, arch: &str) -> std::result::Result<String, String> {
+    let mem_key = format!("{}:{arch}", src.file);
     if let Some(p) = ptx_cache()
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .get(arch)
+        .get(&mem_key)
     {
         return Ok(p.clone());
     }
@@ -243,19 +268,21 @@ pub fn compile_ptx(arch: &str) -> std::result::Result<String, String> {
         let (major, minor) = nvrtc_version()?;
         let key = format!("{arch}\0nvrtc {major}.{minor}\0");
         let hash = fnv1a(
-            SOURCE.as_bytes(),
+            src.text.as_bytes(),
             fnv1a(key.as_bytes(), 0xcbf2_9ce4_8422_2325),
         );
-        let file = cache_dir().map(|d| d.join(format!("coverage-{hash:016x}.ptx")));
+        let stem = src.file.trim_end_matches(".cu");
+        let file = cache_dir().map(|d| d.join(format!("{stem}-{hash:016x}.ptx")));
         if let Some(text) = file.as_ref().and_then(|f| std::fs::read_to_string(f).ok()) {
-            if KERNELS
+            if src
+                .kernels
                 .iter()
                 .all(|k| text.contains(&format!(".entry {k}(")))
             {
                 return Ok(text);
             }
         }
-        let text = nvrtc_compile(arch, (major, minor))?;
+        let text = nvrtc_compile(src, arch, (major, minor))?;
         if let Some(f) = &file {
             store(f, &text);
         }
@@ -264,23 +291,28 @@ pub fn compile_ptx(arch: &str) -> std::result::Result<String, String> {
     ptx_cache()
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(arch.to_string(), ptx.clone());
+        .insert(mem_key, ptx.clone());
     Ok(ptx)
 }
 
 /// Compiles [`SOURCE`] for `arch` with NVRTC (whose version is `(major, minor)`), no cache.
-fn nvrtc_compile(arch: &str, (major, minor): (i32, i32)) -> std::result::Result<String, String> {
+fn nvrtc_compile(
+    src: &KernelSource,
+    arch: &str,
+    (major, minor): (i32, i32),
+) -> std::result::Result<String, String> {
     let opts = CompileOptions {
         options: vec![
             format!("--gpu-architecture={arch}"),
             "--std=c++17".to_string(),
         ],
-        name: Some("coverage.cu".to_string()),
+        name: Some(src.file.to_string()),
         ..Default::default()
     };
-    let ptx = cudarc::nvrtc::compile_ptx_with_opts(SOURCE, opts).map_err(|e| match e {
+    let ptx = cudarc::nvrtc::compile_ptx_with_opts(src.text, opts).map_err(|e| match e {
         cudarc::nvrtc::CompileError::CompileError { log, .. } => format!(
-            "NVRTC {major}.{minor} could not compile kernels/coverage.cu for {arch}:\n{}",
+            "NVRTC {major}.{minor} could not compile kernels/{} for {arch}:\n{}",
+            src.file,
             log.to_string_lossy()
         ),
         e => format!("NVRTC {major}.{minor}, {arch}: {e}"),
@@ -294,7 +326,7 @@ fn store(file: &std::path::Path, text: &str) {
     if std::fs::create_dir_all(dir).is_err() {
         return;
     }
-    let tmp = dir.join(format!(".coverage-{}.ptx.tmp", std::process::id()));
+    let tmp = dir.join(format!(".kernels-{}.ptx.tmp", std::process::id()));
     if std::fs::write(&tmp, text).is_ok() && std::fs::rename(&tmp, file).is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -315,6 +347,7 @@ struct Kernels {
     flags_scatter: CudaFunction,
     hist_counts: CudaFunction,
     interval_sums: CudaFunction,
+    pair_costs: CudaFunction,
 }
 
 pub struct CudaBackend {
@@ -334,7 +367,11 @@ impl CudaBackend {
                 .compute_capability()
                 .map_err(|e| format!("reading the compute capability: {e}"))?;
             let arch = pick_arch(major, minor)?;
-            let ptx = compile_ptx(&arch)?;
+            let ptx = compile_ptx(&COVERAGE, &arch)?;
+            let phmm_ptx = compile_ptx(&PAIRHMM, &arch)?;
+            let phmm = ctx
+                .load_module(Ptx::from_src(phmm_ptx))
+                .map_err(|e| format!("loading the pairhmm PTX ({arch}) failed: {e}"))?;
             let module = ctx.load_module(Ptx::from_src(ptx)).map_err(|e| {
                 let v = nvrtc_version()
                     .map(|(a, b)| format!("NVRTC {a}.{b}"))
@@ -360,6 +397,9 @@ impl CudaBackend {
                 flags_scatter: f("flags_scatter")?,
                 hist_counts: f("hist_counts")?,
                 interval_sums: f("interval_sums")?,
+                pair_costs: phmm
+                    .load_function("pair_costs")
+                    .map_err(|e| format!("kernel pair_costs: {e}"))?,
                 ctx,
             })
         })?;
@@ -390,7 +430,56 @@ impl Backend for CudaBackend {
         let dev = CudaDevice::new(self.kernels.clone(), len1)?;
         Ok(Box::new(Contig::new(dev, len1)))
     }
+
+    fn pair_costs(&self, batch: &PairBatch) -> Result<Vec<u32>> {
+        batch.validate().map_err(backend_err)?;
+        let n = batch.n_pairs();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let stream = self
+            .kernels
+            .ctx
+            .new_stream()
+            .map_err(ctx("creating a stream"))?;
+        let (mut seqs, mut items, mut pairs) = (None, None, None);
+        upload(&stream, &mut seqs, &batch.seqs)?;
+        upload(&stream, &mut items, &batch.items)?;
+        upload(&stream, &mut pairs, &batch.pairs)?;
+        let (mut offs, mut scratch, mut out) = (None, None, None);
+        let mut costs = Vec::with_capacity(n);
+        for (first, end, off) in launches(batch, PAIR_SCRATCH_WORDS) {
+            let words = off.last().map_or(0, |&o| o as usize) + batch.scratch_words(end - 1);
+            upload(&stream, &mut offs, &off)?;
+            ensure::<u32>(&stream, &mut scratch, words)?;
+            ensure::<u32>(&stream, &mut out, end - first)?;
+            let (f32_, n32, ge) = (first as u32, (end - first) as u32, batch.gap_ext);
+            let o = buf(&out)?;
+            // SAFETY: the arguments match `pair_costs` in kernels/pairhmm.cu; `validate`
+            // checked every index, and the scratch holds each pair's 3 * (hap_len + 1) words.
+            unsafe {
+                stream
+                    .launch_builder(&self.kernels.pair_costs)
+                    .arg(buf(&seqs)?)
+                    .arg(buf(&items)?)
+                    .arg(buf(&pairs)?)
+                    .arg(&f32_)
+                    .arg(&n32)
+                    .arg(&ge)
+                    .arg(buf(&offs)?)
+                    .arg(buf(&scratch)?)
+                    .arg(o)
+                    .launch(grid((end - first).div_ceil(128), 128, 0))
+            }
+            .map_err(ctx("launching pair_costs"))?;
+            costs.extend(download(&stream, o, end - first)?);
+        }
+        Ok(costs)
+    }
 }
+
+/// Scratch words per `pair_costs` launch (256 MiB).
+const PAIR_SCRATCH_WORDS: usize = 1 << 26;
 
 // ---------------------------------------------------------------------------------------------
 // Device helpers
@@ -768,14 +857,17 @@ mod tests {
             return;
         }
         let (major, minor) = nvrtc_version().expect("nvrtc version");
-        for arch in ["compute_75", "compute_90"] {
+        for (src, arch) in [COVERAGE, PAIRHMM]
+            .iter()
+            .flat_map(|s| ["compute_75", "compute_90"].map(|a| (s, a)))
+        {
             // A real compile, whatever the caches hold; then the cached path agrees.
-            let ptx = guarded(|| nvrtc_compile(arch, (major, minor)))
+            let ptx = guarded(|| nvrtc_compile(src, arch, (major, minor)))
                 .unwrap_or_else(|e| panic!("{arch}: {e}"));
-            let cached = compile_ptx(arch).unwrap_or_else(|e| panic!("{arch}: {e}"));
+            let cached = compile_ptx(src, arch).unwrap_or_else(|e| panic!("{arch}: {e}"));
             assert_eq!(ptx, cached, "{arch}: cached PTX differs");
             assert!(ptx.contains(".target sm_"), "{arch}: not PTX");
-            for k in KERNELS {
+            for k in src.kernels {
                 assert!(
                     ptx.contains(&format!(".entry {k}(")),
                     "{arch}: kernel {k} missing from the PTX"
@@ -783,7 +875,7 @@ mod tests {
             }
             eprintln!(
                 "NVRTC {major}.{minor} compiled {} kernels for {arch} ({} bytes of PTX)",
-                KERNELS.len(),
+                src.kernels.len(),
                 ptx.len()
             );
         }
@@ -801,6 +893,7 @@ mod tests {
         }
         let backend = CudaBackend::open().expect("open the CUDA backend");
         crate::backend::testing::check_backend(&backend);
+        crate::backend::pairhmm::testing::check_pair_costs(&backend);
     }
 
     #[test]

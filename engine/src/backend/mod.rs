@@ -12,6 +12,7 @@
 
 pub mod cpu;
 pub mod cuda;
+pub mod pairhmm;
 pub mod wgpu;
 pub mod window;
 
@@ -161,6 +162,9 @@ pub trait Backend: Send + Sync {
     fn device(&self) -> String;
     /// Starts accumulating depth over a contig of `len` bases.
     fn begin_contig(&self, len: usize) -> Result<Box<dyn ContigDepth>>;
+    /// Read × haplotype alignment costs of `kasane call`, one per pair of the batch, exactly
+    /// as [`pairhmm::reference_costs`] computes them.
+    fn pair_costs(&self, batch: &pairhmm::PairBatch) -> Result<Vec<u32>>;
 }
 
 /// What `kasane backends` prints for one backend.

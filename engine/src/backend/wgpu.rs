@@ -9,11 +9,14 @@ use std::sync::{Arc, Mutex};
 
 use wgpu::util::DeviceExt;
 
+use crate::backend::pairhmm::{launches, PairBatch};
 use crate::backend::window::{window_for, Contig, Device, TILE};
 use crate::backend::{Backend, ContigDepth, DeviceInfo};
 use crate::error::{Error, Result};
 
 pub const SOURCE: &str = include_str!("../../../shaders/coverage.wgsl");
+/// The read × haplotype shader of `kasane call` ([`crate::backend::pairhmm`]).
+pub const PAIRHMM_SOURCE: &str = include_str!("../../../shaders/pairhmm.wgsl");
 
 /// Entry points and the bindings each one uses (auto layouts hold only those).
 const ENTRIES: [(&str, &[u32]); 9] = [
@@ -95,6 +98,7 @@ struct Gpu {
     pipelines: HashMap<&'static str, (wgpu::ComputePipeline, &'static [u32])>,
     /// The first validation or device error wgpu reported.
     error: Arc<Mutex<Option<String>>>,
+    pair_costs: wgpu::ComputePipeline,
 }
 
 pub struct WgpuBackend {
@@ -148,9 +152,21 @@ impl WgpuBackend {
             });
             pipelines.insert(name, (p, bindings));
         }
+        let phmm = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("pairhmm.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(PAIRHMM_SOURCE.into()),
+        });
+        let pair_costs = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("pair_costs"),
+            layout: None,
+            module: &phmm,
+            entry_point: Some("pair_costs"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
         let _ = device.poll(wgpu::PollType::wait_indefinitely());
         if let Some(e) = error.lock().ok().and_then(|mut s| s.take()) {
-            return Err(format!("the coverage shaders do not build: {e}"));
+            return Err(format!("the shaders do not build: {e}"));
         }
         Ok(WgpuBackend {
             gpu: Arc::new(Gpu {
@@ -158,6 +174,7 @@ impl WgpuBackend {
                 queue,
                 pipelines,
                 error,
+                pair_costs,
             }),
             info,
         })
@@ -174,6 +191,117 @@ impl Backend for WgpuBackend {
     fn begin_contig(&self, len: usize) -> Result<Box<dyn ContigDepth>> {
         let dev = WgpuDevice::new(self.gpu.clone(), len + 1)?;
         Ok(Box::new(Contig::new(dev, len + 1)))
+    }
+
+    fn pair_costs(&self, batch: &PairBatch) -> Result<Vec<u32>> {
+        batch.validate().map_err(err)?;
+        let n = batch.n_pairs();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let g = &self.gpu;
+        let init = |data: &[u32], usage| {
+            // Empty buffers are not allowed: pad to one word.
+            let data: &[u32] = if data.is_empty() { &[0] } else { data };
+            g.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: None,
+                    contents: bytemuck::cast_slice(data),
+                    usage,
+                })
+        };
+        let seqs = init(&batch.seqs, wgpu::BufferUsages::STORAGE);
+        let items = init(&batch.items, wgpu::BufferUsages::STORAGE);
+        let pairs = init(&batch.pairs, wgpu::BufferUsages::STORAGE);
+        // Launches small enough for llvmpipe's and real GPUs' binding limits (128 MiB).
+        let max_words = (g.device.limits().max_storage_buffer_binding_size as usize / 4)
+            .clamp(1 << 16, 1 << 25);
+        let mut costs = Vec::with_capacity(n);
+        for (first, end, off) in launches(batch, max_words) {
+            let cnt = end - first;
+            let words = off.last().map_or(0, |&o| o as usize) + batch.scratch_words(end - 1);
+            let offs = init(&off, wgpu::BufferUsages::STORAGE);
+            let scratch = g.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("scratch"),
+                size: 4 * words.max(1) as u64,
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            });
+            let out_bytes = 4 * cnt as u64;
+            let out = g.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("costs"),
+                size: out_bytes,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            });
+            let rb = g.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("readback"),
+                size: out_bytes,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            let (gx, gy) = groups(cnt.div_ceil(64));
+            let params = [first as u32, cnt as u32, batch.gap_ext, gx];
+            let ubuf = init(&params, wgpu::BufferUsages::UNIFORM);
+            let bufs = [&ubuf, &seqs, &items, &pairs, &offs, &scratch, &out];
+            let entries: Vec<wgpu::BindGroupEntry> = bufs
+                .iter()
+                .enumerate()
+                .map(|(i, b)| wgpu::BindGroupEntry {
+                    binding: i as u32,
+                    resource: b.as_entire_binding(),
+                })
+                .collect();
+            let group = g.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: None,
+                layout: &g.pair_costs.get_bind_group_layout(0),
+                entries: &entries,
+            });
+            let mut enc = g
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+            {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("pair_costs"),
+                    timestamp_writes: None,
+                });
+                pass.set_pipeline(&g.pair_costs);
+                pass.set_bind_group(0, &group, &[]);
+                pass.dispatch_workgroups(gx, gy, 1);
+            }
+            enc.copy_buffer_to_buffer(&out, 0, &rb, 0, out_bytes);
+            g.queue.submit([enc.finish()]);
+            let slice = rb.slice(..);
+            let status = Arc::new(Mutex::new(None));
+            let s2 = status.clone();
+            slice.map_async(wgpu::MapMode::Read, move |r| {
+                if let Ok(mut s) = s2.lock() {
+                    *s = Some(r.map_err(|e| e.to_string()));
+                }
+            });
+            g.device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| err(format!("waiting for the device: {e}")))?;
+            if let Some(e) = g.error.lock().ok().and_then(|s| s.clone()) {
+                return Err(err(e));
+            }
+            match status.lock().ok().and_then(|mut s| s.take()) {
+                Some(Ok(())) => {}
+                Some(Err(e)) => return Err(err(format!("reading results back: {e}"))),
+                None => return Err(err("reading results back: the device did not answer")),
+            }
+            {
+                let view = slice
+                    .get_mapped_range()
+                    .map_err(|e| err(format!("reading results back: {e:?}")))?;
+                costs.extend(
+                    view.chunks_exact(4)
+                        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                );
+            }
+            rb.unmap();
+        }
+        Ok(costs)
     }
 }
 
@@ -582,6 +710,8 @@ mod tests {
                 "no entry point {name}"
             );
         }
+        let module = wgpu::naga::front::wgsl::parse_str(PAIRHMM_SOURCE).expect("WGSL parses");
+        v.validate(&module).expect("pairhmm WGSL validates");
     }
 
     #[test]
@@ -593,7 +723,10 @@ mod tests {
     #[test]
     fn wgpu_backend_matches_reference() {
         match WgpuBackend::open(false) {
-            Ok(b) => crate::backend::testing::check_backend(&b),
+            Ok(b) => {
+                crate::backend::testing::check_backend(&b);
+                crate::backend::pairhmm::testing::check_pair_costs(&b);
+            }
             Err(why) => {
                 assert!(
                     std::env::var_os("KASANE_REQUIRE_WGPU").is_none(),

@@ -559,6 +559,9 @@ mod tests {
             let w = self.0.unwrap_or_else(|| window_for(len + 1));
             Ok(Box::new(Contig::new(EmuDevice::new(w), len + 1)))
         }
+        fn pair_costs(&self, batch: &crate::backend::pairhmm::PairBatch) -> Result<Vec<u32>> {
+            Ok(crate::backend::pairhmm::reference_costs(batch))
+        }
     }
 
     #[test]

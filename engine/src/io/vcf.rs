@@ -29,15 +29,24 @@ pub struct VcfHeader {
     meta: Vec<String>,
     contigs: Vec<(String, u64)>,
     samples: Vec<String>,
+    /// `##fileformat` version; `None` is VCFv4.2.
+    version: Option<&'static str>,
 }
 
 impl VcfHeader {
+    /// Declares another `##fileformat` version (e.g. `"VCFv4.3"`); the default is VCFv4.2.
+    pub fn fileformat(&mut self, version: &'static str) -> &mut Self {
+        self.version = Some(version);
+        self
+    }
+
     /// A header for `contigs` (name, length), listed in this order; records must follow it.
     pub fn new(contigs: impl IntoIterator<Item = (String, u64)>) -> Self {
         VcfHeader {
             meta: vec![format!("source=kasane {}", crate::VERSION)],
             contigs: contigs.into_iter().collect(),
             samples: Vec::new(),
+            version: None,
         }
     }
 
@@ -87,7 +96,7 @@ impl VcfHeader {
 
     /// The header text, ending with the `#CHROM` line and a newline.
     pub fn to_text(&self) -> String {
-        let mut s = String::from("##fileformat=VCFv4.2\n");
+        let mut s = format!("##fileformat={}\n", self.version.unwrap_or("VCFv4.2"));
         // FILTER=PASS first, as htslib expects it to be defined before other filters.
         if !self.meta.iter().any(|m| m.starts_with("FILTER=<ID=PASS,")) {
             s.push_str("##FILTER=<ID=PASS,Description=\"All filters passed\">\n");

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# kasane call against bcftools (mpileup | call -mv) and freebayes on a simulated dataset with
+# truth (../shared/eval), at the same thread count, scored with score_small.py inside the
+# confident regions. Prints one table row per tool: SNV F1, indel F1, GT concordance, wall
+# seconds, peak RSS.
+#
+#   benches/call_compare.sh DATASET_DIR [THREADS] [READS]
+#
+# DATASET_DIR holds ref.fa, short.bam (+ hifi.bam), truth.small.vcf; the dataset itself is
+# left untouched: prepared truth, confident.bed and all calls go to $OUT (default
+# /tmp/call_compare). READS: short (default) or hifi. KASANE: the binary (default
+# target/release/kasane). SKIP_PEERS=1 runs kasane alone.
+set -euo pipefail
+d=$(cd "$1" && pwd)
+T=${2:-2}
+R=${3:-short}
+here=$(cd "$(dirname "$0")" && pwd)
+E=${EVAL:-$here/../../shared/eval}
+[[ -d $E ]] || E=/work/shared/eval
+KASANE=${KASANE:-$here/../target/release/kasane}
+OUT=${OUT:-/tmp/call_compare}
+mkdir -p "$OUT"
+for f in ref.fa ref.fa.fai "$R.bam" "$R.bam.bai" truth.small.vcf truth.sv.vcf truth.inv.vcf; do
+  [[ -e $d/$f ]] && ln -sf "$d/$f" "$OUT/$f"
+done
+cd "$OUT"
+[[ -s truth.small.vcf.gz.tbi ]] || { bcftools sort -Oz -o truth.small.vcf.gz truth.small.vcf 2>/dev/null && tabix -f -p vcf truth.small.vcf.gz; }
+[[ -s confident.bed ]] || python3 "$E"/confident_bed.py . > confident.bed
+
+# wall seconds and peak RSS (MB) of a command, from /usr/bin/time -v
+tm() {
+  /usr/bin/time -v -o .time "$@" >/dev/null 2>.stderr || { echo "FAILED: $*" >&2; cat .stderr >&2; }
+  awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; w=s}
+              /Maximum resident/{m=$2/1024} END{printf "%.1f\t%.0f", w, m}' .time
+}
+score() {
+  python3 "$E"/score_small.py truth.small.vcf.gz "$1" ref.fa confident.bed --json |
+    python3 -c 'import json,sys; j=json.load(sys.stdin); s,i=j["snv"],j["indel"]; tp=s["tp"]+i["tp"]; g=(s["gt_concordance"]*s["tp"]+i["gt_concordance"]*i["tp"])/tp if tp else 0; print("%.4f\t%.4f\t%.4f\t%d/%d\t%d/%d" % (s["f1"], i["f1"], g, s["fp"], s["fn"], i["fp"], i["fn"]))'
+}
+
+printf "tool\treads\tthreads\tsnv_f1\tindel_f1\tgt_conc\tsnv_fp/fn\tindel_fp/fn\twall_s\tpeak_rss_mb\n"
+t=$(tm "$KASANE" call -t "$T" -f ref.fa -o kasane_$R.vcf.gz $R.bam)
+printf "kasane\t%s\t%s\t%s\t%s\n" "$R" "$T" "$(score kasane_$R.vcf.gz)" "$t"
+[[ ${SKIP_PEERS:-0} == 1 ]] && exit 0
+t=$(tm sh -c "bcftools mpileup --threads $T -f ref.fa -a AD,DP $R.bam | bcftools call --threads $T -mv -Oz -o bcftools_$R.vcf.gz")
+printf "bcftools\t%s\t%s\t%s\t%s\n" "$R" "$T" "$(score bcftools_$R.vcf.gz)" "$t"
+# freebayes has no threads option: it runs on one core (freebayes-parallel would split regions).
+t=$(tm sh -c "freebayes -f ref.fa $R.bam | bgzip -c > freebayes_$R.vcf.gz")
+printf "freebayes\t%s\t1\t%s\t%s\n" "$R" "$(score freebayes_$R.vcf.gz)" "$t"

@@ -1,0 +1,318 @@
+//! Read × haplotype alignment costs, the heavy step of `kasane call`.
+//!
+//! The model is a pair-HMM evaluated Viterbi-style in integer phred units: the cost of the
+//! best alignment of the whole read against any stretch of the haplotype (free start and end
+//! in the haplotype, a global alignment of the read), where a mismatch costs the base's
+//! quality, opening a gap costs the lower of the haplotype position's gap-open penalty (lower
+//! inside homopolymers and tandem repeats) and the read base's (from its quality: a read that
+//! admits 1 % errors admits indels that often), and each further gapped base costs `gap_ext`. Matches cost
+//! nothing. `P(read | haplotype) ≈ 10^(-cost / 10)`.
+//!
+//! Why integer Viterbi (max-product) rather than the forward sum: it needs only additions and
+//! minima on small non-negative integers, so the CPU, CUDA and WGSL versions compute exactly
+//! the same numbers in any order, with no floating point on the device. The forward sum
+//! differs from the best path by at most a few phred where alignments are ambiguous (repeats),
+//! which the genotyper absorbs (it compares haplotypes, all scored the same way).
+//!
+//! Layout, shared by every backend (WGSL has no bytes, so everything is `u32`):
+//! - `seqs`: one word per base, reads and haplotypes concatenated. Read base:
+//!   `code | mismatch << 8 | gap_open << 16` (code 0..3 = ACGT, 4 = N, which matches anything;
+//!   mismatch and gap_open below 256). Haplotype base: `code | gap_open << 8`.
+//! - `items`: `(offset, len)` into `seqs` per read or haplotype.
+//! - `pairs`: `(read item, haplotype item)` per pair; the answer is one `u32` cost per pair.
+//!
+//! The DP keeps one row (over the haplotype) of the match, insertion and deletion states;
+//! devices give each pair a scratch stretch of `3 * (hap_len + 1)` words.
+
+/// Saturation value of the DP: no real cost comes near it, and adding a penalty to it stays
+/// far below `u32::MAX`.
+pub const INF: u32 = 1 << 28;
+
+/// A batch of read × haplotype pairs to score.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PairBatch {
+    pub seqs: Vec<u32>,
+    pub items: Vec<u32>,
+    pub pairs: Vec<u32>,
+    /// Cost of extending a gap by one base.
+    pub gap_ext: u32,
+}
+
+impl PairBatch {
+    /// Appends a sequence (read or haplotype words) and returns its item index.
+    pub fn push_item(&mut self, words: &[u32]) -> u32 {
+        let idx = (self.items.len() / 2) as u32;
+        self.items.push(self.seqs.len() as u32);
+        self.items.push(words.len() as u32);
+        self.seqs.extend_from_slice(words);
+        idx
+    }
+    pub fn push_pair(&mut self, read: u32, hap: u32) {
+        self.pairs.push(read);
+        self.pairs.push(hap);
+    }
+    pub fn n_pairs(&self) -> usize {
+        self.pairs.len() / 2
+    }
+    pub fn item(&self, i: u32) -> &[u32] {
+        let o = self.items[2 * i as usize] as usize;
+        let l = self.items[2 * i as usize + 1] as usize;
+        &self.seqs[o..o + l]
+    }
+    /// Scratch words pair `p` needs on a device.
+    pub fn scratch_words(&self, p: usize) -> usize {
+        let h = self.pairs[2 * p + 1] as usize;
+        3 * (self.items[2 * h + 1] as usize + 1)
+    }
+    /// Checks the indexes, so that devices can trust them.
+    pub fn validate(&self) -> Result<(), String> {
+        let n_items = self.items.len() / 2;
+        for i in 0..n_items {
+            let (o, l) = (self.items[2 * i] as usize, self.items[2 * i + 1] as usize);
+            if o + l > self.seqs.len() {
+                return Err(format!("item {i} runs past the sequences"));
+            }
+        }
+        if self.pairs.iter().any(|&i| i as usize >= n_items) {
+            return Err("a pair names a missing item".into());
+        }
+        Ok(())
+    }
+}
+
+/// The reference cost of one pair; `row` is scratch, reused between calls.
+pub fn pair_cost(read: &[u32], hap: &[u32], gap_ext: u32, row: &mut Vec<u32>) -> u32 {
+    if read.is_empty() {
+        return 0;
+    }
+    let h = hap.len();
+    row.clear();
+    row.resize(3 * (h + 1), INF);
+    let (m, rest) = row.split_at_mut(h + 1);
+    let (ins, del) = rest.split_at_mut(h + 1);
+    // Row 0: the read may start anywhere on the haplotype.
+    m.fill(0);
+    let hgo0 = hap.first().map_or(0, |&b| b >> 8);
+    for &rb in read {
+        let rcode = rb & 0xff;
+        let rcost = (rb >> 8) & 0xff;
+        let rgo = rb >> 16;
+        let go0 = hgo0.min(rgo);
+        // Row i-1's values at column j-1, before this row overwrites them.
+        let (mut dm, mut di, mut dd) = (m[0], ins[0], del[0]);
+        // Column 0: only an insertion (read base before the haplotype's first base).
+        m[0] = INF;
+        ins[0] = (dm + go0).min(di + gap_ext).min(INF);
+        del[0] = INF;
+        // This row's values at column j-1.
+        let (mut lm, mut ld) = (INF, INF);
+        for (((mj, ij), dj), &hb) in m[1..]
+            .iter_mut()
+            .zip(ins[1..].iter_mut())
+            .zip(del[1..].iter_mut())
+            .zip(hap)
+        {
+            let hcode = hb & 0xff;
+            let go = (hb >> 8).min(rgo);
+            let emit = if rcode == hcode || rcode == 4 || hcode == 4 {
+                0
+            } else {
+                rcost
+            };
+            let (um, ui, ud) = (*mj, *ij, *dj);
+            let nm = (dm.min(di).min(dd) + emit).min(INF);
+            let ni = (um + go).min(ui + gap_ext).min(INF);
+            let nd = (lm + go).min(ld + gap_ext).min(INF);
+            *mj = nm;
+            *ij = ni;
+            *dj = nd;
+            lm = nm;
+            ld = nd;
+            dm = um;
+            di = ui;
+            dd = ud;
+        }
+    }
+    m.iter()
+        .zip(ins.iter())
+        .fold(INF, |b, (&x, &y)| b.min(x).min(y))
+}
+
+/// The CPU reference over a whole batch, sequential.
+pub fn reference_costs(b: &PairBatch) -> Vec<u32> {
+    let mut row = Vec::new();
+    (0..b.n_pairs())
+        .map(|p| {
+            pair_cost(
+                b.item(b.pairs[2 * p]),
+                b.item(b.pairs[2 * p + 1]),
+                b.gap_ext,
+                &mut row,
+            )
+        })
+        .collect()
+}
+
+/// Splits `[0, n_pairs)` into consecutive launches whose scratch fits in `max_words`; each
+/// entry is `(first pair, end pair, scratch offsets of its pairs)`.
+pub fn launches(b: &PairBatch, max_words: usize) -> Vec<(usize, usize, Vec<u32>)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut offs = Vec::new();
+    let mut used = 0usize;
+    for p in 0..b.n_pairs() {
+        let w = b.scratch_words(p);
+        if !offs.is_empty() && used + w > max_words {
+            out.push((start, p, std::mem::take(&mut offs)));
+            start = p;
+            used = 0;
+        }
+        offs.push(used as u32);
+        used += w;
+    }
+    if !offs.is_empty() {
+        out.push((start, b.n_pairs(), offs));
+    }
+    out
+}
+
+#[cfg(test)]
+pub mod testing {
+    //! One check for every backend: random reads against mutated haplotypes.
+    use super::*;
+    use crate::backend::Backend;
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self, m: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % m.max(1)
+        }
+    }
+
+    pub fn random_batch(seed: u64, n_haps: usize, reads_per_hap: usize) -> PairBatch {
+        let mut rng = Rng(seed | 1);
+        let mut b = PairBatch {
+            gap_ext: 10,
+            ..Default::default()
+        };
+        let mut haps = Vec::new();
+        for _ in 0..n_haps {
+            let len = 1 + rng.next(300) as usize;
+            let words: Vec<u32> = (0..len)
+                .map(|_| {
+                    let code = if rng.next(50) == 0 { 4 } else { rng.next(4) };
+                    code as u32 | ((15 + rng.next(40)) as u32) << 8
+                })
+                .collect();
+            haps.push((b.push_item(&words), words));
+        }
+        let mut reads = Vec::new();
+        for (_, hap) in &haps {
+            for _ in 0..reads_per_hap {
+                let s = rng.next(hap.len() as u64) as usize;
+                let e = (s + rng.next(200) as usize).min(hap.len());
+                let mut words = Vec::new();
+                for w in &hap[s..e] {
+                    match rng.next(30) {
+                        0 => {}
+                        1 => {
+                            words.push(w & 0xff | 30 << 8 | 45 << 16);
+                            words.push(rng.next(5) as u32 | 20 << 8 | 30 << 16);
+                        }
+                        2 => words.push(
+                            rng.next(4) as u32
+                                | (rng.next(41) as u32) << 8
+                                | (10 + rng.next(50) as u32) << 16,
+                        ),
+                        _ => words.push(
+                            w & 0xff
+                                | (rng.next(41) as u32) << 8
+                                | (10 + rng.next(50) as u32) << 16,
+                        ),
+                    }
+                }
+                reads.push(b.push_item(&words));
+            }
+        }
+        for &r in &reads {
+            for (h, _) in &haps {
+                if rng.next(3) > 0 {
+                    b.push_pair(r, *h);
+                }
+            }
+        }
+        b
+    }
+
+    pub fn check_pair_costs(backend: &dyn Backend) {
+        for (seed, nh, nr) in [(1u64, 1usize, 1usize), (7, 5, 8), (99, 12, 20)] {
+            let b = random_batch(seed, nh, nr);
+            let want = reference_costs(&b);
+            let got = backend.pair_costs(&b).expect("pair_costs");
+            assert_eq!(got, want, "{}: seed {seed}", backend.name());
+        }
+        let empty = PairBatch::default();
+        assert!(backend.pair_costs(&empty).expect("empty").is_empty());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &[u8], cost: u32) -> Vec<u32> {
+        s.iter()
+            .map(|&c| {
+                let code = match c {
+                    b'A' => 0,
+                    b'C' => 1,
+                    b'G' => 2,
+                    b'T' => 3,
+                    _ => 4,
+                };
+                code | cost << 8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn known_costs() {
+        let mut row = Vec::new();
+        let hap = words(b"ACGTACGTTTGCA", 40);
+        // Exact substring: free.
+        let words = |s: &[u8], cost: u32| -> Vec<u32> {
+            words(s, cost).into_iter().map(|w| w | 60 << 16).collect()
+        };
+        assert_eq!(pair_cost(&words(b"GTACG", 30), &hap, 10, &mut row), 0);
+        // One mismatch at quality 30.
+        assert_eq!(pair_cost(&words(b"GTCCG", 30), &hap, 10, &mut row), 30);
+        // A deleted base: open 40.
+        assert_eq!(pair_cost(&words(b"ACGTCGTTTG", 30), &hap, 10, &mut row), 40);
+        // Two inserted bases: open + extend.
+        assert_eq!(
+            pair_cost(&words(b"ACGTAAACGTT", 30), &hap, 10, &mut row),
+            50
+        );
+        assert_eq!(pair_cost(&[], &hap, 10, &mut row), 0);
+        // A read whose own gap open (25) is below the haplotype's (40).
+        let low: Vec<u32> = words(b"ACGTCGTTTG", 30)
+            .into_iter()
+            .map(|w| w & 0xffff | 25 << 16)
+            .collect();
+        assert_eq!(pair_cost(&low, &hap, 10, &mut row), 25);
+    }
+
+    #[test]
+    fn launches_cover_every_pair() {
+        let b = testing::random_batch(5, 6, 10);
+        let l = launches(&b, 2000);
+        assert_eq!(l.first().map(|x| x.0), Some(0));
+        assert_eq!(l.last().map(|x| x.1), Some(b.n_pairs()));
+        for w in l.windows(2) {
+            assert_eq!(w[0].1, w[1].0);
+        }
+    }
+}

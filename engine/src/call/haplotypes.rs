@@ -1,0 +1,217 @@
+//! Local haplotypes: candidates close together form a cluster; its window of reference (wide
+//! enough to hold every equivalent placement of its indels, plus flanks) is rewritten with
+//! combinations of the candidate alleles. The combinations are the reference, each allele
+//! alone, and the combinations that reads spanning the window actually show.
+
+use rustc_hash::FxHashMap;
+
+use crate::call::candidates::{ambiguity_end, read_events, Allele, RefWindow};
+use crate::call::reads::Read;
+
+/// Candidates closer than this (after their repeat extents) share a window.
+pub const JOIN: i64 = 10;
+/// Reference bases on each side of a cluster's window.
+pub const FLANK: i64 = 10;
+/// Most haplotypes per window.
+pub const MAX_HAPS: usize = 24;
+
+pub struct Cluster {
+    /// Sorted candidates.
+    pub alleles: Vec<Allele>,
+    /// Window `[start, end)` on the contig.
+    pub start: i64,
+    pub end: i64,
+}
+
+/// Groups sorted candidates into clusters.
+pub fn clusters(cands: &[Allele], r: &RefWindow) -> Vec<Cluster> {
+    let mut out: Vec<Cluster> = Vec::new();
+    let mut cur_end = i64::MIN;
+    for a in cands {
+        let e = ambiguity_end(r, a);
+        match out.last_mut() {
+            Some(c) if a.pos <= cur_end + JOIN => {
+                c.alleles.push(a.clone());
+                cur_end = cur_end.max(e);
+                c.end = c.end.max((e + FLANK).min(r.end()));
+            }
+            _ => {
+                out.push(Cluster {
+                    alleles: vec![a.clone()],
+                    start: (a.pos - FLANK).max(r.start),
+                    end: (e + FLANK).min(r.end()),
+                });
+                cur_end = e;
+            }
+        }
+    }
+    out
+}
+
+/// A chunk's reads (in their canonical order: sample by sample, each in file order) with an
+/// index by position, so a window finds its reads without scanning them all.
+pub struct ReadIndex<'a> {
+    pub reads: Vec<&'a Read>,
+    /// Read indexes sorted by position (ties in canonical order).
+    by_pos: Vec<usize>,
+    /// The longest reference span of any read.
+    max_span: i64,
+}
+
+impl<'a> ReadIndex<'a> {
+    pub fn new(reads: Vec<&'a Read>) -> Self {
+        let mut by_pos: Vec<usize> = (0..reads.len()).collect();
+        by_pos.sort_by_key(|&i| (reads[i].pos, i));
+        let max_span = reads.iter().map(|r| r.end - r.pos).max().unwrap_or(0);
+        ReadIndex {
+            reads,
+            by_pos,
+            max_span,
+        }
+    }
+
+    /// Indexes of the reads overlapping `[lo, hi)`, in canonical order.
+    pub fn overlapping(&self, lo: i64, hi: i64) -> Vec<usize> {
+        let from = self
+            .by_pos
+            .partition_point(|&i| self.reads[i].pos < lo - self.max_span);
+        let mut v: Vec<usize> = self.by_pos[from..]
+            .iter()
+            .take_while(|&&i| self.reads[i].pos < hi)
+            .copied()
+            .filter(|&i| self.reads[i].end > lo)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+/// One haplotype: which of the cluster's alleles it carries, and its bases.
+pub struct Haplotype {
+    pub alleles: Vec<usize>,
+    pub seq: Vec<u8>,
+}
+
+/// A read's part inside a cluster's window.
+pub struct Segment {
+    /// Index of the read in the chunk's read list.
+    pub read: usize,
+    pub seq: Vec<u8>,
+    pub qual: Vec<u8>,
+    pub errors: crate::call::reads::ReadErrors,
+}
+
+/// The read's bases aligned to reference positions in `[lo, hi)` (insertions between two
+/// such positions included), with their qualities.
+pub fn segment(read: &Read, lo: i64, hi: i64) -> (Vec<u8>, Vec<u8>) {
+    let (mut s, mut q) = (Vec::new(), Vec::new());
+    let mut rpos = read.pos;
+    let mut qi = 0usize;
+    for c in &read.cigar {
+        let len = c.len as usize;
+        match c.op {
+            b'M' | b'=' | b'X' => {
+                let a = (lo - rpos).clamp(0, len as i64) as usize;
+                let b = (hi - rpos).clamp(0, len as i64) as usize;
+                if a < b {
+                    s.extend_from_slice(&read.seq[qi + a..qi + b]);
+                    q.extend_from_slice(&read.qual[qi + a..qi + b]);
+                }
+                rpos += len as i64;
+                qi += len;
+            }
+            b'I' => {
+                if rpos > lo && rpos < hi {
+                    s.extend_from_slice(&read.seq[qi..qi + len]);
+                    q.extend_from_slice(&read.qual[qi..qi + len]);
+                }
+                qi += len;
+            }
+            b'D' | b'N' => rpos += len as i64,
+            b'S' => qi += len,
+            _ => {}
+        }
+    }
+    (s, q)
+}
+
+/// Applies `alleles` (indexes into `cl.alleles`, sorted) to the window; `None` when two
+/// overlap.
+fn build(cl: &Cluster, r: &RefWindow, alleles: &[usize]) -> Option<Vec<u8>> {
+    let mut seq = Vec::with_capacity((cl.end - cl.start) as usize + 16);
+    let mut at = cl.start;
+    for &i in alleles {
+        let a = &cl.alleles[i];
+        if a.pos < at || a.pos < cl.start || a.end() > cl.end {
+            return None;
+        }
+        seq.extend_from_slice(r.slice(at, a.pos));
+        seq.extend_from_slice(&a.alt);
+        at = a.end();
+    }
+    seq.extend_from_slice(r.slice(at, cl.end));
+    Some(seq)
+}
+
+/// The haplotypes of a cluster and the segments of the reads overlapping its window.
+pub fn haplotypes(
+    cl: &Cluster,
+    r: &RefWindow,
+    reads: &ReadIndex,
+) -> (Vec<Haplotype>, Vec<Segment>) {
+    let index: FxHashMap<&Allele, usize> =
+        cl.alleles.iter().enumerate().map(|(i, a)| (a, i)).collect();
+    let first = cl.alleles.first().map_or(cl.start, |a| a.pos);
+    let last = cl.alleles.iter().map(|a| a.end()).max().unwrap_or(cl.end);
+    let mut patterns: FxHashMap<Vec<usize>, u32> = FxHashMap::default();
+    let mut segs = Vec::new();
+    for ri in reads.overlapping(cl.start, cl.end) {
+        let read = reads.reads[ri];
+        let (seq, qual) = segment(read, cl.start, cl.end);
+        if seq.is_empty() {
+            continue;
+        }
+        if read.pos <= first && read.end >= last {
+            let mut carried = Vec::new();
+            read_events(
+                read,
+                r,
+                cl.start,
+                cl.end,
+                |a, _| {
+                    if let Some(&i) = index.get(&a) {
+                        carried.push(i);
+                    }
+                },
+                |_| {},
+            );
+            carried.sort_unstable();
+            carried.dedup();
+            if carried.len() > 1 {
+                *patterns.entry(carried).or_insert(0) += 1;
+            }
+        }
+        segs.push(Segment {
+            errors: read.errors,
+            read: ri,
+            seq,
+            qual,
+        });
+    }
+    let mut sets: Vec<Vec<usize>> = vec![Vec::new()];
+    sets.extend((0..cl.alleles.len()).map(|i| vec![i]));
+    let mut pats: Vec<(Vec<usize>, u32)> = patterns.into_iter().filter(|p| p.1 >= 2).collect();
+    // Most supported first; ties in a fixed order.
+    pats.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    for (p, _) in pats {
+        if sets.len() >= MAX_HAPS {
+            break;
+        }
+        sets.push(p);
+    }
+    let haps = sets
+        .into_iter()
+        .filter_map(|s| build(cl, r, &s).map(|seq| Haplotype { alleles: s, seq }))
+        .collect();
+    (haps, segs)
+}

@@ -1,0 +1,146 @@
+//! Read × haplotype likelihoods: every read segment of a window against every haplotype of
+//! that window, scored by the backend's integer pair-HMM ([`crate::backend::pairhmm`]). This
+//! module turns bases into the kernel's words: read bases carry their mismatch cost (the base
+//! quality, capped), haplotype bases their gap-open cost, lowered inside homopolymers and
+//! short tandem repeats where polymerase slippage makes indel errors common.
+
+use crate::backend::pairhmm::PairBatch;
+use crate::call::haplotypes::{Haplotype, Segment};
+use crate::call::reads::ReadErrors;
+
+/// Gap open outside repeats, and its floor inside long ones (phred).
+pub const GAP_OPEN: u32 = 45;
+pub const GAP_OPEN_MIN: u32 = 20;
+/// Phred lost per repeated base of a tract.
+pub const GAP_OPEN_STEP: u32 = 2;
+pub const GAP_EXT: u32 = 10;
+/// Base qualities above this are treated as this (quality scores are over-confident).
+pub const MAX_BASE_QUAL: u8 = 40;
+
+#[inline]
+pub fn code(b: u8) -> u32 {
+    match b {
+        b'A' => 0,
+        b'C' => 1,
+        b'G' => 2,
+        b'T' => 3,
+        _ => 4,
+    }
+}
+
+/// Per-position gap-open cost of `seq`: positions inside a tandem repeat of period 1 to 4
+/// get `GAP_OPEN - STEP * (tract length - period)`, floored.
+pub fn gap_opens(seq: &[u8]) -> Vec<u32> {
+    let n = seq.len();
+    let mut extra = vec![0usize; n];
+    for k in 1..=4usize {
+        if n <= k {
+            break;
+        }
+        // Maximal runs where seq[i] == seq[i - k]; the tract is [run start - k, run end).
+        let mut i = k;
+        while i < n {
+            if seq[i] != seq[i - k] {
+                i += 1;
+                continue;
+            }
+            let s = i;
+            while i < n && seq[i] == seq[i - k] {
+                i += 1;
+            }
+            let len = i - s; // bases beyond the first unit
+            if len >= k {
+                for e in &mut extra[s - k..i] {
+                    *e = (*e).max(len);
+                }
+            }
+        }
+    }
+    extra
+        .into_iter()
+        .map(|e| {
+            GAP_OPEN
+                .saturating_sub(GAP_OPEN_STEP * e as u32)
+                .max(GAP_OPEN_MIN)
+        })
+        .collect()
+}
+
+pub fn hap_words(seq: &[u8]) -> Vec<u32> {
+    seq.iter()
+        .zip(gap_opens(seq))
+        .map(|(&b, go)| code(b) | go << 8)
+        .collect()
+}
+
+/// A read base's own gap-open cost: its quality plus this. A base quality says how often
+/// the base is wrong, indels included (long-read qualities are dominated by them), so a read
+/// of low quality opens gaps more cheaply than the context alone would.
+pub const READ_GAP_OPEN_MARGIN: u32 = 10;
+
+/// Kernel words of a read segment: mismatches cost the base quality (at least the read's
+/// measured substitution rate, for long reads), gaps open at the quality plus
+/// [`READ_GAP_OPEN_MARGIN`] or, for long reads, at the measured indel rate.
+pub fn read_words(seq: &[u8], qual: &[u8], e: &ReadErrors) -> Vec<u32> {
+    seq.iter()
+        .zip(qual)
+        .map(|(&b, &q)| {
+            let q = q.clamp(1, MAX_BASE_QUAL) as u32;
+            let mm = q.max(e.mismatch as u32).min(MAX_BASE_QUAL as u32);
+            let go = if e.gap_open > 0 {
+                e.gap_open as u32
+            } else {
+                q + READ_GAP_OPEN_MARGIN
+            };
+            code(b) | mm << 8 | go << 16
+        })
+        .collect()
+}
+
+/// Where a read × haplotype cost comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    /// Known without the pair-HMM: a read segment found verbatim in the haplotype costs 0,
+    /// the least any alignment can cost, so the kernel would return exactly that.
+    Known(u32),
+    /// Pair `i` of the batch.
+    Pair(usize),
+}
+
+/// Adds a window's pairs to `batch`; returns one slot per (segment, haplotype), segment-major
+/// (segment `s`, haplotype `h` at `s * haps.len() + h`).
+pub fn add_window(batch: &mut PairBatch, haps: &[Haplotype], segs: &[Segment]) -> Vec<Slot> {
+    let mut slots = Vec::with_capacity(segs.len() * haps.len());
+    let mut hap_items: Vec<Option<u32>> = vec![None; haps.len()];
+    for s in segs {
+        let mut read_item = None;
+        for (h, hap) in haps.iter().enumerate() {
+            if memchr::memmem::find(&hap.seq, &s.seq).is_some() {
+                slots.push(Slot::Known(0));
+                continue;
+            }
+            let ri = *read_item
+                .get_or_insert_with(|| batch.push_item(&read_words(&s.seq, &s.qual, &s.errors)));
+            let hi = *hap_items[h].get_or_insert_with(|| batch.push_item(&hap_words(&hap.seq)));
+            slots.push(Slot::Pair(batch.n_pairs()));
+            batch.push_pair(ri, hi);
+        }
+    }
+    slots
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeats_lower_gap_open() {
+        let g = gap_opens(b"GATTTTTTCACACACAG");
+        assert_eq!(g[0], GAP_OPEN);
+        // Homopolymer of 6 Ts: 5 repeated bases.
+        assert_eq!(g[3], GAP_OPEN - 5 * GAP_OPEN_STEP);
+        // CA repeat of 4 units (8 bases + trailing): 6 or more repeated bases.
+        assert!(g[10] <= GAP_OPEN - 6 * GAP_OPEN_STEP);
+        assert_eq!(g[16], GAP_OPEN);
+    }
+}

@@ -1,0 +1,648 @@
+//! `kasane call` on small BAMs generated here: planted SNVs, insertions, deletions, indels in
+//! a homopolymer and in a tandem repeat, one sample and two jointly; the same calls whatever
+//! the backend, the thread count or the regions; bad input fails with one clear line.
+
+use std::collections::BTreeMap;
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A planted variant, 0-based `pos` with VCF-style alleles (anchor base for indels).
+#[derive(Clone)]
+struct Var {
+    pos: usize,
+    r: Vec<u8>,
+    a: Vec<u8>,
+}
+
+/// A haplotype: each base with the reference position it came from (None: inserted).
+fn haplotype(reference: &[u8], vars: &[&Var]) -> Vec<(u8, Option<usize>)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    let mut vs: Vec<&&Var> = vars.iter().collect();
+    vs.sort_by_key(|v| v.pos);
+    for v in vs {
+        assert_eq!(
+            &reference[v.pos..v.pos + v.r.len()],
+            &v.r[..],
+            "bad planted REF"
+        );
+        out.extend((at..v.pos).map(|p| (reference[p], Some(p))));
+        // Shared prefix maps to the reference, the rest is substituted or inserted.
+        let common = v.r.iter().zip(&v.a).take_while(|(x, y)| x == y).count();
+        for k in 0..common {
+            out.push((v.a[k], Some(v.pos + k)));
+        }
+        if v.r.len() == v.a.len() {
+            for k in common..v.a.len() {
+                out.push((v.a[k], Some(v.pos + k)));
+            }
+        } else {
+            for k in common..v.a.len() {
+                out.push((v.a[k], None));
+            }
+        }
+        at = v.pos + v.r.len();
+    }
+    out.extend((at..reference.len()).map(|p| (reference[p], Some(p))));
+    out
+}
+
+struct Rec {
+    tid: i32,
+    pos: i32,
+    name: String,
+    cigar: Vec<(u8, u32)>,
+    seq: Vec<u8>,
+    qual: Vec<u8>,
+    flag: u16,
+}
+
+/// Reads of `len` bases from `hap` at `depth`, with substitution errors at rate 1/`err`.
+fn reads_from(
+    hap: &[(u8, Option<usize>)],
+    tid: i32,
+    depth: usize,
+    len: usize,
+    rng: &mut Rng,
+    tag: &str,
+    out: &mut Vec<Rec>,
+) {
+    let n = hap.len() * depth / len;
+    for i in 0..n {
+        let s = rng.below((hap.len() - len) as u64) as usize;
+        let piece = &hap[s..s + len];
+        let mut seq: Vec<u8> = piece.iter().map(|b| b.0).collect();
+        let qual: Vec<u8> = (0..len).map(|_| 30).collect();
+        for b in seq.iter_mut() {
+            if rng.below(400) == 0 {
+                *b = b"ACGT"[rng.below(4) as usize];
+            }
+        }
+        // CIGAR from the reference positions; leading/trailing inserted bases are clipped.
+        let mut cigar: Vec<(u8, u32)> = Vec::new();
+        let push = |c: &mut Vec<(u8, u32)>, op: u8, n: u32| match c.last_mut() {
+            Some(l) if l.0 == op => l.1 += n,
+            _ => c.push((op, n)),
+        };
+        let first = piece.iter().position(|b| b.1.is_some()).unwrap();
+        let last = piece.iter().rposition(|b| b.1.is_some()).unwrap();
+        if first > 0 {
+            push(&mut cigar, b'S', first as u32);
+        }
+        let mut prev: Option<usize> = None;
+        for b in &piece[first..=last] {
+            match b.1 {
+                None => push(&mut cigar, b'I', 1),
+                Some(p) => {
+                    if let Some(q) = prev {
+                        if p > q + 1 {
+                            push(&mut cigar, b'D', (p - q - 1) as u32);
+                        }
+                    }
+                    push(&mut cigar, b'M', 1);
+                    prev = Some(p);
+                }
+            }
+        }
+        if last + 1 < len {
+            push(&mut cigar, b'S', (len - 1 - last) as u32);
+        }
+        out.push(Rec {
+            tid,
+            pos: piece[first].1.unwrap() as i32,
+            name: format!("{tag}{i}"),
+            cigar,
+            seq,
+            qual,
+            flag: if rng.below(2) == 0 { 0 } else { 16 },
+        });
+    }
+}
+
+fn write_bam(path: &Path, contigs: &[(&str, usize)], sample: &str, mut recs: Vec<Rec>) {
+    recs.sort_by_key(|r| (r.tid, r.pos));
+    let mut text = "@HD\tVN:1.6\tSO:coordinate\n".to_string();
+    for (n, l) in contigs {
+        text.push_str(&format!("@SQ\tSN:{n}\tLN:{l}\n"));
+    }
+    text.push_str(&format!("@RG\tID:rg1\tSM:{sample}\n"));
+    let mut b = Vec::new();
+    b.extend_from_slice(b"BAM\x01");
+    b.extend_from_slice(&(text.len() as i32).to_le_bytes());
+    b.extend_from_slice(text.as_bytes());
+    b.extend_from_slice(&(contigs.len() as i32).to_le_bytes());
+    for (n, l) in contigs {
+        b.extend_from_slice(&((n.len() + 1) as i32).to_le_bytes());
+        b.extend_from_slice(n.as_bytes());
+        b.push(0);
+        b.extend_from_slice(&(*l as i32).to_le_bytes());
+    }
+    for r in &recs {
+        let mut d = Vec::new();
+        let rlen: u32 = r
+            .cigar
+            .iter()
+            .filter(|c| matches!(c.0, b'M' | b'D'))
+            .map(|c| c.1)
+            .sum();
+        let end = r.pos + rlen as i32;
+        d.extend_from_slice(&r.tid.to_le_bytes());
+        d.extend_from_slice(&r.pos.to_le_bytes());
+        d.push((r.name.len() + 1) as u8);
+        d.push(60);
+        d.extend_from_slice(&reg2bin(r.pos, end).to_le_bytes());
+        d.extend_from_slice(&(r.cigar.len() as u16).to_le_bytes());
+        d.extend_from_slice(&r.flag.to_le_bytes());
+        d.extend_from_slice(&(r.seq.len() as i32).to_le_bytes());
+        d.extend_from_slice(&(-1i32).to_le_bytes());
+        d.extend_from_slice(&(-1i32).to_le_bytes());
+        d.extend_from_slice(&0i32.to_le_bytes());
+        d.extend_from_slice(r.name.as_bytes());
+        d.push(0);
+        for &(op, n) in &r.cigar {
+            let code = b"MIDNSHP=X".iter().position(|&c| c == op).unwrap() as u32;
+            d.extend_from_slice(&(n << 4 | code).to_le_bytes());
+        }
+        let nt = |c: u8| {
+            b"=ACMGRSVTWYHKDBN"
+                .iter()
+                .position(|&x| x == c)
+                .unwrap_or(15) as u8
+        };
+        for pair in r.seq.chunks(2) {
+            let hi = nt(pair[0]);
+            let lo = if pair.len() > 1 { nt(pair[1]) } else { 0 };
+            d.push(hi << 4 | lo);
+        }
+        d.extend_from_slice(&r.qual);
+        b.extend_from_slice(&(d.len() as i32).to_le_bytes());
+        b.extend_from_slice(&d);
+    }
+    let f = std::fs::File::create(path).unwrap();
+    let mut w = noodles::bgzf::io::Writer::new(f);
+    w.write_all(&b).unwrap();
+    w.finish().unwrap();
+    let index = noodles::bam::fs::index(path).unwrap();
+    if let noodles::bam::Index::Bai(i) = index {
+        let mut p = path.as_os_str().to_owned();
+        p.push(".bai");
+        noodles::bam::bai::fs::write(PathBuf::from(p), &i).unwrap();
+    }
+}
+
+fn reg2bin(beg: i32, end: i32) -> u16 {
+    let end = end - 1;
+    let r = if beg >> 14 == end >> 14 {
+        ((1 << 15) - 1) / 7 + (beg >> 14)
+    } else if beg >> 17 == end >> 17 {
+        ((1 << 12) - 1) / 7 + (beg >> 17)
+    } else if beg >> 20 == end >> 20 {
+        ((1 << 9) - 1) / 7 + (beg >> 20)
+    } else if beg >> 23 == end >> 23 {
+        ((1 << 6) - 1) / 7 + (beg >> 23)
+    } else if beg >> 26 == end >> 26 {
+        1 + (beg >> 26)
+    } else {
+        0
+    };
+    r as u16
+}
+
+fn random_seq(rng: &mut Rng, n: usize) -> Vec<u8> {
+    (0..n).map(|_| b"ACGT"[rng.below(4) as usize]).collect()
+}
+
+/// The test genome: chr1 (20 kb) with a homopolymer and a tandem repeat planted in it, chr2
+/// (4 kb).
+struct Genome {
+    chr1: Vec<u8>,
+    chr2: Vec<u8>,
+}
+
+fn genome() -> Genome {
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let mut chr1 = random_seq(&mut rng, 20_000);
+    // A 12-base poly-A at 6000 and a (CA)x10 repeat at 9000.
+    chr1[6000..6012].copy_from_slice(b"AAAAAAAAAAAA");
+    chr1[5999] = b'G';
+    chr1[6012] = b'C';
+    for k in 0..10 {
+        chr1[9000 + 2 * k..9002 + 2 * k].copy_from_slice(b"CA");
+    }
+    chr1[8999] = b'T';
+    chr1[9020] = b'G';
+    let chr2 = random_seq(&mut rng, 4_000);
+    Genome { chr1, chr2 }
+}
+
+fn var(g: &[u8], pos: usize, r_len: usize, alt: &[u8]) -> Var {
+    Var {
+        pos,
+        r: g[pos..pos + r_len].to_vec(),
+        a: alt.to_vec(),
+    }
+}
+
+fn alt_base(b: u8) -> u8 {
+    match b {
+        b'A' => b'G',
+        b'C' => b'T',
+        b'G' => b'A',
+        _ => b'C',
+    }
+}
+
+/// Writes ref.fa (+ .fai) and returns the planted variants of sample A as (hap1, hap2).
+fn setup(dir: &Path) -> (Genome, Vec<(Var, u8)>) {
+    let g = genome();
+    let mut fa = String::new();
+    let mut fai = String::new();
+    let mut off = 0;
+    for (name, s) in [("chr1", &g.chr1), ("chr2", &g.chr2)] {
+        let head = format!(">{name}\n");
+        off += head.len();
+        fai.push_str(&format!("{name}\t{}\t{off}\t60\t61\n", s.len()));
+        fa.push_str(&head);
+        for line in s.chunks(60) {
+            fa.push_str(std::str::from_utf8(line).unwrap());
+            fa.push('\n');
+            off += line.len() + 1;
+        }
+    }
+    std::fs::write(dir.join("ref.fa"), fa).unwrap();
+    std::fs::write(dir.join("ref.fa.fai"), fai).unwrap();
+    let c = &g.chr1;
+    // (variant, genotype: 1 = het on hap1, 2 = hom)
+    let mut ins = vec![c[3000]];
+    ins.extend_from_slice(b"TGA");
+    let mut hp = vec![c[5999]];
+    hp.extend_from_slice(&c[6000..6012]);
+    let vars = vec![
+        (var(c, 1500, 1, &[alt_base(c[1500])]), 1),
+        (var(c, 2500, 1, &[alt_base(c[2500])]), 2),
+        (var(c, 3000, 1, &ins), 1),
+        (var(c, 4000, 6, &[c[4000]]), 2),
+        // Homopolymer: one A fewer (left-normalized: anchor G at 5999).
+        (var(c, 5999, 2, &[c[5999]]), 1),
+        // Tandem repeat: one more CA unit, anchor T at 8999.
+        (var(c, 8999, 1, b"TCA"), 2),
+        // Two SNVs 5 bases apart, in phase.
+        (var(c, 12000, 1, &[alt_base(c[12000])]), 1),
+        (var(c, 12005, 1, &[alt_base(c[12005])]), 1),
+        (var(c, 15000, 3, &[c[15000]]), 1),
+    ];
+    (g, vars)
+}
+
+fn sample_bam(dir: &Path, g: &Genome, vars: &[(Var, u8)], name: &str, seed: u64) -> PathBuf {
+    let h1: Vec<&Var> = vars.iter().map(|v| &v.0).collect();
+    let h2: Vec<&Var> = vars.iter().filter(|v| v.1 == 2).map(|v| &v.0).collect();
+    let mut rng = Rng(seed);
+    let mut recs = Vec::new();
+    reads_from(
+        &haplotype(&g.chr1, &h1),
+        0,
+        15,
+        150,
+        &mut rng,
+        "a",
+        &mut recs,
+    );
+    reads_from(
+        &haplotype(&g.chr1, &h2),
+        0,
+        15,
+        150,
+        &mut rng,
+        "b",
+        &mut recs,
+    );
+    reads_from(
+        &haplotype(&g.chr2, &[]),
+        1,
+        30,
+        150,
+        &mut rng,
+        "c",
+        &mut recs,
+    );
+    let p = dir.join(format!("{name}.bam"));
+    write_bam(
+        &p,
+        &[("chr1", g.chr1.len()), ("chr2", g.chr2.len())],
+        name,
+        recs,
+    );
+    p
+}
+
+fn kasane(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_kasane"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn gunzip(p: &Path) -> String {
+    let mut s = String::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(p).unwrap())
+        .read_to_string(&mut s)
+        .unwrap();
+    s
+}
+
+/// (chrom:pos ref alt) -> genotypes, for PASS records.
+fn calls(vcf: &str) -> BTreeMap<String, Vec<String>> {
+    let mut m = BTreeMap::new();
+    for l in vcf.lines().filter(|l| !l.starts_with('#')) {
+        let f: Vec<&str> = l.split('\t').collect();
+        if f[6] != "PASS" {
+            continue;
+        }
+        let gts = f[9..]
+            .iter()
+            .map(|s| s.split(':').next().unwrap().to_string())
+            .collect();
+        m.insert(format!("{}:{} {} {}", f[0], f[1], f[3], f[4]), gts);
+    }
+    m
+}
+
+/// The planted variant as a left-normalized VCF key (what a caller must report).
+fn expected_key(v: &Var) -> String {
+    let g = genome().chr1;
+    let (mut pos, mut r, mut a) = (v.pos, v.r.clone(), v.a.clone());
+    if r.len() > 1 && a.len() == 1 {
+        let len = r.len() - 1;
+        while pos > 0 && g[pos] == g[pos + len] {
+            pos -= 1;
+        }
+        r = g[pos..pos + len + 1].to_vec();
+        a = vec![g[pos]];
+    } else if r.len() == 1 && a.len() > 1 {
+        let mut ins = a[1..].to_vec();
+        while pos > 0 && *ins.last().unwrap() == g[pos] {
+            ins.pop();
+            ins.insert(0, g[pos]);
+            pos -= 1;
+        }
+        r = vec![g[pos]];
+        a = [vec![g[pos]], ins].concat();
+    }
+    format!(
+        "chr1:{} {} {}",
+        pos + 1,
+        String::from_utf8_lossy(&r),
+        String::from_utf8_lossy(&a)
+    )
+}
+
+fn call(dir: &Path, out: &str, extra: &[&str], bams: &[&Path]) -> String {
+    let o = dir.join(out);
+    let mut args = vec![
+        "call",
+        "-f",
+        dir.join("ref.fa").to_str().unwrap().to_owned().leak(),
+        "-o",
+        o.to_str().unwrap().to_owned().leak(),
+    ];
+    args.extend_from_slice(extra);
+    for b in bams {
+        args.push(b.to_str().unwrap().to_owned().leak());
+    }
+    let r = kasane(&args);
+    assert!(
+        r.status.success(),
+        "kasane call failed: {}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let mut tbi = o.as_os_str().to_owned();
+    tbi.push(".tbi");
+    assert!(PathBuf::from(tbi).is_file(), "no index");
+    gunzip(&o)
+}
+
+#[test]
+fn planted_variants_one_sample() {
+    let d = tempfile::tempdir().unwrap();
+    let (g, vars) = setup(d.path());
+    let bam = sample_bam(d.path(), &g, &vars, "A", 7);
+    let vcf = call(
+        d.path(),
+        "a.vcf.gz",
+        &["-t", "2", "--backend", "cpu"],
+        &[&bam],
+    );
+    assert!(vcf.starts_with("##fileformat=VCFv4.3"), "{vcf}");
+    assert!(vcf.contains("##contig=<ID=chr2,length=4000>"));
+    let got = calls(&vcf);
+    for (v, gt) in &vars {
+        let want = if *gt == 2 { "1/1" } else { "0/1" };
+        let k = expected_key(v);
+        assert_eq!(
+            got.get(&k).map(|g| g[0].as_str()),
+            Some(want),
+            "{k}: got {got:?}"
+        );
+    }
+    assert_eq!(got.len(), vars.len(), "extra calls: {got:?}");
+}
+
+#[test]
+fn two_samples_jointly() {
+    let d = tempfile::tempdir().unwrap();
+    let (g, vars) = setup(d.path());
+    let a = sample_bam(d.path(), &g, &vars, "A", 7);
+    // B: the first SNV homozygous, the insertion absent, a private deletion.
+    let c = &g.chr1;
+    let mut vb: Vec<(Var, u8)> = vec![(vars[0].0.clone(), 2), (var(c, 17000, 4, &[c[17000]]), 1)];
+    vb.push((vars[1].0.clone(), 2));
+    let b = sample_bam(d.path(), &g, &vb, "B", 11);
+    let vcf = call(d.path(), "ab.vcf.gz", &["--backend", "cpu"], &[&a, &b]);
+    assert!(vcf.contains("\tFORMAT\tA\tB\n"), "{vcf}");
+    let got = calls(&vcf);
+    let gt = |v: &Var| got.get(&expected_key(v)).cloned();
+    assert_eq!(gt(&vars[0].0), Some(vec!["0/1".into(), "1/1".into()]));
+    assert_eq!(gt(&vars[1].0), Some(vec!["1/1".into(), "1/1".into()]));
+    assert_eq!(gt(&vars[2].0), Some(vec!["0/1".into(), "0/0".into()]));
+    assert_eq!(gt(&vb[1].0), Some(vec!["0/0".into(), "0/1".into()]));
+}
+
+#[test]
+fn same_calls_on_every_backend_thread_count_and_region_split() {
+    let d = tempfile::tempdir().unwrap();
+    let (g, vars) = setup(d.path());
+    let bam = sample_bam(d.path(), &g, &vars, "A", 7);
+    let base = call(
+        d.path(),
+        "cpu1.vcf.gz",
+        &["-t", "1", "--backend", "cpu"],
+        &[&bam],
+    );
+    let cpu2 = call(
+        d.path(),
+        "cpu2.vcf.gz",
+        &["-t", "2", "--backend", "cpu"],
+        &[&bam],
+    );
+    assert_eq!(base, cpu2, "thread count changed the output");
+    for (backend, env) in [
+        ("wgpu", "KASANE_REQUIRE_WGPU"),
+        ("cuda", "KASANE_REQUIRE_CUDA"),
+    ] {
+        let o = d.path().join(format!("{backend}.vcf.gz"));
+        let r = kasane(&[
+            "call",
+            "-f",
+            d.path().join("ref.fa").to_str().unwrap(),
+            "-o",
+            o.to_str().unwrap(),
+            "--backend",
+            backend,
+            bam.to_str().unwrap(),
+        ]);
+        if !r.status.success() {
+            let err = String::from_utf8_lossy(&r.stderr);
+            assert!(
+                std::env::var_os(env).is_none(),
+                "{env} is set but {backend} failed: {err}"
+            );
+            eprintln!("skipped {backend}: {err}");
+            continue;
+        }
+        assert_eq!(base, gunzip(&o), "{backend} differs from the CPU");
+    }
+    // Regions: two halves of chr1 and chr2 concatenated give the whole-genome records.
+    let records = |v: &str| -> Vec<String> {
+        v.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(String::from)
+            .collect()
+    };
+    let mut parts = Vec::new();
+    for (i, r) in ["chr1:1-9000", "chr1:9001-20000", "chr2"]
+        .iter()
+        .enumerate()
+    {
+        let v = call(
+            d.path(),
+            &format!("part{i}.vcf.gz"),
+            &["-r", r, "--backend", "cpu"],
+            &[&bam],
+        );
+        parts.extend(records(&v));
+    }
+    assert_eq!(parts, records(&base));
+}
+
+fn assert_clean_failure(args: &[&str], out: &Path, mention: &[&str]) {
+    let r = kasane(args);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{args:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    assert!(err.starts_with("kasane: error: "), "{err}");
+    for m in mention {
+        assert!(err.contains(m), "{err} does not mention {m}");
+    }
+    assert!(!out.exists(), "output left behind");
+    let dir = out.parent().unwrap();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let n = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!n.contains("kasane-tmp"), "temporary file left: {n}");
+    }
+}
+
+#[test]
+fn bad_input_fails_cleanly() {
+    let d = tempfile::tempdir().unwrap();
+    let (g, vars) = setup(d.path());
+    let bam = sample_bam(d.path(), &g, &vars, "A", 7);
+    let p = |s: &str| d.path().join(s).to_str().unwrap().to_owned();
+    let out = d.path().join("x.vcf.gz");
+    let o = out.to_str().unwrap();
+    // Reference whose chr2 has another length.
+    let fa = std::fs::read_to_string(d.path().join("ref.fa")).unwrap();
+    let short = fa.trim_end().rsplit_once('\n').unwrap().0.to_string() + "\n";
+    std::fs::write(d.path().join("bad.fa"), short).unwrap();
+    assert_clean_failure(
+        &["call", "-f", &p("bad.fa"), "-o", o, bam.to_str().unwrap()],
+        &out,
+        &["A.bam", "chr2", "length"],
+    );
+    // Region outside the contig.
+    assert_clean_failure(
+        &[
+            "call",
+            "-f",
+            &p("ref.fa"),
+            "-o",
+            o,
+            "-r",
+            "chr2:3990-5000",
+            bam.to_str().unwrap(),
+        ],
+        &out,
+        &["ref.fa", "outside"],
+    );
+    // A region without an index.
+    std::fs::copy(&bam, d.path().join("noindex.bam")).unwrap();
+    assert_clean_failure(
+        &[
+            "call",
+            "-f",
+            &p("ref.fa"),
+            "-o",
+            o,
+            "-r",
+            "chr1",
+            &p("noindex.bam"),
+        ],
+        &out,
+        &["noindex.bam", "index"],
+    );
+    // A corrupt record: the first record's CIGAR claims more bases than the sequence has.
+    let raw = {
+        let mut s = Vec::new();
+        noodles::bgzf::io::Reader::new(std::fs::File::open(&bam).unwrap())
+            .read_to_end(&mut s)
+            .unwrap();
+        s
+    };
+    let l_text = i32::from_le_bytes(raw[4..8].try_into().unwrap()) as usize;
+    let mut at = 8 + l_text;
+    let n_ref = i32::from_le_bytes(raw[at..at + 4].try_into().unwrap());
+    at += 4;
+    for _ in 0..n_ref {
+        let l = i32::from_le_bytes(raw[at..at + 4].try_into().unwrap()) as usize;
+        at += 8 + l;
+    }
+    let mut bad = raw.clone();
+    let rec = at + 4;
+    let l_name = bad[rec + 8] as usize;
+    let cig = rec + 32 + l_name;
+    let op = u32::from_le_bytes(bad[cig..cig + 4].try_into().unwrap());
+    bad[cig..cig + 4].copy_from_slice(&(op + (7 << 4)).to_le_bytes());
+    let f = std::fs::File::create(d.path().join("corrupt.bam")).unwrap();
+    let mut w = noodles::bgzf::io::Writer::new(f);
+    w.write_all(&bad).unwrap();
+    w.finish().unwrap();
+    assert_clean_failure(
+        &["call", "-f", &p("ref.fa"), "-o", o, &p("corrupt.bam")],
+        &out,
+        &["corrupt.bam", "corrupt"],
+    );
+}
