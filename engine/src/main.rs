@@ -193,6 +193,13 @@ struct CallArgs {
     #[arg(long, default_value_t = 10)]
     min_base_qual: u8,
     /// Alignment files (BAM or CRAM), one sample each, called jointly.
+    /// Accepted for scripts and pipelines (no progress display yet).
+    #[arg(long)]
+    quiet: bool,
+    /// One of N shards of whole contigs (used by `kasane run --shard`; `kasane gather` joins
+    /// the shards).
+    #[arg(long, value_name = "i/N", hide = true)]
+    shard: Option<String>,
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
 }
@@ -451,6 +458,16 @@ fn run(cli: Cli) -> Result<()> {
             o.backend = a.backend;
             o.min_mapq = a.min_mapq;
             o.min_base_qual = a.min_base_qual;
+            let _ = a.quiet;
+            if let Some(s) = a.shard.as_deref() {
+                let shard = kasane::shard::Shard::parse(s)?;
+                let fa = kasane::io::fasta::FastaReader::open(&o.reference)?;
+                let lengths: Vec<u64> = fa.contigs().iter().map(|c| c.len).collect();
+                let range = shard
+                    .contigs(&lengths)
+                    .with_context(|| o.reference.display().to_string())?;
+                o.contigs = Some(fa.contigs()[range].iter().map(|c| c.name.clone()).collect());
+            }
             kasane::call::run(&o)?;
             Ok(())
         }

@@ -164,7 +164,7 @@ pub fn gather(p: &Pipeline, opts: &GatherOptions) -> Result<PathBuf> {
             super::StepKind::Coverage => {
                 crate::coverage::shards::gather(&parts, &prefix.display().to_string())?;
             }
-            super::StepKind::Sv => {
+            super::StepKind::Sv | super::StepKind::Call => {
                 let vcfs: Vec<PathBuf> = parts
                     .iter()
                     .map(|p| PathBuf::from(format!("{p}.vcf.gz")))

@@ -43,11 +43,12 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Step kinds. `call` is a known name whose command has not landed yet.
+/// Step kinds: one per compute command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StepKind {
     Coverage,
     Sv,
+    Call,
 }
 
 impl StepKind {
@@ -55,13 +56,14 @@ impl StepKind {
         match self {
             StepKind::Coverage => "coverage",
             StepKind::Sv => "sv",
+            StepKind::Call => "call",
         }
     }
 
     /// Whether `kasane run --shard` can cut this kind's jobs into shards.
     pub fn shardable(self) -> bool {
         match self {
-            StepKind::Coverage | StepKind::Sv => true,
+            StepKind::Coverage | StepKind::Sv | StepKind::Call => true,
         }
     }
 }

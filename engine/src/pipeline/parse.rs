@@ -154,11 +154,31 @@ pub fn sv_params() -> Vec<ParamSpec> {
     ]
 }
 
+/// `kasane call`'s options, by their long names, with the CLI's defaults.
+pub fn call_params() -> Vec<ParamSpec> {
+    use ParamType::*;
+    vec![
+        ParamSpec {
+            name: "min_mapq",
+            ty: Int,
+            default: Some(Param::Int(20)),
+            help: "reads with a lower mapping quality are left out",
+        },
+        ParamSpec {
+            name: "min_base_qual",
+            ty: Int,
+            default: Some(Param::Int(10)),
+            help: "bases with a lower quality are not counted as mismatch evidence",
+        },
+    ]
+}
+
 /// The parameter table of a step kind.
 pub fn params_for(kind: StepKind) -> Vec<ParamSpec> {
     match kind {
         StepKind::Coverage => coverage_params(),
         StepKind::Sv => sv_params(),
+        StepKind::Call => call_params(),
     }
 }
 
@@ -653,18 +673,18 @@ fn step(
     }
     let kind = match c.string(t, "kind", "a step") {
         Some((k, _)) if k == "coverage" => Some(StepKind::Coverage),
-        Some((k, kat)) if k == "sv" => {
+        Some((k, kat)) if k == "sv" || k == "call" => {
             if !has_reference {
-                c.at(kat..kat, "step kind `sv` needs the file's `reference`");
+                c.at(
+                    kat..kat,
+                    format!("step kind `{k}` needs the file's `reference`"),
+                );
             }
-            Some(StepKind::Sv)
-        }
-        Some((k, kat)) if KINDS.contains(&k.as_str()) => {
-            c.at(
-                kat..kat,
-                format!("step kind `{k}` is not available in this version of kasane (available: coverage, sv)"),
-            );
-            None
+            Some(if k == "sv" {
+                StepKind::Sv
+            } else {
+                StepKind::Call
+            })
         }
         Some((k, kat)) => {
             let hint = suggest(&k, &KINDS)

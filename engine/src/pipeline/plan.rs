@@ -73,7 +73,7 @@ pub fn jobs(p: &Pipeline) -> Vec<Job> {
             let prefix = format!("{}/{}", step.id, sample.id);
             let writes = match step.kind {
                 StepKind::Coverage => coverage_outputs(&prefix, step),
-                StepKind::Sv => vcf_outputs(&prefix, p.reference.as_deref()),
+                StepKind::Sv | StepKind::Call => vcf_outputs(&prefix, p.reference.as_deref()),
             };
             let after = out
                 .iter()
@@ -125,7 +125,7 @@ pub fn tail_args(job: &Job, prefix: &Path) -> Vec<String> {
             prefix.display().to_string(),
             job.input.display().to_string(),
         ],
-        StepKind::Sv => vec![
+        StepKind::Sv | StepKind::Call => vec![
             "--output".into(),
             format!("{}.vcf.gz", prefix.display()),
             job.input.display().to_string(),

@@ -280,12 +280,19 @@ pub(crate) fn lock(out: &Path, job: Option<&str>) -> Result<std::fs::File> {
     #[cfg(unix)]
     {
         use std::os::unix::io::AsRawFd;
+        // A run killed a moment ago can leave a job process between fork and exec that still
+        // shares the lock for a few milliseconds: wait briefly before calling the folder busy.
+        let mut tries = 0;
         // SAFETY: flock on a descriptor we own.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            return Err(usage(format!(
-                "{}: another kasane run is using this output folder",
-                out.display()
-            )));
+        while unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            tries += 1;
+            if tries > 40 {
+                return Err(usage(format!(
+                    "{}: another kasane run is using this output folder",
+                    out.display()
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
     Ok(f)
@@ -373,9 +380,14 @@ fn run_job(
         use std::os::unix::process::CommandExt;
         // SAFETY: prctl is async-signal-safe. A job dies with the runner thread waiting for
         // it, so a killed run leaves no job writing behind the next one.
+        let runner = std::process::id() as libc::pid_t;
         unsafe {
-            cmd.pre_exec(|| {
+            cmd.pre_exec(move || {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                // The runner may have died before the line above: then nobody waits for us.
+                if libc::getppid() != runner {
+                    libc::_exit(1);
+                }
                 Ok(())
             });
         }

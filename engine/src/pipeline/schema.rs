@@ -3,12 +3,17 @@
 
 use serde_json::{json, Map, Value};
 
-use super::parse::{coverage_params, sv_params, ParamType};
+use super::parse::{call_params, coverage_params, sv_params, ParamType};
 use super::Param;
 
 pub fn schema() -> Value {
     let mut params = Map::new();
-    for p in coverage_params().into_iter().chain(sv_params()) {
+    let mut seen = std::collections::BTreeSet::new();
+    let all = coverage_params()
+        .into_iter()
+        .chain(sv_params())
+        .chain(call_params());
+    for p in all.filter(|p| seen.insert(p.name)) {
         let mut s = match p.ty {
             ParamType::Bool => json!({ "type": "boolean" }),
             ParamType::Int => json!({ "type": "integer" }),
@@ -76,12 +81,12 @@ pub fn schema() -> Value {
                     "required": ["id", "kind"],
                     "properties": {
                         "id": { "type": "string" },
-                        "kind": { "enum": ["coverage", "sv"], "description": "coverage or sv (call when it lands)." },
+                        "kind": { "enum": ["coverage", "sv", "call"], "description": "coverage, sv or call: the kasane command the step runs." },
                         "depends_on": { "type": "array", "items": { "type": "string" } },
                         "params": {
                             "type": "object",
                             "additionalProperties": false,
-                            "description": "The kind's CLI options by long name, with the CLI's defaults (coverage: mosdepth's; sv: tandem_repeats, min_svlen, min_mapq, min_support, mosaic).",
+                            "description": "The kind's CLI options by long name, with the CLI's defaults (coverage: mosdepth's; sv: tandem_repeats, min_svlen, min_mapq, min_support, mosaic; call: min_mapq, min_base_qual).",
                             "properties": params
                         }
                     }
