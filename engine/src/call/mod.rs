@@ -23,7 +23,7 @@ pub mod output;
 pub mod reads;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::backend::{self, pairhmm::PairBatch, Backend, BackendKind};
@@ -83,30 +83,6 @@ impl CallOptions {
 pub struct CallSummary {
     pub records: u64,
     pub backend: String,
-}
-
-/// The sample name of an alignment file: the first `SM` of its read groups, else the file
-/// name without extension.
-fn sample_name(header_text: &str, path: &Path) -> String {
-    for line in header_text.lines() {
-        if line.starts_with("@RG") {
-            for f in line.split('\t') {
-                if let Some(s) = f.strip_prefix("SM:") {
-                    if !s.is_empty() {
-                        return s.to_string();
-                    }
-                }
-            }
-        }
-    }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "sample".into());
-    name.strip_suffix(".bam")
-        .or_else(|| name.strip_suffix(".cram"))
-        .unwrap_or(&name)
-        .to_string()
 }
 
 /// Intervals to call per reference contig, sorted and merged.
@@ -553,7 +529,7 @@ pub fn run(o: &CallOptions) -> Result<CallSummary> {
         drop(reader);
         check_reference(&header, path, &fasta)?;
         input_bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        let mut name = sample_name(&header.text, path);
+        let mut name = header.sample_name(path);
         if samples.contains(&name) {
             name = format!("{name}.{}", si + 1);
         }

@@ -32,6 +32,29 @@ impl Header {
     pub fn tid(&self, name: &str) -> Option<usize> {
         self.refs.iter().position(|r| r.name == name)
     }
+
+    /// Sample name: the first `@RG SM:` of the header, else the file name without `.bam` or
+    /// `.cram`.
+    pub fn sample_name(&self, path: &Path) -> String {
+        let sm = self
+            .text
+            .lines()
+            .filter(|l| l.starts_with("@RG"))
+            .flat_map(|l| l.split('\t'))
+            .filter_map(|f| f.strip_prefix("SM:"))
+            .find(|s| !s.is_empty());
+        if let Some(s) = sm {
+            return s.to_string();
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "sample".into());
+        name.strip_suffix(".bam")
+            .or_else(|| name.strip_suffix(".cram"))
+            .unwrap_or(&name)
+            .to_string()
+    }
 }
 
 /// One CIGAR operation, `op` as its SAM letter.

@@ -151,7 +151,7 @@ pub fn run(opts: &SvOptions, progress: &Progress) -> Result<SvReport> {
                 ));
             }
         }
-        samples.push(sample_name(&h, path));
+        samples.push(h.sample_name(path));
         headers.push(h);
     }
     dedup_names(&mut samples);
@@ -364,26 +364,6 @@ pub fn run(opts: &SvOptions, progress: &Progress) -> Result<SvReport> {
         outputs,
         warnings,
     })
-}
-
-/// Sample name: the first `@RG SM:` of the header, else the file name without extension.
-fn sample_name(h: &Header, path: &Path) -> String {
-    for line in h.text.lines().filter(|l| l.starts_with("@RG")) {
-        for f in line.split('\t') {
-            if let Some(s) = f.strip_prefix("SM:") {
-                if !s.is_empty() {
-                    return s.to_string();
-                }
-            }
-        }
-    }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "sample".into());
-    name.trim_end_matches(".bam")
-        .trim_end_matches(".cram")
-        .to_string()
 }
 
 /// VCF sample columns must be unique: repeated names get `_2`, `_3`, ...
