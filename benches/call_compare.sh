@@ -9,7 +9,8 @@
 # DATASET_DIR holds ref.fa, short.bam (+ hifi.bam), truth.small.vcf; the dataset itself is
 # left untouched: prepared truth, confident.bed and all calls go to $OUT (default
 # /tmp/call_compare). READS: short (default) or hifi. KASANE: the binary (default
-# target/release/kasane). SKIP_PEERS=1 runs kasane alone.
+# target/release/kasane). SKIP_PEERS=1 runs kasane alone, SKIP_KASANE=1 the peers alone;
+# REUSE_PEERS=1 prints the peers' rows kept from an earlier run on the same OUT.
 set -euo pipefail
 d=$(cd "$1" && pwd)
 T=${2:-2}
@@ -38,12 +39,29 @@ score() {
     python3 -c 'import json,sys; j=json.load(sys.stdin); s,i=j["snv"],j["indel"]; tp=s["tp"]+i["tp"]; g=(s["gt_concordance"]*s["tp"]+i["gt_concordance"]*i["tp"])/tp if tp else 0; print("%.4f\t%.4f\t%.4f\t%d/%d\t%d/%d" % (s["f1"], i["f1"], g, s["fp"], s["fn"], i["fp"], i["fn"]))'
 }
 
+# bcftools' platform profile for the reads (what its manual tells a user to pick).
+X=""
+[[ $R == hifi ]] && X="-X pacbio-ccs"
+
+# A peer's row is kept in $OUT/PEER_READS.row: REUSE_PEERS=1 prints it again instead of
+# rerunning the peer (its calls and timing do not depend on kasane).
+peer() {
+  local name=$1 threads=$2 cmd=$3 row=$OUT/$1_$R.row
+  if [[ ${REUSE_PEERS:-0} == 1 && -s $row ]]; then
+    cat "$row"
+    return
+  fi
+  local t
+  t=$(tm sh -c "$cmd")
+  printf "%s\t%s\t%s\t%s\t%s\n" "$name" "$R" "$threads" "$(score "${name}_$R.vcf.gz")" "$t" | tee "$row"
+}
+
 printf "tool\treads\tthreads\tsnv_f1\tindel_f1\tgt_conc\tsnv_fp/fn\tindel_fp/fn\twall_s\tpeak_rss_mb\n"
-t=$(tm "$KASANE" call -t "$T" -f ref.fa -o kasane_$R.vcf.gz $R.bam)
-printf "kasane\t%s\t%s\t%s\t%s\n" "$R" "$T" "$(score kasane_$R.vcf.gz)" "$t"
+if [[ ${SKIP_KASANE:-0} != 1 ]]; then
+  t=$(tm "$KASANE" call -t "$T" -f ref.fa -o kasane_$R.vcf.gz $R.bam)
+  printf "kasane\t%s\t%s\t%s\t%s\n" "$R" "$T" "$(score kasane_$R.vcf.gz)" "$t"
+fi
 [[ ${SKIP_PEERS:-0} == 1 ]] && exit 0
-t=$(tm sh -c "bcftools mpileup --threads $T -f ref.fa -a AD,DP $R.bam | bcftools call --threads $T -mv -Oz -o bcftools_$R.vcf.gz")
-printf "bcftools\t%s\t%s\t%s\t%s\n" "$R" "$T" "$(score bcftools_$R.vcf.gz)" "$t"
+peer bcftools "$T" "bcftools mpileup --threads $T $X -f ref.fa -a AD,DP $R.bam | bcftools call --threads $T -mv -Oz -o bcftools_$R.vcf.gz"
 # freebayes has no threads option: it runs on one core (freebayes-parallel would split regions).
-t=$(tm sh -c "freebayes -f ref.fa $R.bam | bgzip -c > freebayes_$R.vcf.gz")
-printf "freebayes\t%s\t1\t%s\t%s\n" "$R" "$(score freebayes_$R.vcf.gz)" "$t"
+peer freebayes 1 "freebayes -f ref.fa $R.bam | bgzip -c > freebayes_$R.vcf.gz"

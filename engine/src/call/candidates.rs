@@ -104,6 +104,60 @@ pub fn ambiguity_end(r: &RefWindow, a: &Allele) -> i64 {
     e
 }
 
+/// Most bases [`repeat_extent`] looks beyond an indel's exact repeat, per side.
+pub const MAX_REPEAT_EXTENSION: i64 = 100;
+
+/// The stretch `[start, end)` of reference a haplotype window must cover for reads to tell
+/// an indel from its look-alikes: its exact repeat ([`ambiguity_end`]), widened over the
+/// approximate tandem repeat around it (copies of the indel's period that differ by a few
+/// bases, as in VNTRs). Inside such a repeat, "two copies fewer" and "two bases more" give
+/// the same local sequence; only the imperfect copies further out tell them apart, so they
+/// must be inside the window. Extension is by X-drop (+1 per base equal to the base one
+/// period away, -3 otherwise, stop 9 below the best), at most [`MAX_REPEAT_EXTENSION`].
+pub fn repeat_extent(r: &RefWindow, a: &Allele) -> (i64, i64) {
+    let exact_end = ambiguity_end(r, a);
+    let unit: &[u8] = if a.ref_len > 1 {
+        r.slice(a.pos + 1, a.end())
+    } else if a.alt.len() > 1 {
+        &a.alt[1..]
+    } else {
+        return (a.pos, exact_end);
+    };
+    let n = unit.len();
+    let period = (1..=n)
+        .find(|&p| (p..n).all(|i| unit[i] == unit[i - p]))
+        .unwrap_or(n) as i64;
+    if period < 2 {
+        return (a.pos, exact_end);
+    }
+    // Walks from `from` by `step` while the X-drop score holds; returns the best end.
+    let walk = |from: i64, step: i64, limit: i64| -> i64 {
+        let (mut score, mut best, mut best_at) = (0i64, 0i64, from);
+        let mut i = from;
+        while (step > 0 && i < limit) || (step < 0 && i >= limit) {
+            let (b, o) = (r.base(i), r.base(i - step * period));
+            score += if b == o && b != b'N' { 1 } else { -3 };
+            if score > best {
+                best = score;
+                best_at = if step > 0 { i + 1 } else { i };
+            }
+            if best - score > 9 {
+                break;
+            }
+            i += step;
+        }
+        best_at
+    };
+    let end = walk(
+        exact_end,
+        1,
+        (exact_end + MAX_REPEAT_EXTENSION).min(r.end()),
+    );
+    // Leftwards, base i against base i + period; the anchor itself may already differ.
+    let start = walk(a.pos, -1, (a.pos - MAX_REPEAT_EXTENSION).max(r.start));
+    (start.min(a.pos), end.max(exact_end))
+}
+
 /// Walks a read's alignment over `[lo, hi)`: `event(allele, base quality)` for every
 /// mismatch and indel (normalized), `covered(pos)` for every reference base the read
 /// aligns a base to or deletes.
@@ -204,6 +258,10 @@ pub struct CandidateParams {
     pub min_count: u32,
     /// Fraction of the sample's depth there, in percent.
     pub min_percent: u32,
+    /// Longest indel (inserted or deleted bases) that is a candidate: longer ones are
+    /// structural variants, `kasane sv`'s business, and would make windows (and the
+    /// pair-HMM's work, which grows with their square) as long as themselves.
+    pub max_indel_len: u32,
 }
 
 impl Default for CandidateParams {
@@ -212,6 +270,7 @@ impl Default for CandidateParams {
             min_base_qual: 10,
             min_count: 2,
             min_percent: 10,
+            max_indel_len: 50,
         }
     }
 }
@@ -321,6 +380,9 @@ pub fn find_candidates(
             if a.pos < lo || a.pos >= hi || r.slice(a.pos, a.end()).contains(&b'N') {
                 return false;
             }
+            if a.ref_len.max(a.alt.len() as u32) - 1 > p.max_indel_len {
+                return false;
+            }
             pass(*c, depth[s * n + (a.pos - lo) as usize])
         })
         .map(|((a, _), _)| a)
@@ -375,5 +437,106 @@ mod tests {
             },
         );
         assert_eq!((i.pos, i.alt.as_slice()), (105, &b"TCA"[..]));
+    }
+
+    #[test]
+    fn windows_cover_imperfect_repeats() {
+        // A 10-base unit repeated, two copies carrying a substitution. Deleting 18 bases
+        // (not a whole number of units) leaves a junction that reads locally like a 2-base
+        // insertion; only the imperfect copies further out tell the two apart, so the
+        // window must reach them, though the deletion's exact repeat is much shorter.
+        let unit = b"GCGTTTCCAT";
+        let mut seq = b"TTGACTAGGACTTAGC".to_vec();
+        let left = seq.len() as i64;
+        for k in 0..8 {
+            let mut u = unit.to_vec();
+            if k == 1 {
+                u[1] = b'G';
+            }
+            if k == 7 {
+                u[5] = b'A';
+            }
+            seq.extend_from_slice(&u);
+        }
+        let right = seq.len() as i64;
+        seq.extend_from_slice(b"TAGCAGAAAAGTCATCG");
+        let r = RefWindow { start: 1000, seq };
+        let at = 1000 + left + 4 * 10 + 3;
+        let d = normalize(
+            &r,
+            Allele {
+                pos: at,
+                ref_len: 19,
+                alt: vec![r.base(at)],
+            },
+        );
+        let (s, e) = repeat_extent(&r, &d);
+        // The differing bases, inside the window (the extent plus 10 flanking bases).
+        let (first, last) = (1000 + left + 10 + 1, 1000 + left + 7 * 10 + 5);
+        assert!(
+            s - 10 <= first,
+            "start {s} misses the imperfect copy at {first}"
+        );
+        assert!(e + 10 > last, "end {e} misses the imperfect copy at {last}");
+        assert!(
+            s >= 1000 && e <= 1000 + right + 10,
+            "{s}..{e} runs past the repeat"
+        );
+        // The exact repeat alone would leave them out.
+        assert!(d.pos - 10 > first && ambiguity_end(&r, &d) + 10 <= last);
+        // An SNV's extent is itself.
+        let snv = Allele {
+            pos: 1003,
+            ref_len: 1,
+            alt: b"C".to_vec(),
+        };
+        assert_eq!(repeat_extent(&r, &snv), (1003, 1004));
+    }
+
+    fn read(pos: i64, cigar: &[(u8, u32)], seq: Vec<u8>) -> Read {
+        let end = pos
+            + cigar
+                .iter()
+                .filter(|c| matches!(c.0, b'M' | b'D'))
+                .map(|c| c.1 as i64)
+                .sum::<i64>();
+        Read {
+            sample: 0,
+            pos,
+            end,
+            mapq: 60,
+            cigar: cigar
+                .iter()
+                .map(|&(op, len)| crate::io::CigarOp { op, len })
+                .collect(),
+            qual: vec![30; seq.len()],
+            seq,
+            errors: Default::default(),
+        }
+    }
+
+    #[test]
+    fn long_indels_are_left_to_sv() {
+        let seq: Vec<u8> = (0..400).map(|i| b"ACGTTGCA"[(i * 7 + i / 5) % 8]).collect();
+        let r = RefWindow {
+            start: 0,
+            seq: seq.clone(),
+        };
+        // Five reads deleting 30 bases at 100, five deleting 60 at 200.
+        let mut reads = Vec::new();
+        for _ in 0..5 {
+            let s: Vec<u8> = [&seq[50..100], &seq[130..180]].concat();
+            reads.push(read(50, &[(b'M', 50), (b'D', 30), (b'M', 50)], s));
+            let s: Vec<u8> = [&seq[150..200], &seq[260..310]].concat();
+            reads.push(read(150, &[(b'M', 50), (b'D', 60), (b'M', 50)], s));
+        }
+        let refs: Vec<&Read> = reads.iter().collect();
+        let c = find_candidates(&refs, 1, &r, 0, 400, &CandidateParams::default());
+        let dels: Vec<u32> = c
+            .iter()
+            .filter(|a| a.ref_len > 1)
+            .map(|a| a.ref_len)
+            .collect();
+        assert_eq!(dels, vec![31], "{c:?}");
     }
 }

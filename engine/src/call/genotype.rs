@@ -21,7 +21,8 @@ pub struct SampleCall {
     pub gq: u32,
     /// Phred-scaled genotype likelihoods, VCF order.
     pub pl: Vec<u32>,
-    /// log10 posterior of 0/0.
+    /// log10 posterior that the sample carries no alternative allele of the site's own
+    /// (genotypes of the reference and `*` only).
     pub log10_p_ref: f64,
 }
 
@@ -45,8 +46,14 @@ fn log10_sum(a: f64, b: f64) -> f64 {
 }
 
 /// Genotype call of one sample from its reads' allele costs (`costs[r][allele]`);
-/// `theta[k]` is the heterozygosity of allele `k` (index 0 unused).
-pub fn call_sample(costs: &[Vec<u32>], n_alleles: usize, theta: &[f64]) -> SampleCall {
+/// `theta[k]` is the heterozygosity of allele `k` (index 0 unused); `star` is the index of
+/// the `*` allele (another allele overlapping the site), if any.
+pub fn call_sample(
+    costs: &[Vec<u32>],
+    n_alleles: usize,
+    theta: &[f64],
+    star: Option<usize>,
+) -> SampleCall {
     let gts = genotypes(n_alleles);
     let mut gl = vec![0f64; gts.len()];
     for c in costs {
@@ -109,11 +116,18 @@ pub fn call_sample(costs: &[Vec<u32>], n_alleles: usize, theta: &[f64]) -> Sampl
     } else {
         (-10.0 * others).round().clamp(0.0, 99.0) as u32
     };
+    let null = |a: usize| a == 0 || Some(a) == star;
+    let log10_p_ref = gts
+        .iter()
+        .zip(&post)
+        .filter(|(&(a, b), _)| null(a) && null(b))
+        .map(|(_, &p)| p)
+        .fold(f64::NEG_INFINITY, log10_sum);
     SampleCall {
         gt: Some(gts[best]),
         gq,
         pl,
-        log10_p_ref: post[0],
+        log10_p_ref,
     }
 }
 
@@ -133,16 +147,16 @@ mod tests {
         let het: Vec<Vec<u32>> = (0..20)
             .map(|i| if i % 2 == 0 { vec![0, 40] } else { vec![40, 0] })
             .collect();
-        let c = call_sample(&het, 2, &theta);
+        let c = call_sample(&het, 2, &theta, None);
         assert_eq!(c.gt, Some((0, 1)));
         assert_eq!(c.pl[1], 0);
         assert!(c.gq >= 90);
         let hom: Vec<Vec<u32>> = (0..10).map(|_| vec![40, 0]).collect();
-        let c = call_sample(&hom, 2, &theta);
+        let c = call_sample(&hom, 2, &theta, None);
         assert_eq!(c.gt, Some((1, 1)));
         assert!(qual(&[c]) > 100.0);
         let reff: Vec<Vec<u32>> = (0..10).map(|_| vec![0, 40]).collect();
-        assert_eq!(call_sample(&reff, 2, &theta).gt, Some((0, 0)));
+        assert_eq!(call_sample(&reff, 2, &theta, None).gt, Some((0, 0)));
         assert_eq!(
             genotypes(3),
             vec![(0, 0), (0, 1), (1, 1), (0, 2), (1, 2), (2, 2)]

@@ -5,7 +5,7 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::call::candidates::{ambiguity_end, read_events, Allele, RefWindow};
+use crate::call::candidates::{read_events, repeat_extent, Allele, RefWindow};
 use crate::call::reads::Read;
 
 /// Candidates closer than this (after their repeat extents) share a window.
@@ -28,17 +28,18 @@ pub fn clusters(cands: &[Allele], r: &RefWindow) -> Vec<Cluster> {
     let mut out: Vec<Cluster> = Vec::new();
     let mut cur_end = i64::MIN;
     for a in cands {
-        let e = ambiguity_end(r, a);
+        let (s, e) = repeat_extent(r, a);
         match out.last_mut() {
-            Some(c) if a.pos <= cur_end + JOIN => {
+            Some(c) if s.min(a.pos) <= cur_end + JOIN => {
                 c.alleles.push(a.clone());
                 cur_end = cur_end.max(e);
+                c.start = c.start.min((s - FLANK).max(r.start));
                 c.end = c.end.max((e + FLANK).min(r.end()));
             }
             _ => {
                 out.push(Cluster {
                     alleles: vec![a.clone()],
-                    start: (a.pos - FLANK).max(r.start),
+                    start: (s - FLANK).max(r.start),
                     end: (e + FLANK).min(r.end()),
                 });
                 cur_end = e;

@@ -311,26 +311,33 @@ fn call_site(
 ) -> Option<String> {
     let pos = cl.alleles[site[0]].pos;
     let span_end = site.iter().map(|&k| cl.alleles[k].end()).max()?;
-    // Each haplotype's allele at this site: Some(0) reference, Some(k) the k-th alternative,
-    // None where it carries another allele overlapping the site.
-    let hap_allele: Vec<Option<usize>> = haps
+    // Alleles: 0 the reference, 1..=site.len() the site's alternatives, and `star` (`*`):
+    // "another allele overlaps this site" (a deletion spanning it, say). A read best explained
+    // by such a haplotype is evidence for `*`, not for any of the site's alleles, so a few
+    // misaligned reads inside a homozygous deletion do not make a homozygous SNV.
+    let star = site.len() + 1;
+    let hap_allele: Vec<usize> = haps
         .iter()
         .map(|h| {
             if let Some(k) = site.iter().position(|s| h.alleles.contains(s)) {
-                return Some(k + 1);
+                return k + 1;
             }
             let overlaps = h.alleles.iter().any(|&a| {
                 let x = &cl.alleles[a];
                 x.pos < span_end && x.end() > pos
             });
             if overlaps {
-                None
+                star
             } else {
-                Some(0)
+                0
             }
         })
         .collect();
-    let n_all = site.len() + 1;
+    let n_all = if hap_allele.contains(&star) {
+        star + 1
+    } else {
+        star
+    };
     // Per sample: per read allele costs; depth; allele depths.
     let mut per: Vec<Vec<Vec<u32>>> = vec![Vec::new(); ctx.n_samples];
     let mut dp = vec![0u32; ctx.n_samples];
@@ -339,21 +346,10 @@ fn call_site(
         let read = reads[seg.read];
         let s = read.sample as usize;
         let mut c = vec![u32::MAX; n_all];
-        for (h, al) in hap_allele.iter().enumerate() {
-            if let Some(a) = *al {
-                c[a] = c[a].min(cost(si, h));
-            }
+        for (h, &a) in hap_allele.iter().enumerate() {
+            c[a] = c[a].min(cost(si, h));
         }
-        // A read best explained by a haplotype with another allele over this site (a
-        // deletion spanning it, say) is evidence for that allele, not for any of these.
-        let best_any = (0..haps.len()).map(|h| cost(si, h)).min().unwrap_or(0);
         let best = c.iter().copied().min().unwrap_or(0);
-        if best_any < best {
-            if read.pos <= pos && read.end >= span_end {
-                dp[s] += 1;
-            }
-            continue;
-        }
         // A read counts for at most the chance that it is misplaced.
         let cap = best.saturating_add((read.mapq as u32).clamp(20, 60));
         for x in &mut c {
@@ -372,17 +368,26 @@ fn call_site(
         per[s].push(c);
     }
     let alleles: Vec<&Allele> = site.iter().map(|&k| &cl.alleles[k]).collect();
+    // Heterozygosity of allele k; `*` gets an indel's (its own record has been called).
+    let th = |k: usize| -> f64 {
+        if k == star {
+            1.25e-4
+        } else {
+            theta(alleles[k - 1])
+        }
+    };
     let call_all = |keep: &[usize]| -> Vec<SampleCall> {
         // keep: allele indexes (0 first) to genotype over.
-        let mut th = vec![0.0];
-        th.extend(keep[1..].iter().map(|&k| theta(alleles[k - 1])));
+        let mut t = vec![0.0];
+        t.extend(keep[1..].iter().map(|&k| th(k)));
+        let null = keep.iter().position(|&k| k == star);
         per.iter()
             .map(|rs| {
                 let sub: Vec<Vec<u32>> = rs
                     .iter()
                     .map(|c| keep.iter().map(|&k| c[k]).collect())
                     .collect();
-                call_sample(&sub, keep.len(), &th)
+                call_sample(&sub, keep.len(), &t, null)
             })
             .collect()
     };
@@ -397,15 +402,15 @@ fn call_site(
     }
     let mut keep: Vec<usize> = vec![0];
     keep.extend((1..n_all).filter(|&k| used[k]));
-    if keep.len() == 1 {
+    // Nothing but the reference and `*`: no variant of this site's own.
+    if !keep.iter().any(|&k| k > 0 && k != star) {
         return None;
     }
     if keep.len() < n_all {
         calls = call_all(&keep);
-        if !calls
-            .iter()
-            .any(|c| c.gt.is_some_and(|(a, b)| a > 0 || b > 0))
-        {
+        if !calls.iter().any(|c| {
+            c.gt.is_some_and(|(a, b)| [a, b].iter().any(|&x| x > 0 && keep[x] != star))
+        }) {
             return None;
         }
     }
@@ -413,12 +418,20 @@ fn call_site(
     if q < MIN_QUAL {
         return None;
     }
-    let kept: Vec<&Allele> = keep[1..].iter().map(|&k| alleles[k - 1]).collect();
+    let kept: Vec<&Allele> = keep[1..]
+        .iter()
+        .filter(|&&k| k != star)
+        .map(|&k| alleles[k - 1])
+        .collect();
     let ref_end = kept.iter().map(|a| a.end()).max()?;
     let reference = r.slice(pos, ref_end).to_vec();
-    let alts: Vec<Vec<u8>> = kept
+    let alts: Vec<Vec<u8>> = keep[1..]
         .iter()
-        .map(|a| {
+        .map(|&k| {
+            if k == star {
+                return b"*".to_vec();
+            }
+            let a = alleles[k - 1];
             let mut v = a.alt.clone();
             v.extend_from_slice(r.slice(a.end(), ref_end));
             v

@@ -7,8 +7,9 @@ use std::fmt::Write;
 use crate::call::genotype::SampleCall;
 use crate::io::vcf::VcfHeader;
 
-/// `QUAL` below this is marked `LowQual`.
-pub const LOW_QUAL: f64 = 20.0;
+/// `QUAL` below this is marked `LowQual`: about even odds that no sample carries the
+/// variant, so a PASS call is more likely right than wrong.
+pub const LOW_QUAL: f64 = 3.0;
 
 pub fn header(contigs: &[(String, u64)], samples: &[String], command: &str) -> VcfHeader {
     let mut h = VcfHeader::new(contigs.iter().cloned());
@@ -16,7 +17,7 @@ pub fn header(contigs: &[(String, u64)], samples: &[String], command: &str) -> V
         .command(command)
         .filter(
             "LowQual",
-            "QUAL below 20: the site may well be homozygous reference in every sample",
+            "QUAL below 3: the site is about as likely homozygous reference in every sample as not",
         )
         .info(
             "DP",
