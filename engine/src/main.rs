@@ -192,14 +192,15 @@ struct CallArgs {
     /// Mismatches with a lower base quality do not count towards candidates.
     #[arg(long, default_value_t = 10)]
     min_base_qual: u8,
-    /// Alignment files (BAM or CRAM), one sample each, called jointly.
-    /// Accepted for scripts and pipelines (no progress display yet).
+    /// No progress line (it is shown only when stderr is a terminal anyway; `KASANE_QUIET`
+    /// does the same).
     #[arg(long)]
     quiet: bool,
     /// One of N shards of whole contigs (used by `kasane run --shard`; `kasane gather` joins
     /// the shards).
     #[arg(long, value_name = "i/N", hide = true)]
     shard: Option<String>,
+    /// Alignment files (BAM or CRAM), one sample each, called jointly.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
 }
@@ -458,7 +459,7 @@ fn run(cli: Cli) -> Result<()> {
             o.backend = a.backend;
             o.min_mapq = a.min_mapq;
             o.min_base_qual = a.min_base_qual;
-            let _ = a.quiet;
+            let progress = Progress::new(a.quiet);
             if let Some(s) = a.shard.as_deref() {
                 let shard = kasane::shard::Shard::parse(s)?;
                 let fa = kasane::io::fasta::FastaReader::open(&o.reference)?;
@@ -468,7 +469,7 @@ fn run(cli: Cli) -> Result<()> {
                     .with_context(|| o.reference.display().to_string())?;
                 o.contigs = Some(fa.contigs()[range].iter().map(|c| c.name.clone()).collect());
             }
-            kasane::call::run(&o)?;
+            kasane::call::run(&o, &progress)?;
             Ok(())
         }
         Command::Validate { file } => {

@@ -8,6 +8,8 @@ pub struct Progress {
     enabled: bool,
     start: Instant,
     state: Mutex<(String, u64)>,
+    /// When [`Progress::status`] last drew.
+    last: Mutex<Option<Instant>>,
 }
 
 impl Progress {
@@ -19,6 +21,7 @@ impl Progress {
             enabled,
             start: Instant::now(),
             state: Mutex::new((String::new(), 0)),
+            last: Mutex::new(None),
         }
     }
 
@@ -27,6 +30,7 @@ impl Progress {
             enabled: false,
             start: Instant::now(),
             state: Mutex::new((String::new(), 0)),
+            last: Mutex::new(None),
         }
     }
 
@@ -63,6 +67,25 @@ impl Progress {
             s.1 = n;
         }
         self.draw();
+    }
+
+    /// A free-form progress line (with the elapsed time), drawn at most ten times a second;
+    /// `text` is only called when it is drawn.
+    pub fn status(&self, text: impl FnOnce() -> String) {
+        if !self.enabled {
+            return;
+        }
+        let now = Instant::now();
+        if let Ok(mut last) = self.last.lock() {
+            if last.is_some_and(|t| now.duration_since(t).as_millis() < 100) {
+                return;
+            }
+            *last = Some(now);
+        }
+        let secs = self.start.elapsed().as_secs_f64();
+        let mut e = std::io::stderr().lock();
+        let _ = write!(e, "\r\x1b[2K[kasane] {}  {:.0} s", text(), secs);
+        let _ = e.flush();
     }
 
     /// One line of log (on a terminal; batch logs stay quiet, and the same facts are

@@ -430,6 +430,12 @@ fn call(dir: &Path, out: &str, extra: &[&str], bams: &[&Path]) -> String {
         "kasane call failed: {}",
         String::from_utf8_lossy(&r.stderr)
     );
+    // stderr is not a terminal here: batch logs get no progress lines.
+    assert!(
+        r.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
     let mut tbi = o.as_os_str().to_owned();
     tbi.push(".tbi");
     assert!(PathBuf::from(tbi).is_file(), "no index");

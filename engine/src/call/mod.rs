@@ -31,6 +31,7 @@ use crate::error::{Error, Result};
 use crate::io::fasta::{check_reference, FastaReader};
 use crate::io::vcf::VcfWriter;
 use crate::io::AlignmentReader;
+use crate::progress::Progress;
 
 use candidates::{find_candidates, Allele, CandidateParams, RefWindow};
 use genotype::{call_sample, qual, SampleCall};
@@ -38,7 +39,7 @@ use haplotypes::{clusters, haplotypes, Cluster, Haplotype, ReadIndex, Segment};
 use reads::{ContigRange, Msg, Read, ReadSource};
 
 /// Chunk grid (bases).
-pub const CHUNK: i64 = 1 << 18;
+pub const CHUNK: i64 = 1 << 14;
 /// Reads and candidates looked at beyond a chunk's ends.
 pub const MARGIN: i64 = 1000;
 /// Sites with QUAL below this are not written.
@@ -513,8 +514,9 @@ impl Stream {
     }
 }
 
-/// Runs the caller. On error nothing is left under the output's name.
-pub fn run(o: &CallOptions) -> Result<CallSummary> {
+/// Runs the caller. On error nothing is left under the output's name. `progress` shows the
+/// position reached (on a terminal).
+pub fn run(o: &CallOptions, progress: &Progress) -> Result<CallSummary> {
     if o.inputs.is_empty() {
         return Err(Error::Usage("no alignment files given".into()));
     }
@@ -605,6 +607,8 @@ pub fn run(o: &CallOptions) -> Result<CallSummary> {
         },
     };
     let max_in_flight = threads + 1;
+    let total_bases: i64 = targets.iter().flatten().map(|(s, e)| e - s).sum();
+    let mut done_bases = 0i64;
     for (key, iv) in targets.iter().enumerate() {
         if iv.is_empty() {
             continue;
@@ -620,18 +624,40 @@ pub fn run(o: &CallOptions) -> Result<CallSummary> {
         let mut in_flight = 0usize;
         let write_ready = |ready: &mut BTreeMap<usize, Vec<String>>,
                            next_out: &mut usize,
-                           writer: &mut VcfWriter|
+                           writer: &mut VcfWriter,
+                           done_bases: &mut i64|
          -> Result<()> {
             while let Some(lines) = ready.remove(next_out) {
                 for l in lines {
                     writer.write_line(l.as_bytes())?;
                 }
+                let (cs, ce) = chunks[*next_out];
+                *done_bases += ce - cs;
                 *next_out += 1;
+                progress.status(|| {
+                    format!(
+                        "call: {name}:{:.2} Mb  {:.1} % of {:.1} Mb  {} records",
+                        ce as f64 / 1e6,
+                        100.0 * *done_bases as f64 / total_bases.max(1) as f64,
+                        total_bases as f64 / 1e6,
+                        writer.n_records()
+                    )
+                });
             }
             Ok(())
         };
         let result: Result<()> = pool.in_place_scope(|scope| {
             for (ci, &(cs, ce)) in chunks.iter().enumerate() {
+                // Wait for a free slot before gathering this chunk's reads: reads are most
+                // of the memory, and only chunks being worked on should hold them.
+                while in_flight >= max_in_flight {
+                    let (i, res) = rx
+                        .recv()
+                        .map_err(|_| Error::Usage("internal: a chunk worker vanished".into()))?;
+                    in_flight -= 1;
+                    ready.insert(i, res?);
+                    write_ready(&mut ready, &mut next_out, &mut writer, &mut done_bases)?;
+                }
                 let mut reads: Vec<Arc<Read>> = Vec::new();
                 for s in &mut streams {
                     s.fill(key, ce + MARGIN)?;
@@ -644,14 +670,6 @@ pub fn run(o: &CallOptions) -> Result<CallSummary> {
                     // Keep what the next chunk can still use.
                     let next = chunks.get(ci + 1).map_or(i64::MAX, |c| c.0);
                     s.buf.retain(|r| r.end > next - MARGIN);
-                }
-                while in_flight >= max_in_flight {
-                    let (i, res) = rx
-                        .recv()
-                        .map_err(|_| Error::Usage("internal: a chunk worker vanished".into()))?;
-                    in_flight -= 1;
-                    ready.insert(i, res?);
-                    write_ready(&mut ready, &mut next_out, &mut writer)?;
                 }
                 let tx = tx.clone();
                 let ctx = &ctx;
@@ -676,7 +694,7 @@ pub fn run(o: &CallOptions) -> Result<CallSummary> {
                     .map_err(|_| Error::Usage("internal: a chunk worker vanished".into()))?;
                 in_flight -= 1;
                 ready.insert(i, res?);
-                write_ready(&mut ready, &mut next_out, &mut writer)?;
+                write_ready(&mut ready, &mut next_out, &mut writer, &mut done_bases)?;
             }
             Ok(())
         });
@@ -689,6 +707,7 @@ pub fn run(o: &CallOptions) -> Result<CallSummary> {
     }
     let records = writer.n_records();
     writer.finish()?;
+    progress.done();
     Ok(CallSummary {
         records,
         backend: backend.name().to_string(),

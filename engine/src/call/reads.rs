@@ -111,7 +111,10 @@ pub struct ReadSource {
     pub indexed: bool,
 }
 
+/// A batch is sent at this many reads or this many bases, whichever comes first (long reads
+/// would otherwise make batches of tens of megabytes).
 const BATCH: usize = 1024;
+const BATCH_BASES: usize = 256 << 10;
 
 struct Collect<'a> {
     src: &'a ReadSource,
@@ -121,6 +124,8 @@ struct Collect<'a> {
     /// Only this contig (indexed mode).
     only: Option<usize>,
     batch: Vec<Read>,
+    /// Bases in `batch`.
+    bases: usize,
     cur: Option<usize>,
     last: (i64, i64),
     n: u64,
@@ -133,6 +138,7 @@ impl Collect<'_> {
         if let Some(t) = self.cur {
             if !self.batch.is_empty() {
                 let b = std::mem::take(&mut self.batch);
+                self.bases = 0;
                 let key = self.want.get(t).copied().flatten().map(|r| r.key);
                 if let Some(k) = key {
                     if self.tx.send(Msg::Reads(k, b)).is_err() {
@@ -240,7 +246,8 @@ impl Visitor for Collect<'_> {
             seq,
             qual,
         });
-        if self.batch.len() >= BATCH {
+        self.bases += self.batch.last().map_or(0, |r| r.seq.len());
+        if self.batch.len() >= BATCH || self.bases >= BATCH_BASES {
             self.flush();
         }
         Ok(!self.closed)
@@ -262,7 +269,8 @@ pub fn spawn(
     names: Vec<String>,
     pool: Arc<rayon::ThreadPool>,
 ) -> Receiver<Msg> {
-    let (tx, rx) = crossbeam_channel::bounded(16);
+    // A few batches ahead are enough to keep the workers fed.
+    let (tx, rx) = crossbeam_channel::bounded(4);
     std::thread::spawn(move || {
         let mut want = vec![None; names.len()];
         for r in &ranges {
@@ -284,6 +292,7 @@ pub fn spawn(
                         want: &want,
                         only: Some(r.tid),
                         batch: Vec::new(),
+                        bases: 0,
                         cur: Some(r.tid),
                         last: (r.tid as i64, i64::MIN),
                         n: 0,
@@ -306,6 +315,7 @@ pub fn spawn(
                     want: &want,
                     only: None,
                     batch: Vec::new(),
+                    bases: 0,
                     cur: None,
                     last: (-1, i64::MIN),
                     n: 0,

@@ -24,9 +24,11 @@ pub const EOF_BLOCK: [u8; 28] = [
     0, 0, 0, 0, 0, 0, 0,
 ];
 /// Compressed bytes gathered into one batch; one pool task inflates one batch.
-const BATCH_COMPRESSED: usize = 384 << 10;
-/// Batches in flight (being read, inflated, or waiting for the consumer).
-const IN_FLIGHT: usize = 6;
+const BATCH_COMPRESSED: usize = 192 << 10;
+/// Most batches in flight (being read, inflated, or waiting for the consumer): one per pool
+/// thread plus two, so every thread can inflate while the consumer reads one and the next
+/// is gathered; more would only hold memory (a batch is about 0.5 to 1 MB inflated).
+const IN_FLIGHT: usize = 18;
 
 /// One inflated batch of consecutive blocks.
 pub struct Batch {
@@ -71,9 +73,10 @@ impl BgzfStream {
         path: PathBuf,
         pool: Arc<rayon::ThreadPool>,
     ) -> Self {
-        let (tx, rx) = bounded::<Inflated>(IN_FLIGHT);
-        let (tokens, token_rx) = bounded::<Vec<u8>>(IN_FLIGHT);
-        for _ in 0..IN_FLIGHT {
+        let in_flight = (pool.current_num_threads() + 2).min(IN_FLIGHT);
+        let (tx, rx) = bounded::<Inflated>(in_flight);
+        let (tokens, token_rx) = bounded::<Vec<u8>>(in_flight);
+        for _ in 0..in_flight {
             let _ = tokens.send(Vec::new());
         }
         let handle = std::thread::Builder::new()
