@@ -10,7 +10,8 @@
 # left untouched: prepared truth, confident.bed and all calls go to $OUT (default
 # /tmp/call_compare). READS: short (default) or hifi. KASANE: the binary (default
 # target/release/kasane). SKIP_PEERS=1 runs kasane alone, SKIP_KASANE=1 the peers alone;
-# REUSE_PEERS=1 prints the peers' rows kept from an earlier run on the same OUT.
+# REUSE_PEERS=1 prints the peers' rows kept from an earlier run on the same OUT. PEERS: which
+# peers to run (default "bcftools freebayes"; freebayes needs hours on the HiFi BAMs).
 set -euo pipefail
 d=$(cd "$1" && pwd)
 T=${2:-2}
@@ -62,6 +63,11 @@ if [[ ${SKIP_KASANE:-0} != 1 ]]; then
   printf "kasane\t%s\t%s\t%s\t%s\n" "$R" "$T" "$(score kasane_$R.vcf.gz)" "$t"
 fi
 [[ ${SKIP_PEERS:-0} == 1 ]] && exit 0
-peer bcftools "$T" "bcftools mpileup --threads $T $X -f ref.fa -a AD,DP $R.bam | bcftools call --threads $T -mv -Oz -o bcftools_$R.vcf.gz"
+PEERS=${PEERS:-bcftools freebayes}
+if [[ " $PEERS " == *" bcftools "* ]]; then
+  peer bcftools "$T" "bcftools mpileup --threads $T $X -f ref.fa -a AD,DP $R.bam | bcftools call --threads $T -mv -Oz -o bcftools_$R.vcf.gz"
+fi
 # freebayes has no threads option: it runs on one core (freebayes-parallel would split regions).
-peer freebayes 1 "freebayes -f ref.fa $R.bam | bgzip -c > freebayes_$R.vcf.gz"
+if [[ " $PEERS " == *" freebayes "* ]]; then
+  peer freebayes 1 "freebayes -f ref.fa $R.bam | bgzip -c > freebayes_$R.vcf.gz"
+fi
