@@ -308,29 +308,16 @@ fn setup(dir: &Path) -> (Genome, Vec<(Var, u8)>) {
     (g, vars)
 }
 
-fn sample_bam(dir: &Path, g: &Genome, vars: &[(Var, u8)], name: &str, seed: u64) -> PathBuf {
+/// Reads of a sample carrying `vars` (1 = het on hap1, 2 = hom): 15x per haplotype on chr1,
+/// 30x on chr2.
+fn sample_reads(g: &Genome, vars: &[(Var, u8)], seed: u64) -> Vec<Rec> {
     let h1: Vec<&Var> = vars.iter().map(|v| &v.0).collect();
     let h2: Vec<&Var> = vars.iter().filter(|v| v.1 == 2).map(|v| &v.0).collect();
     let mut rng = Rng(seed);
     let mut recs = Vec::new();
-    reads_from(
-        &haplotype(&g.chr1, &h1),
-        0,
-        15,
-        150,
-        &mut rng,
-        "a",
-        &mut recs,
-    );
-    reads_from(
-        &haplotype(&g.chr1, &h2),
-        0,
-        15,
-        150,
-        &mut rng,
-        "b",
-        &mut recs,
-    );
+    for (h, tag) in [(&h1, "a"), (&h2, "b")] {
+        reads_from(&haplotype(&g.chr1, h), 0, 15, 150, &mut rng, tag, &mut recs);
+    }
     reads_from(
         &haplotype(&g.chr2, &[]),
         1,
@@ -340,6 +327,10 @@ fn sample_bam(dir: &Path, g: &Genome, vars: &[(Var, u8)], name: &str, seed: u64)
         "c",
         &mut recs,
     );
+    recs
+}
+
+fn write_sample_bam(dir: &Path, g: &Genome, name: &str, recs: Vec<Rec>) -> PathBuf {
     let p = dir.join(format!("{name}.bam"));
     write_bam(
         &p,
@@ -348,6 +339,10 @@ fn sample_bam(dir: &Path, g: &Genome, vars: &[(Var, u8)], name: &str, seed: u64)
         recs,
     );
     p
+}
+
+fn sample_bam(dir: &Path, g: &Genome, vars: &[(Var, u8)], name: &str, seed: u64) -> PathBuf {
+    write_sample_bam(dir, g, name, sample_reads(g, vars, seed))
 }
 
 fn kasane(args: &[&str]) -> std::process::Output {
@@ -564,22 +559,8 @@ fn reads_misplaced_into_a_homozygous_deletion_make_no_snv() {
     let (g, vars) = setup(d.path());
     let del = &vars[3].0;
     assert_eq!((del.pos, del.r.len()), (4000, 6));
-    let h1: Vec<&Var> = vars.iter().map(|v| &v.0).collect();
+    let mut recs = sample_reads(&g, &vars, 7);
     let h2: Vec<&Var> = vars.iter().filter(|v| v.1 == 2).map(|v| &v.0).collect();
-    let mut rng = Rng(7);
-    let mut recs = Vec::new();
-    for (h, tag) in [(&h1, "a"), (&h2, "b")] {
-        reads_from(&haplotype(&g.chr1, h), 0, 15, 150, &mut rng, tag, &mut recs);
-    }
-    reads_from(
-        &haplotype(&g.chr2, &[]),
-        1,
-        30,
-        150,
-        &mut rng,
-        "c",
-        &mut recs,
-    );
     // Reads of the deleted haplotype ending one base past the deletion, aligned without the
     // gap: their last base (ref 4006) sits on deleted ref 4001 as a mismatch. They fit the
     // deletion and that "SNV" equally well.
@@ -601,13 +582,7 @@ fn reads_misplaced_into_a_homozygous_deletion_make_no_snv() {
             flag: 0,
         });
     }
-    let bam = d.path().join("A.bam");
-    write_bam(
-        &bam,
-        &[("chr1", g.chr1.len()), ("chr2", g.chr2.len())],
-        "A",
-        recs,
-    );
+    let bam = write_sample_bam(d.path(), &g, "A", recs);
     let vcf = call(d.path(), "m.vcf.gz", &["--backend", "cpu"], &[&bam]);
     let got = calls(&vcf);
     assert_eq!(

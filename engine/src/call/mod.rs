@@ -646,17 +646,25 @@ pub fn run(o: &CallOptions, progress: &Progress) -> Result<CallSummary> {
             }
             Ok(())
         };
+        // Waits for one chunk to finish and writes whatever is now ready in order.
+        let receive = |ready: &mut BTreeMap<usize, Vec<String>>,
+                       next_out: &mut usize,
+                       writer: &mut VcfWriter,
+                       done_bases: &mut i64|
+         -> Result<()> {
+            let (i, res) = rx
+                .recv()
+                .map_err(|_| Error::Usage("internal: a chunk worker vanished".into()))?;
+            ready.insert(i, res?);
+            write_ready(ready, next_out, writer, done_bases)
+        };
         let result: Result<()> = pool.in_place_scope(|scope| {
             for (ci, &(cs, ce)) in chunks.iter().enumerate() {
                 // Wait for a free slot before gathering this chunk's reads: reads are most
                 // of the memory, and only chunks being worked on should hold them.
                 while in_flight >= max_in_flight {
-                    let (i, res) = rx
-                        .recv()
-                        .map_err(|_| Error::Usage("internal: a chunk worker vanished".into()))?;
+                    receive(&mut ready, &mut next_out, &mut writer, &mut done_bases)?;
                     in_flight -= 1;
-                    ready.insert(i, res?);
-                    write_ready(&mut ready, &mut next_out, &mut writer, &mut done_bases)?;
                 }
                 let mut reads: Vec<Arc<Read>> = Vec::new();
                 for s in &mut streams {
@@ -689,12 +697,8 @@ pub fn run(o: &CallOptions, progress: &Progress) -> Result<CallSummary> {
                 });
             }
             while in_flight > 0 {
-                let (i, res) = rx
-                    .recv()
-                    .map_err(|_| Error::Usage("internal: a chunk worker vanished".into()))?;
+                receive(&mut ready, &mut next_out, &mut writer, &mut done_bases)?;
                 in_flight -= 1;
-                ready.insert(i, res?);
-                write_ready(&mut ready, &mut next_out, &mut writer, &mut done_bases)?;
             }
             Ok(())
         });
