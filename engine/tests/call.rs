@@ -596,6 +596,80 @@ fn reads_misplaced_into_a_homozygous_deletion_make_no_snv() {
     );
 }
 
+#[test]
+fn long_reads_phase_a_het_that_few_reads_carry() {
+    // Long reads (4 kb, base quality 20, 0.5 % substitutions), 8x per haplotype, and hets
+    // every 500 bases on haplotype 1. Only 2 of the 10 reads at 10 000 come from haplotype
+    // 1: read by read, two q20 mismatches among ten reads are about as likely errors as a
+    // het. Phased by the hets around it, they are all of haplotype 1's reads there, and
+    // agree: the het is called. A region around it alone gives the same record (its
+    // neighbours are computed even though they are not written).
+    let d = tempfile::tempdir().unwrap();
+    let (g, _) = setup(d.path());
+    let c = &g.chr1;
+    let x = 10_000usize;
+    let hets: Vec<Var> = (1500..19_000)
+        .step_by(500)
+        .map(|p| var(c, p, 1, &[alt_base(c[p])]))
+        .collect();
+    let h1 = haplotype(c, &hets.iter().collect::<Vec<_>>());
+    let h2 = haplotype(c, &[]);
+    let mut rng = Rng(99);
+    let mut recs = Vec::new();
+    let len = 4000usize;
+    let mut push = |hap: &[(u8, Option<usize>)], start: usize, name: String, rng: &mut Rng| {
+        let mut seq: Vec<u8> = hap[start..start + len].iter().map(|b| b.0).collect();
+        for b in seq.iter_mut() {
+            if rng.below(200) == 0 {
+                *b = b"ACGT"[rng.below(4) as usize];
+            }
+        }
+        recs.push(Rec {
+            tid: 0,
+            pos: hap[start].1.unwrap() as i32,
+            name,
+            cigar: vec![(b'M', len as u32)],
+            seq,
+            qual: vec![20; len],
+            flag: 0,
+        });
+    };
+    for (i, start) in (0..=15_500).step_by(500).enumerate() {
+        // Haplotype 1's reads over 10 000: only those starting at 6500 and 9500.
+        let covers_x = start <= x && start + len > x;
+        if !covers_x || start == 6500 || start == 9500 {
+            push(&h1, start, format!("h1r{i}"), &mut rng);
+        }
+        push(&h2, start + 250, format!("h2r{i}"), &mut rng);
+    }
+    let bam = write_sample_bam(d.path(), &g, "A", recs);
+    let key = format!("chr1:{} {} {}", x + 1, c[x] as char, alt_base(c[x]) as char);
+    let vcf = call(d.path(), "lr.vcf.gz", &["--backend", "cpu"], &[&bam]);
+    let got = calls(&vcf);
+    assert_eq!(got.get(&key).map(|g| g[0].as_str()), Some("0/1"), "{vcf}");
+    let line = |v: &str| {
+        v.lines()
+            .find(|l| l.starts_with(&format!("chr1\t{}\t", x + 1)))
+            .map(String::from)
+    };
+    // The scenario holds: 10 reads there, 2 of them with the alternative allele.
+    let rec = line(&vcf).unwrap();
+    assert!(rec.contains(":10:8,2:"), "{rec}");
+    // The neighbours' genotypes are called too.
+    let n_het = hets
+        .iter()
+        .filter(|v| got.get(&expected_key(v)).is_some_and(|g| g[0] == "0/1"))
+        .count();
+    assert!(n_het + 1 >= hets.len(), "{n_het} of {} hets", hets.len());
+    let region = call(
+        d.path(),
+        "lr_region.vcf.gz",
+        &["--backend", "cpu", "-r", "chr1:9900-10100"],
+        &[&bam],
+    );
+    assert_eq!(line(&region), line(&vcf));
+}
+
 fn assert_clean_failure(args: &[&str], out: &Path, mention: &[&str]) {
     let r = kasane(args);
     let err = String::from_utf8_lossy(&r.stderr);

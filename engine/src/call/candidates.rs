@@ -502,6 +502,7 @@ mod tests {
                 .sum::<i64>();
         Read {
             sample: 0,
+            key: pos as u64,
             pos,
             end,
             mapq: 60,

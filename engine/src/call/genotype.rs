@@ -9,6 +9,11 @@
 //! one minus the called genotype's posterior, and `QUAL` the phred of the probability that
 //! every sample is homozygous reference.
 //!
+//! Where a sample's reads are phased ([`crate::call::phase`]), a heterozygous genotype's
+//! likelihood is taken per component of linked reads instead of per read: each read lies
+//! on the component's first haplotype with its phasing probability `w`, and the
+//! genotype's two alleles sit on the two haplotypes one way or the other.
+//!
 //! All of this is host code in `f64`, run the same way whatever the backend, on integer costs
 //! that every backend computes identically, over reads in file order: calls do not depend on
 //! the backend or the thread count.
@@ -45,26 +50,58 @@ fn log10_sum(a: f64, b: f64) -> f64 {
     hi + (1.0 + 10f64.powf(lo - hi)).log10()
 }
 
+/// A read's place in a sample's read-backed phasing at a site: `None` when unphased, else
+/// its component (reads linked through heterozygous neighbours, numbered from 0) and the
+/// probability that it lies on that component's first haplotype.
+pub type ReadPhase = Option<(u32, f64)>;
+
 /// Genotype call of one sample from its reads' allele costs (`costs[r][allele]`);
 /// `theta[k]` is the heterozygosity of allele `k` (index 0 unused); `star` is the index of
-/// the `*` allele (another allele overlapping the site), if any.
+/// the `*` allele (another allele overlapping the site), if any. With `phase` (one entry per
+/// read), a heterozygous genotype's likelihood is computed per phased component: the reads
+/// of a component carry one allele on one haplotype and the other on the other, in one of
+/// two ways, so a lone read on its haplotype counts for as much as the many on the other.
 pub fn call_sample(
     costs: &[Vec<u32>],
     n_alleles: usize,
     theta: &[f64],
     star: Option<usize>,
+    phase: Option<&[ReadPhase]>,
 ) -> SampleCall {
     let gts = genotypes(n_alleles);
     let mut gl = vec![0f64; gts.len()];
-    for c in costs {
-        for (g, &(a, b)) in gts.iter().enumerate() {
+    let n_comp = phase.map_or(0, |p| {
+        p.iter()
+            .filter_map(|x| x.map(|(c, _)| c as usize + 1))
+            .max()
+            .unwrap_or(0)
+    });
+    // Per component, the two ways of putting the genotype's alleles on its two haplotypes.
+    let mut x = vec![0f64; n_comp];
+    let mut y = vec![0f64; n_comp];
+    for (g, &(a, b)) in gts.iter().enumerate() {
+        x.iter_mut().for_each(|v| *v = 0.0);
+        y.iter_mut().for_each(|v| *v = 0.0);
+        for (r, c) in costs.iter().enumerate() {
             let la = -(c[a] as f64) / 10.0;
             let lb = -(c[b] as f64) / 10.0;
-            gl[g] += if a == b {
-                la
-            } else {
-                log10_sum(la, lb) - std::f64::consts::LOG10_2
-            };
+            if a == b {
+                gl[g] += la;
+                continue;
+            }
+            match phase.and_then(|p| p[r]) {
+                Some((comp, w)) => {
+                    let (lw, lv) = (w.log10(), (1.0 - w).log10());
+                    x[comp as usize] += log10_sum(lw + la, lv + lb);
+                    y[comp as usize] += log10_sum(lw + lb, lv + la);
+                }
+                None => gl[g] += log10_sum(la, lb) - std::f64::consts::LOG10_2,
+            }
+        }
+        if a != b {
+            for (&xa, &ya) in x.iter().zip(&y) {
+                gl[g] += log10_sum(xa, ya) - std::f64::consts::LOG10_2;
+            }
         }
     }
     let max = gl.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -147,16 +184,16 @@ mod tests {
         let het: Vec<Vec<u32>> = (0..20)
             .map(|i| if i % 2 == 0 { vec![0, 40] } else { vec![40, 0] })
             .collect();
-        let c = call_sample(&het, 2, &theta, None);
+        let c = call_sample(&het, 2, &theta, None, None);
         assert_eq!(c.gt, Some((0, 1)));
         assert_eq!(c.pl[1], 0);
         assert!(c.gq >= 90);
         let hom: Vec<Vec<u32>> = (0..10).map(|_| vec![40, 0]).collect();
-        let c = call_sample(&hom, 2, &theta, None);
+        let c = call_sample(&hom, 2, &theta, None, None);
         assert_eq!(c.gt, Some((1, 1)));
         assert!(qual(&[c]) > 100.0);
         let reff: Vec<Vec<u32>> = (0..10).map(|_| vec![0, 40]).collect();
-        assert_eq!(call_sample(&reff, 2, &theta, None).gt, Some((0, 0)));
+        assert_eq!(call_sample(&reff, 2, &theta, None, None).gt, Some((0, 0)));
         assert_eq!(
             genotypes(3),
             vec![(0, 0), (0, 1), (1, 1), (0, 2), (1, 2), (2, 2)]

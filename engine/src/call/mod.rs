@@ -8,18 +8,25 @@
 //! - [`likelihoods`]: read × haplotype costs by the backend's pair-HMM (CPU, CUDA or wgpu,
 //!   identical results);
 //! - [`genotype`]: genotype likelihoods, priors, posteriors, QUAL and GQ;
+//! - [`phase`]: read-backed phasing of each site's reads by the heterozygous sites around it;
 //! - [`output`]: the VCF header and lines (written bgzipped and indexed by [`crate::io::vcf`]).
 //!
 //! Work is split into chunks of a fixed grid on each contig ([`CHUNK`] bases), processed in
-//! parallel and written in order. A chunk sees the reads and candidates of a margin of
-//! [`MARGIN`] bases around it, and emits the sites that start inside it, so what a chunk
-//! writes does not depend on which other chunks or regions are run.
+//! parallel and written in order, in two passes. The first finds a chunk's sites, scores
+//! their reads and calls them unphased; it sees the reads and candidates of a margin of
+//! [`MARGIN`] bases around the chunk and keeps the sites that start inside it. The second,
+//! once the chunks on either side have had their first pass, calls each site again with its
+//! reads phased by the heterozygous sites within [`phase::PHASE_SPAN`] and formats it.
+//! Regions are widened to whole chunks and by that span before any of this, and only sites
+//! inside them are written: what is written for a site does not depend on which other
+//! chunks or regions are run.
 
 pub mod candidates;
 pub mod genotype;
 pub mod haplotypes;
 pub mod likelihoods;
 pub mod output;
+pub mod phase;
 pub mod reads;
 
 use std::collections::BTreeMap;
@@ -34,7 +41,7 @@ use crate::io::AlignmentReader;
 use crate::progress::Progress;
 
 use candidates::{find_candidates, Allele, CandidateParams, RefWindow};
-use genotype::{call_sample, qual, SampleCall};
+use genotype::{call_sample, qual, ReadPhase, SampleCall};
 use haplotypes::{clusters, haplotypes, Cluster, Haplotype, ReadIndex, Segment};
 use reads::{ContigRange, Msg, Read, ReadSource};
 
@@ -182,6 +189,30 @@ fn target_intervals(o: &CallOptions, fasta: &FastaReader) -> Result<Vec<Vec<(i64
     Ok(out)
 }
 
+/// What is computed for `targets`: each interval widened by [`phase::PHASE_SPAN`] (the
+/// neighbours its sites phase by) and out to whole chunks of the grid, so that every site is
+/// computed from the same chunk, and so the same way, whatever the regions asked for.
+fn work_intervals(targets: &[Vec<(i64, i64)>], fasta: &FastaReader) -> Vec<Vec<(i64, i64)>> {
+    const _: () = assert!(phase::PHASE_SPAN <= CHUNK);
+    targets
+        .iter()
+        .zip(fasta.contigs())
+        .map(|(iv, c)| {
+            let len = c.len as i64;
+            let mut out: Vec<(i64, i64)> = Vec::new();
+            for &(s, e) in iv {
+                let a = ((s - phase::PHASE_SPAN).max(0) / CHUNK) * CHUNK;
+                let b = (((e + phase::PHASE_SPAN) + CHUNK - 1) / CHUNK * CHUNK).min(len);
+                match out.last_mut() {
+                    Some(m) if a <= m.1 => m.1 = m.1.max(b),
+                    _ => out.push((a, b)),
+                }
+            }
+            out
+        })
+        .collect()
+}
+
 /// The chunks of one contig: intervals cut at the grid.
 fn chunks_of(intervals: &[(i64, i64)]) -> Vec<(i64, i64)> {
     let mut out = Vec::new();
@@ -204,8 +235,8 @@ struct Ctx<'a> {
     params: CandidateParams,
 }
 
-/// Calls `[cs, ce)` of contig `name` (length `len`) from `reads` (every sample's, each
-/// sample's in file order); returns the VCF lines.
+/// First pass over `[cs, ce)` of contig `name` (length `len`) from `reads` (every sample's,
+/// each sample's in file order): its sites with their reads' allele costs and first calls.
 fn process_chunk(
     ctx: &Ctx,
     name: &str,
@@ -213,7 +244,7 @@ fn process_chunk(
     cs: i64,
     ce: i64,
     reads: &[Arc<Read>],
-) -> Result<Vec<String>> {
+) -> Result<Vec<Site>> {
     let lo = (cs - MARGIN).max(0);
     let hi = (ce + MARGIN).min(len);
     let wlo = (lo - 300).max(0);
@@ -258,7 +289,7 @@ fn process_chunk(
             batch.n_pairs()
         );
     }
-    let mut lines = Vec::new();
+    let mut sites = Vec::new();
     for (cl, (haps, segs, slots)) in cls.iter().zip(&windows) {
         let nh = haps.len();
         let cost = |s: usize, h: usize| match slots[s * nh + h] {
@@ -275,16 +306,14 @@ fn process_chunk(
             }
             if pos >= cs && pos < ce {
                 let site: Vec<usize> = (i..j).collect();
-                if let Some(l) =
-                    call_site(ctx, name, &r, cl, &site, haps, segs, &index.reads, &cost)
-                {
-                    lines.push(l);
+                if let Some(s) = site_of(ctx, &r, cl, &site, haps, segs, &index.reads, &cost) {
+                    sites.push(s);
                 }
             }
             i = j;
         }
     }
-    Ok(lines)
+    Ok(sites)
 }
 
 /// Heterozygosity prior of an allele.
@@ -296,12 +325,65 @@ fn theta(a: &Allele) -> f64 {
     }
 }
 
-/// Genotypes one site (alleles `site`, indexes into the cluster's, all at one position) and
-/// formats its VCF line, or `None` when no sample carries an alternative allele.
+/// One sample's evidence at a site.
+struct SiteSample {
+    /// Per read (file order): its molecule and its cost per allele.
+    keys: Vec<u64>,
+    costs: Vec<Vec<u32>>,
+    dp: u32,
+    ad: Vec<u32>,
+}
+
+/// A site as a chunk's worker leaves it: everything needed to genotype it again once its
+/// reads can be phased, and its first (unphased) call.
+pub struct Site {
+    pos: i64,
+    /// End of the longest allele (exclusive).
+    span_end: i64,
+    /// Reference bases from `pos` to `span_end`.
+    reference: Vec<u8>,
+    /// The site's alternative alleles; allele `k` is `alleles[k - 1]`, and allele
+    /// `alleles.len() + 1`, where `n_all` includes it, is `*`.
+    alleles: Vec<Allele>,
+    n_all: usize,
+    samples: Vec<SiteSample>,
+    first: Option<Called>,
+}
+
+/// A site's genotypes.
+struct Called {
+    /// Alleles genotyped (indexes into the site's, 0 first); genotypes index into this.
+    keep: Vec<usize>,
+    calls: Vec<SampleCall>,
+    qual: f64,
+}
+
+impl Site {
+    fn star(&self) -> usize {
+        self.alleles.len() + 1
+    }
+
+    /// The sample's first call, as a pair of the site's alleles, when heterozygous with
+    /// enough confidence to phase reads by.
+    fn het_for_phasing(&self, sample: usize) -> Option<(usize, usize)> {
+        let c = self.first.as_ref()?;
+        let sc = &c.calls[sample];
+        match sc.gt {
+            Some((a, b)) if a != b && sc.gq >= phase::MIN_NEIGHBOUR_GQ => {
+                let (a, b) = (c.keep[a], c.keep[b]);
+                let ad = &self.samples[sample].ad;
+                phase::balanced(ad[a], ad[b]).then_some((a, b))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Builds the site of alleles `site` (indexes into the cluster's, all at one position) with
+/// its reads' allele costs, and calls it unphased; `None` when no read covers it.
 #[allow(clippy::too_many_arguments)]
-fn call_site(
+fn site_of(
     ctx: &Ctx,
-    chrom: &str,
     r: &RefWindow,
     cl: &Cluster,
     site: &[usize],
@@ -309,7 +391,7 @@ fn call_site(
     segs: &[Segment],
     reads: &[&Read],
     cost: &dyn Fn(usize, usize) -> u32,
-) -> Option<String> {
+) -> Option<Site> {
     let pos = cl.alleles[site[0]].pos;
     let span_end = site.iter().map(|&k| cl.alleles[k].end()).max()?;
     // Alleles: 0 the reference, 1..=site.len() the site's alternatives, and `star` (`*`):
@@ -339,13 +421,17 @@ fn call_site(
     } else {
         star
     };
-    // Per sample: per read allele costs; depth; allele depths.
-    let mut per: Vec<Vec<Vec<u32>>> = vec![Vec::new(); ctx.n_samples];
-    let mut dp = vec![0u32; ctx.n_samples];
-    let mut ad = vec![vec![0u32; n_all]; ctx.n_samples];
+    let mut samples: Vec<SiteSample> = (0..ctx.n_samples)
+        .map(|_| SiteSample {
+            keys: Vec::new(),
+            costs: Vec::new(),
+            dp: 0,
+            ad: vec![0; n_all],
+        })
+        .collect();
     for (si, seg) in segs.iter().enumerate() {
         let read = reads[seg.read];
-        let s = read.sample as usize;
+        let smp = &mut samples[read.sample as usize];
         let mut c = vec![u32::MAX; n_all];
         for (h, &a) in hap_allele.iter().enumerate() {
             c[a] = c[a].min(cost(si, h));
@@ -357,24 +443,44 @@ fn call_site(
             *x = (*x).min(cap);
         }
         if read.pos <= pos && read.end >= span_end {
-            dp[s] += 1;
+            smp.dp += 1;
             let mut sorted = c.clone();
             sorted.sort_unstable();
             if sorted.len() > 1 && sorted[1] >= sorted[0] + 3 {
                 if let Some(a) = c.iter().position(|&x| x == sorted[0]) {
-                    ad[s][a] += 1;
+                    smp.ad[a] += 1;
                 }
             }
         }
-        per[s].push(c);
+        smp.keys.push(read.key);
+        smp.costs.push(c);
     }
-    let alleles: Vec<&Allele> = site.iter().map(|&k| &cl.alleles[k]).collect();
+    if samples.iter().all(|s| s.costs.is_empty()) {
+        return None;
+    }
+    let mut s = Site {
+        pos,
+        span_end,
+        reference: r.slice(pos, span_end).to_vec(),
+        alleles: site.iter().map(|&k| cl.alleles[k].clone()).collect(),
+        n_all,
+        samples,
+        first: None,
+    };
+    s.first = genotype_site(&s, None);
+    Some(s)
+}
+
+/// Genotypes a site, with each sample's reads phased where `phase` says so; `None` when no
+/// sample carries an allele of the site's own or QUAL is below [`MIN_QUAL`].
+fn genotype_site(s: &Site, phase: Option<&[Option<Vec<ReadPhase>>]>) -> Option<Called> {
+    let star = s.star();
     // Heterozygosity of allele k; `*` gets an indel's (its own record has been called).
     let th = |k: usize| -> f64 {
         if k == star {
             1.25e-4
         } else {
-            theta(alleles[k - 1])
+            theta(&s.alleles[k - 1])
         }
     };
     let call_all = |keep: &[usize]| -> Vec<SampleCall> {
@@ -382,19 +488,23 @@ fn call_site(
         let mut t = vec![0.0];
         t.extend(keep[1..].iter().map(|&k| th(k)));
         let null = keep.iter().position(|&k| k == star);
-        per.iter()
-            .map(|rs| {
-                let sub: Vec<Vec<u32>> = rs
+        s.samples
+            .iter()
+            .enumerate()
+            .map(|(i, smp)| {
+                let sub: Vec<Vec<u32>> = smp
+                    .costs
                     .iter()
                     .map(|c| keep.iter().map(|&k| c[k]).collect())
                     .collect();
-                call_sample(&sub, keep.len(), &t, null)
+                let ph = phase.and_then(|p| p[i].as_deref());
+                call_sample(&sub, keep.len(), &t, null, ph)
             })
             .collect()
     };
-    let all: Vec<usize> = (0..n_all).collect();
+    let all: Vec<usize> = (0..s.n_all).collect();
     let mut calls = call_all(&all);
-    let mut used = vec![false; n_all];
+    let mut used = vec![false; s.n_all];
     for c in &calls {
         if let Some((a, b)) = c.gt {
             used[a] = true;
@@ -402,12 +512,12 @@ fn call_site(
         }
     }
     let mut keep: Vec<usize> = vec![0];
-    keep.extend((1..n_all).filter(|&k| used[k]));
+    keep.extend((1..s.n_all).filter(|&k| used[k]));
     // Nothing but the reference and `*`: no variant of this site's own.
     if !keep.iter().any(|&k| k > 0 && k != star) {
         return None;
     }
-    if keep.len() < n_all {
+    if keep.len() < s.n_all {
         calls = call_all(&keep);
         if !calls.iter().any(|c| {
             c.gt.is_some_and(|(a, b)| [a, b].iter().any(|&x| x > 0 && keep[x] != star))
@@ -415,43 +525,182 @@ fn call_site(
             return None;
         }
     }
-    let q = qual(&calls);
-    if q < MIN_QUAL {
+    let qual = qual(&calls);
+    if qual < MIN_QUAL {
         return None;
     }
-    let kept: Vec<&Allele> = keep[1..]
+    Some(Called { keep, calls, qual })
+}
+
+/// The VCF line of a called site.
+fn format_site(chrom: &str, s: &Site, c: &Called) -> Option<String> {
+    let star = s.star();
+    let kept: Vec<&Allele> = c.keep[1..]
         .iter()
         .filter(|&&k| k != star)
-        .map(|&k| alleles[k - 1])
+        .map(|&k| &s.alleles[k - 1])
         .collect();
     let ref_end = kept.iter().map(|a| a.end()).max()?;
-    let reference = r.slice(pos, ref_end).to_vec();
-    let alts: Vec<Vec<u8>> = keep[1..]
+    let reference = &s.reference[..(ref_end - s.pos) as usize];
+    let alts: Vec<Vec<u8>> = c.keep[1..]
         .iter()
         .map(|&k| {
             if k == star {
                 return b"*".to_vec();
             }
-            let a = alleles[k - 1];
+            let a = &s.alleles[k - 1];
             let mut v = a.alt.clone();
-            v.extend_from_slice(r.slice(a.end(), ref_end));
+            v.extend_from_slice(&s.reference[(a.end() - s.pos) as usize..reference.len()]);
             v
         })
         .collect();
-    let ad: Vec<Vec<u32>> = ad
+    let dp: Vec<u32> = s.samples.iter().map(|x| x.dp).collect();
+    let ad: Vec<Vec<u32>> = s
+        .samples
         .iter()
-        .map(|v| keep.iter().map(|&k| v[k]).collect())
+        .map(|x| c.keep.iter().map(|&k| x.ad[k]).collect())
         .collect();
     Some(output::format_line(&output::SiteLine {
         chrom,
-        pos,
-        reference: &reference,
+        pos: s.pos,
+        reference,
         alts: &alts,
-        qual: q,
-        calls: &calls,
+        qual: c.qual,
+        calls: &c.calls,
         dp: &dp,
         ad: &ad,
     }))
+}
+
+/// A heterozygous site one sample's reads can be phased by.
+struct Het {
+    pos: i64,
+    span_end: i64,
+    /// Its reads' molecules and log10 ratios of its first allele over its second.
+    reads: Vec<(u64, f64)>,
+}
+
+/// Second pass over a chunk's sites: each is genotyped again with every sample's reads
+/// phased by the heterozygous sites around it (in this chunk and the chunks next to it:
+/// `near`, in order, each sorted by position), and formatted. Only sites for which `emit`
+/// holds are written.
+fn refine_chunk(
+    chrom: &str,
+    sites: &[Site],
+    near: &[&[Site]],
+    emit: &dyn Fn(i64) -> bool,
+) -> Vec<String> {
+    let n_samples = sites.first().map_or(0, |s| s.samples.len());
+    let hets: Vec<Vec<Het>> = (0..n_samples)
+        .map(|i| {
+            near.iter()
+                .flat_map(|v| v.iter())
+                .filter_map(|n| {
+                    let (a, b) = n.het_for_phasing(i)?;
+                    let smp = &n.samples[i];
+                    let reads = smp
+                        .keys
+                        .iter()
+                        .zip(&smp.costs)
+                        .filter(|(_, c)| c[a] != c[b])
+                        .map(|(&k, c)| (k, (c[b] as f64 - c[a] as f64) / 10.0))
+                        .collect();
+                    Some(Het {
+                        pos: n.pos,
+                        span_end: n.span_end,
+                        reads,
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    let mut lines = Vec::new();
+    let mut cols: Vec<&[(u64, f64)]> = Vec::new();
+    for s in sites {
+        if !emit(s.pos) {
+            continue;
+        }
+        let phases: Vec<Option<Vec<ReadPhase>>> = hets
+            .iter()
+            .zip(&s.samples)
+            .map(|(hv, smp)| {
+                // The nearest neighbours within the span, nearest first (ties: the left
+                // one), leaving out those that overlap the site.
+                cols.clear();
+                let mid = hv.partition_point(|h| h.pos < s.pos);
+                let (mut l, mut r) = (mid, mid);
+                while cols.len() < phase::MAX_NEIGHBOURS {
+                    let dl = (l > 0).then(|| s.pos - hv[l - 1].pos);
+                    let dr = (r < hv.len()).then(|| hv[r].pos - s.pos);
+                    let h = match (dl, dr) {
+                        (Some(x), Some(y)) if x <= y => {
+                            l -= 1;
+                            &hv[l]
+                        }
+                        (Some(_), None) => {
+                            l -= 1;
+                            &hv[l]
+                        }
+                        (_, Some(_)) => {
+                            r += 1;
+                            &hv[r - 1]
+                        }
+                        (None, None) => break,
+                    };
+                    if (h.pos - s.pos).abs() > phase::PHASE_SPAN {
+                        // Everything further on this side is further still; the other
+                        // side may still have some.
+                        if h.pos < s.pos {
+                            l = 0;
+                        } else {
+                            r = hv.len();
+                        }
+                        continue;
+                    }
+                    if !(h.pos < s.span_end && h.span_end > s.pos) {
+                        cols.push(&h.reads);
+                    }
+                }
+                phase::phase_reads(&smp.keys, &cols)
+            })
+            .collect();
+        let refined;
+        let called = if phases.iter().any(|p| p.is_some()) {
+            refined = genotype_site(s, Some(&phases));
+            refined.as_ref()
+        } else {
+            s.first.as_ref()
+        };
+        if let Some(l) = called.and_then(|c| format_site(chrom, s, c)) {
+            lines.push(l);
+        }
+    }
+    lines
+}
+
+/// A finished job of one contig: a chunk's first pass (its sites) or second (its lines).
+enum Done {
+    Sites(usize, Result<Vec<Site>>),
+    Lines(usize, Result<Vec<String>>),
+}
+
+/// The state of one contig's two passes.
+struct Pipe {
+    /// First passes done, by chunk, until no second pass needs them.
+    sites: BTreeMap<usize, Arc<Vec<Site>>>,
+    /// Second pass started, per chunk.
+    refining: Vec<bool>,
+    /// Second passes done, waiting for their turn to be written.
+    lines: BTreeMap<usize, Vec<String>>,
+    next_out: usize,
+    in_flight: usize,
+}
+
+fn internal(name: &str, (cs, ce): (i64, i64)) -> Error {
+    Error::Usage(format!(
+        "internal error while calling {name}:{}-{ce}",
+        cs + 1
+    ))
 }
 
 /// One file's reads as they arrive, for the contig being called.
@@ -529,6 +778,7 @@ pub fn run(o: &CallOptions, progress: &Progress) -> Result<CallSummary> {
     );
     let fasta = FastaReader::open(&o.reference)?;
     let targets = target_intervals(o, &fasta)?;
+    let work = work_intervals(&targets, &fasta);
     let contigs: Vec<(String, u64)> = fasta
         .contigs()
         .iter()
@@ -560,7 +810,7 @@ pub fn run(o: &CallOptions, progress: &Progress) -> Result<CallSummary> {
             ));
         }
         let mut ranges = Vec::new();
-        for (key, iv) in targets.iter().enumerate() {
+        for (key, iv) in work.iter().enumerate() {
             if let (Some(f), Some(l)) = (iv.first(), iv.last()) {
                 if let Some(tid) = header.tid(&contigs[key].0) {
                     ranges.push(ContigRange {
@@ -607,9 +857,9 @@ pub fn run(o: &CallOptions, progress: &Progress) -> Result<CallSummary> {
         },
     };
     let max_in_flight = threads + 1;
-    let total_bases: i64 = targets.iter().flatten().map(|(s, e)| e - s).sum();
+    let total_bases: i64 = work.iter().flatten().map(|(s, e)| e - s).sum();
     let mut done_bases = 0i64;
-    for (key, iv) in targets.iter().enumerate() {
+    for (key, iv) in work.iter().enumerate() {
         if iv.is_empty() {
             continue;
         }
@@ -617,54 +867,103 @@ pub fn run(o: &CallOptions, progress: &Progress) -> Result<CallSummary> {
         for s in &mut streams {
             s.start_contig();
         }
-        let chunks = chunks_of(iv);
-        let (tx, rx) = crossbeam_channel::unbounded::<(usize, Result<Vec<String>>)>();
-        let mut ready: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-        let mut next_out = 0usize;
-        let mut in_flight = 0usize;
-        let write_ready = |ready: &mut BTreeMap<usize, Vec<String>>,
-                           next_out: &mut usize,
-                           writer: &mut VcfWriter,
-                           done_bases: &mut i64|
-         -> Result<()> {
-            while let Some(lines) = ready.remove(next_out) {
-                for l in lines {
-                    writer.write_line(l.as_bytes())?;
-                }
-                let (cs, ce) = chunks[*next_out];
-                *done_bases += ce - cs;
-                *next_out += 1;
-                progress.status(|| {
-                    format!(
-                        "call: {name}:{:.2} Mb  {:.1} % of {:.1} Mb  {} records",
-                        ce as f64 / 1e6,
-                        100.0 * *done_bases as f64 / total_bases.max(1) as f64,
-                        total_bases as f64 / 1e6,
-                        writer.n_records()
-                    )
-                });
-            }
-            Ok(())
+        let chunks = &chunks_of(iv);
+        let wanted = &targets[key];
+        let emit = |pos: i64| {
+            let i = wanted.partition_point(|&(_, e)| e <= pos);
+            i < wanted.len() && wanted[i].0 <= pos
         };
-        // Waits for one chunk to finish and writes whatever is now ready in order.
-        let receive = |ready: &mut BTreeMap<usize, Vec<String>>,
-                       next_out: &mut usize,
-                       writer: &mut VcfWriter,
-                       done_bases: &mut i64|
-         -> Result<()> {
-            let (i, res) = rx
-                .recv()
-                .map_err(|_| Error::Usage("internal: a chunk worker vanished".into()))?;
-            ready.insert(i, res?);
-            write_ready(ready, next_out, writer, done_bases)
+        // Chunks `i` and `i + 1` touch: a site of one may phase by the other's.
+        let touch = |i: usize| chunks.get(i + 1).is_some_and(|n| n.0 == chunks[i].1);
+        let (tx, rx) = crossbeam_channel::unbounded::<Done>();
+        let mut p = Pipe {
+            sites: BTreeMap::new(),
+            refining: vec![false; chunks.len()],
+            lines: BTreeMap::new(),
+            next_out: 0,
+            in_flight: 0,
         };
         let result: Result<()> = pool.in_place_scope(|scope| {
+            // Starts the second pass of chunk `j` once it and the chunks it touches have
+            // finished their first.
+            let try_refine = |p: &mut Pipe, j: usize| {
+                let ready = |i: usize| p.sites.contains_key(&i);
+                if p.refining[j]
+                    || !ready(j)
+                    || (j > 0 && touch(j - 1) && !ready(j - 1))
+                    || (touch(j) && !ready(j + 1))
+                {
+                    return;
+                }
+                p.refining[j] = true;
+                p.in_flight += 1;
+                let mut near = Vec::with_capacity(3);
+                if j > 0 && touch(j - 1) {
+                    near.push(p.sites[&(j - 1)].clone());
+                }
+                let cur = p.sites[&j].clone();
+                near.push(cur.clone());
+                if touch(j) {
+                    near.push(p.sites[&(j + 1)].clone());
+                }
+                let tx = tx.clone();
+                let emit = &emit;
+                let span = chunks[j];
+                scope.spawn(move |_| {
+                    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let near: Vec<&[Site]> = near.iter().map(|v| v.as_slice()).collect();
+                        refine_chunk(name, &cur, &near, emit)
+                    }))
+                    .map_err(|_| internal(name, span));
+                    let _ = tx.send(Done::Lines(j, res));
+                });
+            };
+            // Waits for one job, starts the second passes it allows, and writes whatever is
+            // now ready in order.
+            let receive = |p: &mut Pipe, writer: &mut VcfWriter, done_bases: &mut i64| {
+                let msg = rx
+                    .recv()
+                    .map_err(|_| Error::Usage("internal: a chunk worker vanished".into()))?;
+                p.in_flight -= 1;
+                match msg {
+                    Done::Sites(i, res) => {
+                        p.sites.insert(i, Arc::new(res?));
+                        for j in i.saturating_sub(1)..=(i + 1).min(chunks.len() - 1) {
+                            try_refine(p, j);
+                        }
+                    }
+                    Done::Lines(i, res) => {
+                        p.lines.insert(i, res?);
+                    }
+                }
+                while let Some(lines) = p.lines.remove(&p.next_out) {
+                    for l in lines {
+                        writer.write_line(l.as_bytes())?;
+                    }
+                    let (cs, ce) = chunks[p.next_out];
+                    *done_bases += ce - cs;
+                    // Every second pass that reads the chunk before this one is done.
+                    if p.next_out > 0 {
+                        p.sites.remove(&(p.next_out - 1));
+                    }
+                    p.next_out += 1;
+                    progress.status(|| {
+                        format!(
+                            "call: {name}:{:.2} Mb  {:.1} % of {:.1} Mb  {} records",
+                            ce as f64 / 1e6,
+                            100.0 * *done_bases as f64 / total_bases.max(1) as f64,
+                            total_bases as f64 / 1e6,
+                            writer.n_records()
+                        )
+                    });
+                }
+                Ok::<(), Error>(())
+            };
             for (ci, &(cs, ce)) in chunks.iter().enumerate() {
                 // Wait for a free slot before gathering this chunk's reads: reads are most
                 // of the memory, and only chunks being worked on should hold them.
-                while in_flight >= max_in_flight {
-                    receive(&mut ready, &mut next_out, &mut writer, &mut done_bases)?;
-                    in_flight -= 1;
+                while p.in_flight >= max_in_flight {
+                    receive(&mut p, &mut writer, &mut done_bases)?;
                 }
                 let mut reads: Vec<Arc<Read>> = Vec::new();
                 for s in &mut streams {
@@ -681,24 +980,18 @@ pub fn run(o: &CallOptions, progress: &Progress) -> Result<CallSummary> {
                 }
                 let tx = tx.clone();
                 let ctx = &ctx;
-                in_flight += 1;
+                p.in_flight += 1;
                 scope.spawn(move |_| {
                     // A panic must still answer, or the writer would wait for this chunk forever.
                     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         process_chunk(ctx, name, len, cs, ce, &reads)
                     }))
-                    .unwrap_or_else(|_| {
-                        Err(Error::Usage(format!(
-                            "internal error while calling {name}:{}-{ce}",
-                            cs + 1
-                        )))
-                    });
-                    let _ = tx.send((ci, res));
+                    .unwrap_or_else(|_| Err(internal(name, (cs, ce))));
+                    let _ = tx.send(Done::Sites(ci, res));
                 });
             }
-            while in_flight > 0 {
-                receive(&mut ready, &mut next_out, &mut writer, &mut done_bases)?;
-                in_flight -= 1;
+            while p.in_flight > 0 {
+                receive(&mut p, &mut writer, &mut done_bases)?;
             }
             Ok(())
         });

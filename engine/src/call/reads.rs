@@ -21,6 +21,9 @@ pub const SKIP_FLAGS: u16 = FLAG_UNMAPPED | FLAG_SECONDARY | FLAG_QCFAIL | FLAG_
 #[derive(Clone, Debug)]
 pub struct Read {
     pub sample: u32,
+    /// The molecule: a hash of the read name, shared by mates and by a read's split parts,
+    /// which all come from one haplotype (see [`crate::call::phase`]).
+    pub key: u64,
     /// 0-based leftmost aligned position and end (exclusive).
     pub pos: i64,
     pub end: i64,
@@ -80,6 +83,13 @@ pub fn measure_errors(cigar: &[CigarOp], nm: Option<i64>) -> ReadErrors {
         mismatch,
         gap_open: phred_rate(gaps, aligned),
     }
+}
+
+/// [`Read::key`]: 64-bit FNV-1a of the name (stable across runs and platforms).
+pub fn read_key(name: &[u8]) -> u64 {
+    name.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// What a file's reader thread sends.
@@ -239,6 +249,7 @@ impl Visitor for Collect<'_> {
         self.batch.push(Read {
             errors,
             sample: self.src.sample,
+            key: read_key(rec.read_name()),
             pos,
             end,
             mapq: rec.mapq(),
