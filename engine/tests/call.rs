@@ -2,23 +2,13 @@
 //! a homopolymer and in a tandem repeat, one sample and two jointly; the same calls whatever
 //! the backend, the thread count or the regions; bad input fails with one clear line.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use common::{gunzip, kasane, write_bam, write_fasta, Rec, Rng};
 
 /// A planted variant, 0-based `pos` with VCF-style alleles (anchor base for indels).
 #[derive(Clone)]
@@ -59,16 +49,6 @@ fn haplotype(reference: &[u8], vars: &[&Var]) -> Vec<(u8, Option<usize>)> {
     }
     out.extend((at..reference.len()).map(|p| (reference[p], Some(p))));
     out
-}
-
-struct Rec {
-    tid: i32,
-    pos: i32,
-    name: String,
-    cigar: Vec<(u8, u32)>,
-    seq: Vec<u8>,
-    qual: Vec<u8>,
-    flag: u16,
 }
 
 /// Reads of `len` bases from `hap` at `depth`, with substitution errors at rate 1/`err`.
@@ -123,107 +103,16 @@ fn reads_from(
         }
         out.push(Rec {
             tid,
-            pos: piece[first].1.unwrap() as i32,
+            pos: piece[first].1.unwrap() as i64,
             name: format!("{tag}{i}"),
             cigar,
             seq,
             qual,
             flag: if rng.below(2) == 0 { 0 } else { 16 },
+            mapq: 60,
+            sa: None,
         });
     }
-}
-
-fn write_bam(path: &Path, contigs: &[(&str, usize)], sample: &str, mut recs: Vec<Rec>) {
-    recs.sort_by_key(|r| (r.tid, r.pos));
-    let mut text = "@HD\tVN:1.6\tSO:coordinate\n".to_string();
-    for (n, l) in contigs {
-        text.push_str(&format!("@SQ\tSN:{n}\tLN:{l}\n"));
-    }
-    text.push_str(&format!("@RG\tID:rg1\tSM:{sample}\n"));
-    let mut b = Vec::new();
-    b.extend_from_slice(b"BAM\x01");
-    b.extend_from_slice(&(text.len() as i32).to_le_bytes());
-    b.extend_from_slice(text.as_bytes());
-    b.extend_from_slice(&(contigs.len() as i32).to_le_bytes());
-    for (n, l) in contigs {
-        b.extend_from_slice(&((n.len() + 1) as i32).to_le_bytes());
-        b.extend_from_slice(n.as_bytes());
-        b.push(0);
-        b.extend_from_slice(&(*l as i32).to_le_bytes());
-    }
-    for r in &recs {
-        let mut d = Vec::new();
-        let rlen: u32 = r
-            .cigar
-            .iter()
-            .filter(|c| matches!(c.0, b'M' | b'D'))
-            .map(|c| c.1)
-            .sum();
-        let end = r.pos + rlen as i32;
-        d.extend_from_slice(&r.tid.to_le_bytes());
-        d.extend_from_slice(&r.pos.to_le_bytes());
-        d.push((r.name.len() + 1) as u8);
-        d.push(60);
-        d.extend_from_slice(&reg2bin(r.pos, end).to_le_bytes());
-        d.extend_from_slice(&(r.cigar.len() as u16).to_le_bytes());
-        d.extend_from_slice(&r.flag.to_le_bytes());
-        d.extend_from_slice(&(r.seq.len() as i32).to_le_bytes());
-        d.extend_from_slice(&(-1i32).to_le_bytes());
-        d.extend_from_slice(&(-1i32).to_le_bytes());
-        d.extend_from_slice(&0i32.to_le_bytes());
-        d.extend_from_slice(r.name.as_bytes());
-        d.push(0);
-        for &(op, n) in &r.cigar {
-            let code = b"MIDNSHP=X".iter().position(|&c| c == op).unwrap() as u32;
-            d.extend_from_slice(&(n << 4 | code).to_le_bytes());
-        }
-        let nt = |c: u8| {
-            b"=ACMGRSVTWYHKDBN"
-                .iter()
-                .position(|&x| x == c)
-                .unwrap_or(15) as u8
-        };
-        for pair in r.seq.chunks(2) {
-            let hi = nt(pair[0]);
-            let lo = if pair.len() > 1 { nt(pair[1]) } else { 0 };
-            d.push(hi << 4 | lo);
-        }
-        d.extend_from_slice(&r.qual);
-        b.extend_from_slice(&(d.len() as i32).to_le_bytes());
-        b.extend_from_slice(&d);
-    }
-    let f = std::fs::File::create(path).unwrap();
-    let mut w = noodles::bgzf::io::Writer::new(f);
-    w.write_all(&b).unwrap();
-    w.finish().unwrap();
-    let index = noodles::bam::fs::index(path).unwrap();
-    if let noodles::bam::Index::Bai(i) = index {
-        let mut p = path.as_os_str().to_owned();
-        p.push(".bai");
-        noodles::bam::bai::fs::write(PathBuf::from(p), &i).unwrap();
-    }
-}
-
-fn reg2bin(beg: i32, end: i32) -> u16 {
-    let end = end - 1;
-    let r = if beg >> 14 == end >> 14 {
-        ((1 << 15) - 1) / 7 + (beg >> 14)
-    } else if beg >> 17 == end >> 17 {
-        ((1 << 12) - 1) / 7 + (beg >> 17)
-    } else if beg >> 20 == end >> 20 {
-        ((1 << 9) - 1) / 7 + (beg >> 20)
-    } else if beg >> 23 == end >> 23 {
-        ((1 << 6) - 1) / 7 + (beg >> 23)
-    } else if beg >> 26 == end >> 26 {
-        1 + (beg >> 26)
-    } else {
-        0
-    };
-    r as u16
-}
-
-fn random_seq(rng: &mut Rng, n: usize) -> Vec<u8> {
-    (0..n).map(|_| b"ACGT"[rng.below(4) as usize]).collect()
 }
 
 /// The test genome: chr1 (20 kb) with a homopolymer and a tandem repeat planted in it, chr2
@@ -235,7 +124,7 @@ struct Genome {
 
 fn genome() -> Genome {
     let mut rng = Rng(0x1234_5678_9abc_def1);
-    let mut chr1 = random_seq(&mut rng, 20_000);
+    let mut chr1 = rng.seq(20_000);
     // A 12-base poly-A at 6000 and a (CA)x10 repeat at 9000.
     chr1[6000..6012].copy_from_slice(b"AAAAAAAAAAAA");
     chr1[5999] = b'G';
@@ -245,7 +134,7 @@ fn genome() -> Genome {
     }
     chr1[8999] = b'T';
     chr1[9020] = b'G';
-    let chr2 = random_seq(&mut rng, 4_000);
+    let chr2 = rng.seq(4_000);
     Genome { chr1, chr2 }
 }
 
@@ -269,22 +158,7 @@ fn alt_base(b: u8) -> u8 {
 /// Writes ref.fa (+ .fai) and returns the planted variants of sample A as (hap1, hap2).
 fn setup(dir: &Path) -> (Genome, Vec<(Var, u8)>) {
     let g = genome();
-    let mut fa = String::new();
-    let mut fai = String::new();
-    let mut off = 0;
-    for (name, s) in [("chr1", &g.chr1), ("chr2", &g.chr2)] {
-        let head = format!(">{name}\n");
-        off += head.len();
-        fai.push_str(&format!("{name}\t{}\t{off}\t60\t61\n", s.len()));
-        fa.push_str(&head);
-        for line in s.chunks(60) {
-            fa.push_str(std::str::from_utf8(line).unwrap());
-            fa.push('\n');
-            off += line.len() + 1;
-        }
-    }
-    std::fs::write(dir.join("ref.fa"), fa).unwrap();
-    std::fs::write(dir.join("ref.fa.fai"), fai).unwrap();
+    write_fasta(&dir.join("ref.fa"), &[("chr1", &g.chr1), ("chr2", &g.chr2)]);
     let c = &g.chr1;
     // (variant, genotype: 1 = het on hap1, 2 = hom)
     let mut ins = vec![c[3000]];
@@ -343,21 +217,6 @@ fn write_sample_bam(dir: &Path, g: &Genome, name: &str, recs: Vec<Rec>) -> PathB
 
 fn sample_bam(dir: &Path, g: &Genome, vars: &[(Var, u8)], name: &str, seed: u64) -> PathBuf {
     write_sample_bam(dir, g, name, sample_reads(g, vars, seed))
-}
-
-fn kasane(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_kasane"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn gunzip(p: &Path) -> String {
-    let mut s = String::new();
-    flate2::read::MultiGzDecoder::new(std::fs::File::open(p).unwrap())
-        .read_to_string(&mut s)
-        .unwrap();
-    s
 }
 
 /// (chrom:pos ref alt) -> genotypes, for PASS records.
@@ -574,12 +433,14 @@ fn reads_misplaced_into_a_homozygous_deletion_make_no_snv() {
         assert_ne!(seq[len - 1], g.chr1[4001], "no mismatch to see");
         recs.push(Rec {
             tid: 0,
-            pos: (4002 - len) as i32,
+            pos: (4002 - len) as i64,
             name: format!("m{i}"),
             cigar: vec![(b'M', len as u32)],
             seq,
             qual: vec![30; len],
             flag: 0,
+            mapq: 60,
+            sa: None,
         });
     }
     let bam = write_sample_bam(d.path(), &g, "A", recs);
@@ -626,12 +487,14 @@ fn long_reads_phase_a_het_that_few_reads_carry() {
         }
         recs.push(Rec {
             tid: 0,
-            pos: hap[start].1.unwrap() as i32,
+            pos: hap[start].1.unwrap() as i64,
             name,
             cigar: vec![(b'M', len as u32)],
             seq,
             qual: vec![20; len],
             flag: 0,
+            mapq: 60,
+            sa: None,
         });
     };
     for (i, start) in (0..=15_500).step_by(500).enumerate() {

@@ -1,15 +1,11 @@
 //! Bad input: one clear line naming the file, a non-zero exit, no panic, and no output left
 //! under a final name.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::Command;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use common::repo;
 
 /// Runs `kasane coverage ARGS PREFIX INPUT` in a fresh folder; returns (exit code, stderr, files left).
 fn run(args: &[&str], input: &str) -> (Option<i32>, String, Vec<String>) {

@@ -2,55 +2,12 @@
 //! installed; `.ci/run` installs it) a real Snakemake run compared byte for byte with
 //! `kasane run`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use std::path::Path;
+use std::process::Command;
 
-fn kasane(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kasane"))
-        .current_dir(repo())
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = kasane(args);
-    assert!(
-        o.status.success(),
-        "{args:?} failed:\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Every file under `dir` except run.json and kasane's state folder, with its bytes.
-fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            let rel = p.strip_prefix(dir).unwrap().to_path_buf();
-            if rel.starts_with(".kasane") || rel == Path::new("run.json") {
-                continue;
-            }
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((rel, std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
+use common::{files, kasane, ok_stderr, repo};
 
 fn pipeline(name: &str) -> String {
     repo()
@@ -64,7 +21,7 @@ fn export_writes_a_workflow_with_every_job_and_resources() {
     let tmp = tempfile::tempdir().unwrap();
     let wf = tmp.path().join("wf");
     let res = tmp.path().join("res");
-    let log = ok(&[
+    let log = ok_stderr(&[
         "export",
         "snakemake",
         &pipeline("cohort"),
@@ -97,7 +54,7 @@ fn export_writes_a_workflow_with_every_job_and_resources() {
     assert!(prof.contains("executor: slurm"));
     // Without --shards: the test inputs are tiny, and the longest contig is half the genome.
     let wf2 = tmp.path().join("wf2");
-    let log = ok(&[
+    let log = ok_stderr(&[
         "export",
         "snakemake",
         &pipeline("cohort"),
@@ -170,7 +127,7 @@ fn snakemake_runs_the_export_to_the_same_files_as_kasane_run() {
         ("cohort", "5"),
     ] {
         let full = tmp.path().join(format!("{name}-full"));
-        ok(&[
+        ok_stderr(&[
             "run",
             &pipeline(name),
             "-o",
@@ -179,7 +136,7 @@ fn snakemake_runs_the_export_to_the_same_files_as_kasane_run() {
         ]);
         let wf = tmp.path().join(format!("{name}-wf"));
         let res = tmp.path().join(format!("{name}-res"));
-        ok(&[
+        ok_stderr(&[
             "export",
             "snakemake",
             &pipeline(name),
@@ -192,7 +149,7 @@ fn snakemake_runs_the_export_to_the_same_files_as_kasane_run() {
         ]);
         snakemake(&wf, tmp.path());
         assert_eq!(files(&res), files(&full), "{name}");
-        assert!(ok(&["verify", res.to_str().unwrap()]).is_empty());
+        assert!(ok_stderr(&["verify", res.to_str().unwrap()]).is_empty());
         let again = snakemake(&wf, tmp.path());
         assert!(again.contains("Nothing to be done"), "{again}");
         let (victim, _) = files(&res).into_iter().next().unwrap();

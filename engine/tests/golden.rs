@@ -2,16 +2,13 @@
 //! testdata/golden/make_golden.sh) is re-run with `kasane coverage` and every file mosdepth
 //! wrote is compared line by line.
 
+mod common;
+
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+use common::repo;
 
 fn read_text(p: &Path) -> String {
     let raw = std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));

@@ -1,25 +1,16 @@
 //! The `.csi` written next to each `.bed.gz` must let a reader find lines by region, as
 //! `tabix` does: query the index with noodles, seek, and check the lines found.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
 
+use common::{gunzip, repo};
 use noodles::core::{Position, Region};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
 fn all_lines(p: &Path) -> Vec<String> {
-    let mut s = String::new();
-    flate2::read::MultiGzDecoder::new(std::fs::File::open(p).unwrap())
-        .read_to_string(&mut s)
-        .unwrap();
-    s.lines().map(String::from).collect()
+    gunzip(p).lines().map(String::from).collect()
 }
 
 #[test]

@@ -2,29 +2,15 @@
 //! alignments, heterozygous and homozygous, inside and outside a tandem repeat; the calls
 //! each must produce are asserted. No network, no peer tools.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::{write_bam, write_fasta, Rec, Rng};
 use kasane::io::bgzf::compress_all;
 use kasane::io::index::inflate_all;
 use kasane::progress::Progress;
 use kasane::sv::{run, SvOptions};
-
-// ---------------------------------------------------------------- deterministic sequences
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn seq(&mut self, n: usize) -> Vec<u8> {
-        (0..n)
-            .map(|_| b"ACGT"[(self.next() % 4) as usize])
-            .collect()
-    }
-}
 
 fn revcomp(s: &[u8]) -> Vec<u8> {
     s.iter()
@@ -39,101 +25,10 @@ fn revcomp(s: &[u8]) -> Vec<u8> {
         .collect()
 }
 
-// ---------------------------------------------------------------- BAM writing
-
-#[derive(Clone)]
-struct Rec {
-    name: String,
-    tid: i32,
-    pos: i64,
-    flag: u16,
-    mapq: u8,
-    cigar: Vec<(u8, u32)>,
-    seq: Vec<u8>,
-    sa: Option<String>,
-}
-
 fn cigar_str(c: &[(u8, u32)]) -> String {
     c.iter()
         .map(|(op, n)| format!("{n}{}", *op as char))
         .collect()
-}
-
-fn encode(r: &Rec) -> Vec<u8> {
-    let code = |op: u8| b"MIDNSHP=X".iter().position(|&x| x == op).unwrap() as u32;
-    let nt = |b: u8| match b {
-        b'A' => 1u8,
-        b'C' => 2,
-        b'G' => 4,
-        b'T' => 8,
-        _ => 15,
-    };
-    let mut d = Vec::new();
-    d.extend_from_slice(&r.tid.to_le_bytes());
-    d.extend_from_slice(&(r.pos as i32).to_le_bytes());
-    d.push(r.name.len() as u8 + 1);
-    d.push(r.mapq);
-    d.extend_from_slice(&4680u16.to_le_bytes());
-    d.extend_from_slice(&(r.cigar.len() as u16).to_le_bytes());
-    d.extend_from_slice(&r.flag.to_le_bytes());
-    d.extend_from_slice(&(r.seq.len() as i32).to_le_bytes());
-    d.extend_from_slice(&(-1i32).to_le_bytes());
-    d.extend_from_slice(&(-1i32).to_le_bytes());
-    d.extend_from_slice(&0i32.to_le_bytes());
-    d.extend_from_slice(r.name.as_bytes());
-    d.push(0);
-    for (op, n) in &r.cigar {
-        d.extend_from_slice(&((n << 4) | code(*op)).to_le_bytes());
-    }
-    for pair in r.seq.chunks(2) {
-        let hi = nt(pair[0]) << 4;
-        let lo = pair.get(1).map_or(0, |b| nt(*b));
-        d.push(hi | lo);
-    }
-    d.extend(std::iter::repeat_n(30u8, r.seq.len()));
-    if let Some(sa) = &r.sa {
-        d.extend_from_slice(b"SAZ");
-        d.extend_from_slice(sa.as_bytes());
-        d.push(0);
-    }
-    let mut out = (d.len() as i32).to_le_bytes().to_vec();
-    out.extend(d);
-    out
-}
-
-fn write_bam(path: &Path, contigs: &[(&str, usize)], sample: &str, mut recs: Vec<Rec>) {
-    recs.sort_by(|a, b| (a.tid, a.pos, &a.name).cmp(&(b.tid, b.pos, &b.name)));
-    let mut text = String::from("@HD\tVN:1.6\tSO:coordinate\n");
-    for (n, l) in contigs {
-        text.push_str(&format!("@SQ\tSN:{n}\tLN:{l}\n"));
-    }
-    text.push_str(&format!("@RG\tID:rg\tSM:{sample}\n"));
-    let mut b = b"BAM\x01".to_vec();
-    b.extend_from_slice(&(text.len() as i32).to_le_bytes());
-    b.extend_from_slice(text.as_bytes());
-    b.extend_from_slice(&(contigs.len() as i32).to_le_bytes());
-    for (n, l) in contigs {
-        b.extend_from_slice(&(n.len() as i32 + 1).to_le_bytes());
-        b.extend_from_slice(n.as_bytes());
-        b.push(0);
-        b.extend_from_slice(&(*l as i32).to_le_bytes());
-    }
-    for r in &recs {
-        b.extend(encode(r));
-    }
-    std::fs::write(path, compress_all(&b, 6)).unwrap();
-}
-
-fn write_fasta(path: &Path, contigs: &[(&str, &[u8])]) {
-    let mut s = String::new();
-    for (n, seq) in contigs {
-        s.push_str(&format!(">{n}\n"));
-        for line in seq.chunks(60) {
-            s.push_str(std::str::from_utf8(line).unwrap());
-            s.push('\n');
-        }
-    }
-    std::fs::write(path, s).unwrap();
 }
 
 // ---------------------------------------------------------------- the planted genome
@@ -197,6 +92,7 @@ impl World {
                 mapq: 60,
                 cigar: vec![(b'M', READ as u32)],
                 seq,
+                qual: Vec::new(),
                 sa: None,
             });
         }
@@ -230,6 +126,7 @@ impl World {
                 mapq: 60,
                 cigar,
                 seq,
+                qual: Vec::new(),
                 sa: None,
             });
         }
@@ -295,6 +192,7 @@ impl World {
                 mapq: 60,
                 cigar,
                 seq,
+                qual: Vec::new(),
                 sa: None,
             });
         }
@@ -402,6 +300,7 @@ fn fixture() -> Fixture {
             mapq: 60,
             cigar: vec![(b'M', (180_000 - s) as u32), (b'S', clip as u32)],
             seq,
+            qual: Vec::new(),
             sa: None,
         });
         let m = 3000 + i * 100;
@@ -417,6 +316,7 @@ fn fixture() -> Fixture {
             mapq: 60,
             cigar: vec![(b'S', clip as u32), (b'M', m as u32)],
             seq,
+            qual: Vec::new(),
             sa: None,
         });
     }
@@ -429,6 +329,7 @@ fn fixture() -> Fixture {
         mapq: 60,
         cigar: vec![(b'M', 1000)],
         seq: w.chr1[200_000..201_000].to_vec(),
+        qual: Vec::new(),
         sa: Some("chr1,notanumber,+,10M,60;".into()),
     });
     // 11. chr2:40000 heterozygous 20 kb deletion: no read spans it on the reference allele.
@@ -654,7 +555,9 @@ fn output_is_identical_across_thread_counts_and_shards() {
         std::fs::read(&b.output).unwrap(),
     );
     assert_eq!(ra, rb);
-    // A shard without an index is refused before anything is written.
+    // A shard without an index is refused before anything is written (write_bam indexes
+    // every BAM, so the index goes first).
+    std::fs::remove_file(fx.dir.path().join("s1.bam.bai")).unwrap();
     let mut s = opts(&fx, "shard.vcf.gz", vec![fx.bam.clone()]);
     s.contigs = Some(vec!["chr2".into()]);
     let e = run(&s, &Progress::hidden()).unwrap_err().to_string();
