@@ -407,6 +407,75 @@ fn same_calls_on_every_backend_thread_count_and_region_split() {
         parts.extend(records(&v));
     }
     assert_eq!(parts, records(&base));
+    // A BED with gaps between its regions, one on the chunk edge at 16384 and one running to
+    // chr1's end: the whole-genome records inside them, nothing else.
+    let bed = [
+        ("chr1", 0, 3000),
+        ("chr1", 5000, 9000),
+        ("chr1", 12_002, 16_384),
+        ("chr1", 18_000, 20_000),
+        ("chr2", 1000, 2000),
+    ];
+    let text: String = bed
+        .iter()
+        .map(|(c, a, b)| format!("{c}\t{a}\t{b}\n"))
+        .collect();
+    std::fs::write(d.path().join("gaps.bed"), text).unwrap();
+    let gaps = call(
+        d.path(),
+        "gaps.vcf.gz",
+        &["-R", d.path().join("gaps.bed").to_str().unwrap(), "-t", "2"],
+        &[&bam],
+    );
+    let inside: Vec<String> = records(&base)
+        .into_iter()
+        .filter(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let pos: i64 = f[1].parse().unwrap();
+            bed.iter()
+                .any(|&(c, a, b)| f[0] == c && pos > a && pos <= b)
+        })
+        .collect();
+    assert!(inside.len() >= 4, "too few records to compare: {inside:?}");
+    assert_eq!(records(&gaps), inside);
+}
+
+#[test]
+fn indexed_cram_gives_the_bam_calls_on_every_contig() {
+    // The same reads as CRAM with a .crai: each contig is read from its own first container
+    // (a contig after the first used to get no reads at all).
+    let d = tempfile::tempdir().unwrap();
+    let root = common::repo();
+    let cram = d.path().join("sample.cram");
+    std::fs::copy(root.join("testdata/sample.cram"), &cram).unwrap();
+    let index = noodles::cram::fs::index(&cram).unwrap();
+    noodles::cram::crai::fs::write(d.path().join("sample.cram.crai"), &index).unwrap();
+    let run = |input: &Path, out: &str, extra: &[&str]| -> Vec<String> {
+        let o = d.path().join(out);
+        let mut args = vec!["call", "-f", "testdata/ref.fa", "-o", o.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push(input.to_str().unwrap());
+        let r = kasane(&args);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        gunzip(&o)
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(String::from)
+            .collect()
+    };
+    let bam = root.join("testdata/sample.bam");
+    let from_bam = run(&bam, "bam.vcf.gz", &[]);
+    assert!(
+        from_bam.iter().any(|l| l.starts_with("chr2\t")),
+        "{from_bam:?}"
+    );
+    assert_eq!(run(&cram, "cram.vcf.gz", &[]), from_bam);
+    let chr2: Vec<String> = from_bam
+        .iter()
+        .filter(|l| l.starts_with("chr2\t"))
+        .cloned()
+        .collect();
+    assert_eq!(run(&cram, "cram2.vcf.gz", &["-r", "chr2"]), chr2);
 }
 
 #[test]

@@ -25,6 +25,8 @@ pub struct CramReader {
     path: PathBuf,
     /// Copy sequences, qualities and optional fields too (see `AlignmentReader::want_full_records`).
     pub full_records: bool,
+    /// Nothing left to read (a contig the index lists no container for).
+    exhausted: bool,
 }
 
 /// Containers decoded ahead of the consumer.
@@ -76,13 +78,36 @@ impl CramReader {
             },
             path: path.to_path_buf(),
             full_records: false,
+            exhausted: false,
         })
+    }
+
+    /// Moves to the first container holding records of contig `tid`, as the `.crai` index
+    /// `crai` lists them; a contig it lists none for has no records. Records of earlier
+    /// contigs can still come first (containers may span contigs): readers skip them.
+    pub fn seek_to_contig(&mut self, crai: &Path, tid: usize) -> Result<()> {
+        let index = cram::crai::fs::read(crai)
+            .map_err(|e| Error::format(crai, format!("cannot read CRAM index: {e}")))?;
+        let first = index
+            .iter()
+            .filter(|r| r.reference_sequence_id() == Some(tid))
+            .map(|r| r.offset())
+            .min();
+        match first {
+            Some(offset) => {
+                self.inner
+                    .seek(std::io::SeekFrom::Start(offset))
+                    .map_err(|e| Error::io(&self.path, e))?;
+            }
+            None => self.exhausted = true,
+        }
+        Ok(())
     }
 
     /// Containers are read in order here and decoded in parallel on the pool, a few ahead.
     pub fn visit<V: Visitor>(&mut self, v: &mut V) -> Result<()> {
         let mut inflight: VecDeque<Receiver<Decoded>> = VecDeque::new();
-        let mut eof = false;
+        let mut eof = self.exhausted;
         loop {
             while !eof && inflight.len() < CONTAINERS_IN_FLIGHT {
                 let mut container = cram::io::reader::Container::default();

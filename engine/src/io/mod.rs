@@ -226,13 +226,15 @@ impl AlignmentReader {
                         "CRAM needs its reference: give it with -f/--fasta (or set REF_PATH)",
                     )
                 })?;
+                let mut r = cram::CramReader::open(path, reference, pool)?;
                 if let Some(name) = tid_for_index {
-                    index::require_cram_index(path)?;
-                    let _ = name;
+                    let crai = index::require_cram_index(path)?;
+                    let tid = r.header.tid(name).ok_or_else(|| {
+                        Error::Usage(format!("chromosome {name} not found in {}", path.display()))
+                    })?;
+                    r.seek_to_contig(&crai, tid)?;
                 }
-                Ok(AlignmentReader::Cram(cram::CramReader::open(
-                    path, reference, pool,
-                )?))
+                Ok(AlignmentReader::Cram(r))
             }
         }
     }

@@ -418,7 +418,9 @@ impl Visitor for Gatherer<'_> {
         }
         if let Some(o) = self.only {
             if tid != o {
-                return Ok(false);
+                // An earlier contig's records can share the first container (CRAM): skip
+                // them; a record of a later contig ends this one.
+                return Ok(tid < o);
             }
         }
         self.records += 1;
