@@ -857,6 +857,9 @@ pub fn run(o: &CallOptions, progress: &Progress) -> Result<CallSummary> {
         },
     };
     let max_in_flight = threads + 1;
+    // Chunks gathered ahead of the one being written (at least 2: a chunk's second pass
+    // needs the next chunk's first).
+    let max_ahead = 2 * threads + 4;
     let total_bases: i64 = work.iter().flatten().map(|(s, e)| e - s).sum();
     let mut done_bases = 0i64;
     for (key, iv) in work.iter().enumerate() {
@@ -961,8 +964,11 @@ pub fn run(o: &CallOptions, progress: &Progress) -> Result<CallSummary> {
             };
             for (ci, &(cs, ce)) in chunks.iter().enumerate() {
                 // Wait for a free slot before gathering this chunk's reads: reads are most
-                // of the memory, and only chunks being worked on should hold them.
-                while p.in_flight >= max_in_flight {
+                // of the memory, and only chunks being worked on should hold them. Nor run
+                // far ahead of the writer: finished chunks wait in memory for a slow one.
+                while p.in_flight > 0
+                    && (p.in_flight >= max_in_flight || ci >= p.next_out + max_ahead)
+                {
                     receive(&mut p, &mut writer, &mut done_bases)?;
                 }
                 let mut reads: Vec<Arc<Read>> = Vec::new();
@@ -992,6 +998,13 @@ pub fn run(o: &CallOptions, progress: &Progress) -> Result<CallSummary> {
             }
             while p.in_flight > 0 {
                 receive(&mut p, &mut writer, &mut done_bases)?;
+            }
+            if p.next_out != chunks.len() {
+                return Err(Error::Usage(format!(
+                    "internal: {name}: {} of {} chunks written",
+                    p.next_out,
+                    chunks.len()
+                )));
             }
             Ok(())
         });

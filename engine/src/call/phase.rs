@@ -27,21 +27,27 @@ pub const PHASE_SPAN: i64 = 10_000;
 pub const MIN_NEIGHBOUR_GQ: u32 = 20;
 /// At most this many neighbours (the nearest) phase a site's reads.
 pub const MAX_NEIGHBOURS: usize = 12;
-/// A read's phase is at most this sure (log10 odds): 1 in 100 wrong.
+/// A read's phase is at most this sure (log10 odds): 100 to 1.
 pub const MAX_LOG_ODDS: f64 = 2.0;
 /// A read's evidence at one neighbour is capped at this (log10), and ignored below
 /// [`MIN_LOG_RATIO`].
 const MAX_LOG_RATIO: f64 = 3.0;
 const MIN_LOG_RATIO: f64 = 0.5;
 
-/// A heterozygous neighbour's two allele depths are balanced enough to phase by: the
-/// two-sided binomial p-value of the split is at least [`MIN_BALANCE_P`]. A lopsided split
+/// A heterozygous neighbour's two allele depths are balanced enough to phase by: both
+/// alleles seen, and the minor one a third of the reads or more, or the two-sided binomial
+/// p-value of the split at least [`MIN_BALANCE_P`]. A lopsided split
 /// is more often reads misplaced from a paralogous copy than a real heterozygote, and
 /// phasing by it would make those reads look like a haplotype of their own.
 pub fn balanced(a: u32, b: u32) -> bool {
     let (n, k) = (a + b, a.min(b));
-    if n == 0 {
+    if k == 0 {
         return false;
+    }
+    // At high depth the test rejects small biases a real het has (capture, mapping): a
+    // minor allele of a third or more is balanced whatever the p-value.
+    if 3 * k >= n {
+        return true;
     }
     // ln C(n, i) built up term by term; the lower tail summed in f64.
     let ln_half_n = n as f64 * std::f64::consts::LN_2;
@@ -63,27 +69,16 @@ pub const MIN_BALANCE_P: f64 = 0.05;
 /// `neighbours`: for each heterozygous neighbour (nearest first), `(key, log10 ratio)` of
 /// the reads covering it. Returns one entry per read, or `None` when no read is linked.
 pub fn phase_reads(keys: &[u64], neighbours: &[&[(u64, f64)]]) -> Option<Vec<ReadPhase>> {
-    // Molecules: distinct keys, numbered in order of first appearance; looked up sorted.
-    let mut by_key: Vec<(u64, usize)> = Vec::with_capacity(keys.len());
-    let mut read_unit = Vec::with_capacity(keys.len());
-    for &k in keys {
-        let u = match by_key.iter().find(|e| e.0 == k) {
-            Some(e) => e.1,
-            None => {
-                by_key.push((k, by_key.len()));
-                by_key.len() - 1
-            }
-        };
-        read_unit.push(u);
+    if neighbours.is_empty() {
+        return None;
     }
-    let m = by_key.len();
+    // Molecules: distinct keys, numbered in key order (any fixed order would do).
+    let mut by_key: Vec<u64> = keys.to_vec();
     by_key.sort_unstable();
-    let unit = |k: u64| {
-        by_key
-            .binary_search_by_key(&k, |e| e.0)
-            .ok()
-            .map(|i| by_key[i].1)
-    };
+    by_key.dedup();
+    let unit = |k: u64| by_key.binary_search(&k).ok();
+    let read_unit: Vec<usize> = keys.iter().map(|&k| unit(k).unwrap_or(0)).collect();
+    let m = by_key.len();
     // Each neighbour's informative evidence per molecule.
     let mut cols: Vec<Vec<(usize, f64)>> = Vec::new();
     for nb in neighbours {
@@ -227,7 +222,8 @@ mod tests {
         assert_ne!(p[0].unwrap().0, p[2].unwrap().0);
         // A neighbour seen by one read links nothing.
         assert!(balanced(5, 7) && balanced(3, 9) && balanced(1, 5));
-        assert!(!balanced(6, 19) && !balanced(2, 12) && !balanced(0, 0));
+        assert!(!balanced(6, 19) && !balanced(2, 12) && !balanced(0, 0) && !balanced(4, 0));
+        assert!(balanced(4500, 5500) && !balanced(2000, 8000));
         assert_eq!(phase_reads(&[1, 2], &[&[(1, 2.0)]]), None);
     }
 }

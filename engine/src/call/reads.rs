@@ -182,7 +182,9 @@ impl Visitor for Collect<'_> {
         let tid = tid as usize;
         if let Some(o) = self.only {
             if tid != o {
-                return Ok(false);
+                // An earlier contig's records can share the first container (CRAM): skip
+                // them; a record of a later contig ends this one.
+                return Ok(tid < o);
             }
         }
         let pos = rec.pos();
@@ -249,7 +251,12 @@ impl Visitor for Collect<'_> {
         self.batch.push(Read {
             errors,
             sample: self.src.sample,
-            key: read_key(rec.read_name()),
+            key: match rec.read_name() {
+                // Unnamed reads (`*`, lossy CRAM): each its own molecule, keyed by content
+                // so that every run gives it the same key.
+                b"*" | b"" => read_key(&[&pos.to_le_bytes()[..], &seq].concat()),
+                name => read_key(name),
+            },
             pos,
             end,
             mapq: rec.mapq(),
