@@ -500,17 +500,7 @@ fn reads_misplaced_into_a_homozygous_deletion_make_no_snv() {
             .map(|b| b.0)
             .collect();
         assert_ne!(seq[len - 1], g.chr1[4001], "no mismatch to see");
-        recs.push(Rec {
-            tid: 0,
-            pos: (4002 - len) as i64,
-            name: format!("m{i}"),
-            cigar: vec![(b'M', len as u32)],
-            seq,
-            qual: vec![30; len],
-            flag: 0,
-            mapq: 60,
-            sa: None,
-        });
+        recs.push(Rec::matched(format!("m{i}"), (4002 - len) as i64, seq, 30));
     }
     let bam = write_sample_bam(d.path(), &g, "A", recs);
     let vcf = call(d.path(), "m.vcf.gz", &["--backend", "cpu"], &[&bam]);
@@ -554,17 +544,7 @@ fn long_reads_phase_a_het_that_few_reads_carry() {
                 *b = b"ACGT"[rng.below(4) as usize];
             }
         }
-        recs.push(Rec {
-            tid: 0,
-            pos: hap[start].1.unwrap() as i64,
-            name,
-            cigar: vec![(b'M', len as u32)],
-            seq,
-            qual: vec![20; len],
-            flag: 0,
-            mapq: 60,
-            sa: None,
-        });
+        recs.push(Rec::matched(name, hap[start].1.unwrap() as i64, seq, 20));
     };
     for (i, start) in (0..=15_500).step_by(500).enumerate() {
         // Haplotype 1's reads over 10 000: only those starting at 6500 and 9500.

@@ -244,7 +244,7 @@ fn process_chunk(
     cs: i64,
     ce: i64,
     reads: &[Arc<Read>],
-) -> Result<Vec<Site>> {
+) -> Result<FirstPass> {
     let lo = (cs - MARGIN).max(0);
     let hi = (ce + MARGIN).min(len);
     let wlo = (lo - 300).max(0);
@@ -313,7 +313,8 @@ fn process_chunk(
             i = j;
         }
     }
-    Ok(sites)
+    let hets = (0..ctx.n_samples).map(|i| hets_of(&sites, i)).collect();
+    Ok(FirstPass { sites, hets })
 }
 
 /// Heterozygosity prior of an allele.
@@ -580,43 +581,52 @@ struct Het {
     reads: Vec<(u64, f64)>,
 }
 
+/// The sites of `sites` that sample `i`'s reads can be phased by, in order.
+fn hets_of(sites: &[Site], i: usize) -> Vec<Het> {
+    sites
+        .iter()
+        .filter_map(|n| {
+            let (a, b) = n.het_for_phasing(i)?;
+            let smp = &n.samples[i];
+            let reads = smp
+                .keys
+                .iter()
+                .zip(&smp.costs)
+                .filter(|(_, c)| c[a] != c[b])
+                .map(|(&k, c)| (k, (c[b] as f64 - c[a] as f64) / 10.0))
+                .collect();
+            Some(Het {
+                pos: n.pos,
+                span_end: n.span_end,
+                reads,
+            })
+        })
+        .collect()
+}
+
+/// A chunk's first pass: its sites, and per sample the heterozygous ones among them that
+/// reads can be phased by (used by this chunk's second pass and its neighbours').
+pub struct FirstPass {
+    sites: Vec<Site>,
+    hets: Vec<Vec<Het>>,
+}
+
 /// Second pass over a chunk's sites: each is genotyped again with every sample's reads
 /// phased by the heterozygous sites around it (in this chunk and the chunks next to it:
-/// `near`, in order, each sorted by position), and formatted. Only sites for which `emit`
-/// holds are written.
+/// `near`, in order), and formatted. Only sites for which `emit` holds are written.
 fn refine_chunk(
     chrom: &str,
-    sites: &[Site],
-    near: &[&[Site]],
+    cur: &FirstPass,
+    near: &[&FirstPass],
     emit: &dyn Fn(i64) -> bool,
 ) -> Vec<String> {
-    let n_samples = sites.first().map_or(0, |s| s.samples.len());
-    let hets: Vec<Vec<Het>> = (0..n_samples)
-        .map(|i| {
-            near.iter()
-                .flat_map(|v| v.iter())
-                .filter_map(|n| {
-                    let (a, b) = n.het_for_phasing(i)?;
-                    let smp = &n.samples[i];
-                    let reads = smp
-                        .keys
-                        .iter()
-                        .zip(&smp.costs)
-                        .filter(|(_, c)| c[a] != c[b])
-                        .map(|(&k, c)| (k, (c[b] as f64 - c[a] as f64) / 10.0))
-                        .collect();
-                    Some(Het {
-                        pos: n.pos,
-                        span_end: n.span_end,
-                        reads,
-                    })
-                })
-                .collect()
-        })
+    // Per sample, the neighbours' hets in position order (chunks in order, each sorted).
+    let hets: Vec<Vec<&Het>> = (0..cur.hets.len())
+        .map(|i| near.iter().flat_map(|f| &f.hets[i]).collect())
         .collect();
     let mut lines = Vec::new();
     let mut cols: Vec<&[(u64, f64)]> = Vec::new();
-    for s in sites {
+    for s in &cur.sites {
         if !emit(s.pos) {
             continue;
         }
@@ -630,32 +640,22 @@ fn refine_chunk(
                 let mid = hv.partition_point(|h| h.pos < s.pos);
                 let (mut l, mut r) = (mid, mid);
                 while cols.len() < phase::MAX_NEIGHBOURS {
-                    let dl = (l > 0).then(|| s.pos - hv[l - 1].pos);
-                    let dr = (r < hv.len()).then(|| hv[r].pos - s.pos);
-                    let h = match (dl, dr) {
-                        (Some(x), Some(y)) if x <= y => {
-                            l -= 1;
-                            &hv[l]
-                        }
-                        (Some(_), None) => {
-                            l -= 1;
-                            &hv[l]
-                        }
-                        (_, Some(_)) => {
-                            r += 1;
-                            &hv[r - 1]
-                        }
+                    let left = match (l.checked_sub(1), hv.get(r)) {
+                        (Some(x), Some(y)) => s.pos - hv[x].pos <= y.pos - s.pos,
+                        (Some(_), None) => true,
+                        (None, Some(_)) => false,
                         (None, None) => break,
                     };
+                    let h = if left {
+                        l -= 1;
+                        hv[l]
+                    } else {
+                        r += 1;
+                        hv[r - 1]
+                    };
+                    // The nearest left is out of reach: so is everything else.
                     if (h.pos - s.pos).abs() > phase::PHASE_SPAN {
-                        // Everything further on this side is further still; the other
-                        // side may still have some.
-                        if h.pos < s.pos {
-                            l = 0;
-                        } else {
-                            r = hv.len();
-                        }
-                        continue;
+                        break;
                     }
                     if !(h.pos < s.span_end && h.span_end > s.pos) {
                         cols.push(&h.reads);
@@ -680,14 +680,14 @@ fn refine_chunk(
 
 /// A finished job of one contig: a chunk's first pass (its sites) or second (its lines).
 enum Done {
-    Sites(usize, Result<Vec<Site>>),
+    Sites(usize, Result<FirstPass>),
     Lines(usize, Result<Vec<String>>),
 }
 
 /// The state of one contig's two passes.
 struct Pipe {
     /// First passes done, by chunk, until no second pass needs them.
-    sites: BTreeMap<usize, Arc<Vec<Site>>>,
+    sites: BTreeMap<usize, Arc<FirstPass>>,
     /// Second pass started, per chunk.
     refining: Vec<bool>,
     /// Second passes done, waiting for their turn to be written.
@@ -914,7 +914,7 @@ pub fn run(o: &CallOptions, progress: &Progress) -> Result<CallSummary> {
                 let span = chunks[j];
                 scope.spawn(move |_| {
                     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        let near: Vec<&[Site]> = near.iter().map(|v| v.as_slice()).collect();
+                        let near: Vec<&FirstPass> = near.iter().map(|v| v.as_ref()).collect();
                         refine_chunk(name, &cur, &near, emit)
                     }))
                     .map_err(|_| internal(name, span));

@@ -140,6 +140,23 @@ pub struct Rec {
     pub sa: Option<String>,
 }
 
+impl Rec {
+    /// A forward read on contig 0 aligned base for base (CIGAR `<len>M`), MAPQ 60.
+    pub fn matched(name: String, pos: i64, seq: Vec<u8>, qual: u8) -> Rec {
+        Rec {
+            tid: 0,
+            pos,
+            name,
+            cigar: vec![(b'M', seq.len() as u32)],
+            qual: vec![qual; seq.len()],
+            seq,
+            flag: 0,
+            mapq: 60,
+            sa: None,
+        }
+    }
+}
+
 /// Writes a coordinate-sorted BAM of `recs` (sorted here by contig, position, name) with one
 /// read group whose SM is `sample`, and its `.bai`. noodles compresses and indexes it, so the
 /// inputs do not depend on the BGZF code under test.
