@@ -1,38 +1,129 @@
-//! CRAM input through noodles (decoding needs the reference), mapped onto [`Alignment`].
+//! CRAM input through htslib (the copy bundled by rust-htslib), mapped onto [`Alignment`].
+//!
+//! htslib is asked only for the fields a stage reads (`CRAM_OPT_REQUIRED_FIELDS`, as mosdepth
+//! does), so coverage never decodes sequences, qualities or tags. Each decoded record is laid
+//! out as a BAM record and read through [`BamRecord`], so CRAM and BAM share one accessor code.
+//!
+//! rust-htslib's `Reader` is not used: it takes some negative `sam_read1` results for success
+//! and unwraps on non-UTF-8 paths; the few calls needed are made here directly.
 
-use std::collections::VecDeque;
-use std::fs::File;
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::os::raw::c_int;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Once};
 
-use crossbeam_channel::{bounded, Receiver};
-
-use noodles::cram;
-use noodles::fasta;
-use noodles::sam;
-use noodles::sam::alignment::record::cigar::op::Kind;
-use noodles::sam::alignment::record::data::field::{Tag, Value};
+use rust_htslib::htslib as hts;
 
 use crate::error::{Error, Result};
-use crate::io::{Alignment, AuxValue, CigarOp, Header, Reference, Visitor};
+use crate::io::bam::BamRecord;
+use crate::io::{CigarOp, Header, Reference, Visitor};
 
-pub struct CramReader {
-    inner: cram::io::Reader<File>,
-    sam_header: Arc<sam::Header>,
-    repo: fasta::Repository,
-    pool: Arc<rayon::ThreadPool>,
-    pub header: Header,
-    path: PathBuf,
-    /// Copy sequences, qualities and optional fields too (see `AlignmentReader::want_full_records`).
-    pub full_records: bool,
-    /// Nothing left to read (a contig the index lists no container for).
-    exhausted: bool,
+/// htslib's `HTS_POS_MAX`: an iterator to the end of a contig.
+const HTS_POS_MAX: i64 = ((i32::MAX as i64) << 32) | i32::MAX as i64;
+
+/// Fields every stage reads: coverage's overlap correction needs the mate fields and the name,
+/// `-R` the read group (stored as a record field in CRAM, so `RGAUX` costs no tag decoding).
+const CORE_FIELDS: u32 = hts::sam_fields_SAM_QNAME
+    | hts::sam_fields_SAM_FLAG
+    | hts::sam_fields_SAM_RNAME
+    | hts::sam_fields_SAM_POS
+    | hts::sam_fields_SAM_MAPQ
+    | hts::sam_fields_SAM_CIGAR
+    | hts::sam_fields_SAM_RNEXT
+    | hts::sam_fields_SAM_PNEXT
+    | hts::sam_fields_SAM_TLEN
+    | hts::sam_fields_SAM_RGAUX;
+
+/// call reads bases, qualities and `NM`; sv bases and `SA`.
+const FULL_FIELDS: u32 =
+    CORE_FIELDS | hts::sam_fields_SAM_SEQ | hts::sam_fields_SAM_QUAL | hts::sam_fields_SAM_AUX;
+
+/// The open htslib objects; freed in reverse order of creation.
+struct Hts {
+    fp: *mut hts::htsFile,
+    hdr: *mut hts::sam_hdr_t,
+    idx: *mut hts::hts_idx_t,
+    itr: *mut hts::hts_itr_t,
+    b: *mut hts::bam1_t,
 }
 
-/// Containers decoded ahead of the consumer.
-const CONTAINERS_IN_FLIGHT: usize = 4;
+impl Drop for Hts {
+    fn drop(&mut self) {
+        // SAFETY: each pointer is null or owned by this struct alone.
+        unsafe {
+            if !self.itr.is_null() {
+                hts::hts_itr_destroy(self.itr);
+            }
+            if !self.idx.is_null() {
+                hts::hts_idx_destroy(self.idx);
+            }
+            if !self.b.is_null() {
+                hts::bam_destroy1(self.b);
+            }
+            if !self.hdr.is_null() {
+                hts::sam_hdr_destroy(self.hdr);
+            }
+            if !self.fp.is_null() {
+                hts::hts_close(self.fp);
+            }
+        }
+    }
+}
 
-type Decoded = std::result::Result<Vec<OwnedAlignment>, String>;
+// SAFETY: the handles are used by one thread at a time (the reader's owner); htslib's own
+// decoding threads are internal to it.
+unsafe impl Send for Hts {}
+
+pub struct CramReader {
+    h: Hts,
+    pub header: Header,
+    path: PathBuf,
+    /// Decode sequences, qualities and optional fields too (see `AlignmentReader::want_full_records`).
+    pub full_records: bool,
+    threads: usize,
+    /// The contig to read through the `.crai` (index path, tid), applied when reading starts,
+    /// after the required fields are set.
+    contig: Option<(PathBuf, usize)>,
+    started: bool,
+    /// The current record laid out as a BAM record (without `block_size`).
+    buf: Vec<u8>,
+    n_records: u64,
+}
+
+fn c_path(path: &Path) -> Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| Error::format(path, "path contains a NUL byte"))
+}
+
+/// htslib writes its warnings and errors straight to stderr, several lines per failure; the
+/// reader reports each failure itself in one line instead.
+fn quiet_htslib() {
+    static QUIET: Once = Once::new();
+    // SAFETY: sets a global integer once.
+    QUIET.call_once(|| unsafe { hts::hts_set_log_level(hts::htsLogLevel_HTS_LOG_OFF) });
+}
+
+/// Contig lengths from the reference's `.fai`.
+fn fai_lengths(fai: &Path) -> Result<HashMap<String, u64>> {
+    let text = std::fs::read_to_string(fai).map_err(|e| Error::io(fai, e))?;
+    let mut out = HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let mut f = line.split('\t');
+        let (Some(name), Some(len)) = (f.next(), f.next()) else {
+            continue;
+        };
+        let len = len.parse::<u64>().map_err(|_| {
+            Error::format(
+                fai,
+                format!("line {}: length {len:?} is not a number", i + 1),
+            )
+        })?;
+        out.insert(name.to_string(), len);
+    }
+    Ok(out)
+}
 
 impl CramReader {
     pub fn open(path: &Path, reference: &Path, pool: Arc<rayon::ThreadPool>) -> Result<Self> {
@@ -47,283 +138,352 @@ impl CramReader {
                 "reference FASTA has no .fai index; create one with `samtools faidx`",
             ));
         }
-        let repo = fasta::io::indexed_reader::Builder::default()
-            .build_from_path(reference)
-            .map(fasta::repository::adapters::IndexedReader::new)
-            .map(fasta::Repository::new)
-            .map_err(|e| Error::io(reference, e))?;
-        let mut inner = cram::io::reader::Builder::default()
-            .set_reference_sequence_repository(repo.clone())
-            .build_from_path(path)
-            .map_err(|e| Error::io(path, e))?;
-        let sam_header = inner
-            .read_header()
-            .map_err(|e| Error::format(path, format!("cannot read CRAM header: {e}")))?;
-        let refs = sam_header
-            .reference_sequences()
-            .iter()
-            .map(|(name, rs)| Reference {
-                name: name.to_string(),
-                len: usize::from(rs.length()) as u64,
-            })
-            .collect();
+        let fai_len = fai_lengths(&fai)?;
+        quiet_htslib();
+        let cpath = c_path(path)?;
+        let cref = c_path(reference)?;
+        let mut h = Hts {
+            fp: std::ptr::null_mut(),
+            hdr: std::ptr::null_mut(),
+            idx: std::ptr::null_mut(),
+            itr: std::ptr::null_mut(),
+            b: std::ptr::null_mut(),
+        };
+        // SAFETY: plain htslib calls on pointers checked for null; `h` frees them on return.
+        unsafe {
+            h.fp = hts::hts_open(cpath.as_ptr(), c"r".as_ptr());
+            if h.fp.is_null() {
+                return Err(Error::io(path, std::io::Error::last_os_error()));
+            }
+            let fmt = hts::hts_get_format(h.fp);
+            if fmt.is_null() || (*fmt).format != hts::htsExactFormat_cram {
+                return Err(Error::format(path, "not a CRAM file htslib can read"));
+            }
+            h.hdr = hts::sam_hdr_read(h.fp);
+            if h.hdr.is_null() {
+                return Err(Error::format(path, "cannot read the CRAM header"));
+            }
+            h.b = hts::bam_init1();
+            if h.b.is_null() {
+                return Err(Error::format(path, "out of memory"));
+            }
+        }
+        let header = read_header(&h, path)?;
+        // htslib silently replaces a header length with the FASTA's (mosdepth then fails on
+        // reads past the shorter end); a contig of two lengths means the wrong reference.
+        for r in &header.refs {
+            if let Some(&len) = fai_len.get(&r.name) {
+                if len != r.len {
+                    return Err(Error::format(
+                        path,
+                        format!(
+                            "contig {} is {} bp in the CRAM header but {} bp in the reference {}; \
+                             give the FASTA the CRAM was written against",
+                            r.name,
+                            r.len,
+                            len,
+                            reference.display()
+                        ),
+                    ));
+                }
+            }
+        }
+        // SAFETY: `fp` is open.
+        if unsafe { hts::hts_set_fai_filename(h.fp, cref.as_ptr()) } != 0 {
+            return Err(Error::format(
+                reference,
+                "htslib cannot use this FASTA as the CRAM reference",
+            ));
+        }
         Ok(CramReader {
-            inner,
-            sam_header: Arc::new(sam_header),
-            repo,
-            pool,
-            header: Header {
-                text: String::new(),
-                refs,
-            },
+            h,
+            header,
             path: path.to_path_buf(),
             full_records: false,
-            exhausted: false,
+            threads: pool.current_num_threads(),
+            contig: None,
+            started: false,
+            buf: Vec::new(),
+            n_records: 0,
         })
     }
 
-    /// Moves to the first container holding records of contig `tid`, as the `.crai` index
-    /// `crai` lists them; a contig it lists none for has no records. Records of earlier
-    /// contigs can still come first (containers may span contigs): readers skip them.
+    /// Reading will cover contig `tid` only, found through the `.crai` index `crai` (a
+    /// contig it lists no container for has no records).
     pub fn seek_to_contig(&mut self, crai: &Path, tid: usize) -> Result<()> {
-        let index = cram::crai::fs::read(crai)
-            .map_err(|e| Error::format(crai, format!("cannot read CRAM index: {e}")))?;
-        let first = index
-            .iter()
-            .filter(|r| r.reference_sequence_id() == Some(tid))
-            .map(|r| r.offset())
-            .min();
-        match first {
-            Some(offset) => {
-                self.inner
-                    .seek(std::io::SeekFrom::Start(offset))
-                    .map_err(|e| Error::io(&self.path, e))?;
+        self.contig = Some((crai.to_path_buf(), tid));
+        Ok(())
+    }
+
+    /// Options go in before the first container is decoded: htslib reads them per container.
+    fn start(&mut self) -> Result<()> {
+        self.started = true;
+        let fields = if self.full_records {
+            FULL_FIELDS
+        } else {
+            CORE_FIELDS
+        };
+        // SAFETY: `fp` is open; `hts_set_opt` reads an `int` for this option.
+        unsafe {
+            if hts::hts_set_opt(
+                self.h.fp,
+                hts::hts_fmt_option_CRAM_OPT_REQUIRED_FIELDS,
+                fields as c_int,
+            ) != 0
+            {
+                return Err(Error::format(&self.path, "htslib refused the CRAM options"));
             }
-            None => self.exhausted = true,
+            // One thread decodes in line; more are htslib's own pool.
+            if self.threads > 1 && hts::hts_set_threads(self.h.fp, self.threads as c_int) != 0 {
+                return Err(Error::format(
+                    &self.path,
+                    "htslib cannot start its decoding threads",
+                ));
+            }
+        }
+        if let Some((crai, tid)) = self.contig.take() {
+            let cpath = c_path(&self.path)?;
+            let ccrai = c_path(&crai)?;
+            // SAFETY: `fp` is open; the index and iterator are freed by `Hts`.
+            unsafe {
+                self.h.idx = hts::sam_index_load3(
+                    self.h.fp,
+                    cpath.as_ptr(),
+                    ccrai.as_ptr(),
+                    hts::HTS_IDX_SILENT_FAIL as c_int,
+                );
+                if self.h.idx.is_null() {
+                    return Err(Error::format(&crai, "cannot read the CRAM index"));
+                }
+                self.h.itr = hts::sam_itr_queryi(self.h.idx, tid as c_int, 0, HTS_POS_MAX);
+                if self.h.itr.is_null() {
+                    return Err(Error::format(
+                        &crai,
+                        format!(
+                            "cannot seek to contig {} with the CRAM index",
+                            self.header.refs.get(tid).map_or("?", |r| r.name.as_str())
+                        ),
+                    ));
+                }
+            }
         }
         Ok(())
     }
 
-    /// Containers are read in order here and decoded in parallel on the pool, a few ahead.
+    /// Feeds records in file order (or the indexed contig's records) to `v`.
     pub fn visit<V: Visitor>(&mut self, v: &mut V) -> Result<()> {
-        let mut inflight: VecDeque<Receiver<Decoded>> = VecDeque::new();
-        let mut eof = self.exhausted;
+        if !self.started {
+            self.start()?;
+        }
         loop {
-            while !eof && inflight.len() < CONTAINERS_IN_FLIGHT {
-                let mut container = cram::io::reader::Container::default();
-                let n = self.inner.read_container(&mut container).map_err(|e| {
-                    Error::format(&self.path, format!("cannot read CRAM container: {e}"))
-                })?;
-                if n == 0 {
-                    eof = true;
-                    break;
+            // SAFETY: `fp`, `hdr` and `b` are live; `itr` is null or belongs to `fp`.
+            let ret = unsafe {
+                if self.h.itr.is_null() {
+                    hts::sam_read1(self.h.fp, self.h.hdr, self.h.b)
+                } else {
+                    hts::hts_itr_next(
+                        std::ptr::null_mut(),
+                        self.h.itr,
+                        self.h.b.cast(),
+                        self.h.fp.cast(),
+                    )
                 }
-                let (tx, rx) = bounded(1);
-                let header = self.sam_header.clone();
-                let repo = self.repo.clone();
-                let full = self.full_records;
-                self.pool.spawn(move || {
-                    let _ = tx.send(
-                        decode_container(&container, &header, repo, full)
-                            .map_err(|e| e.to_string()),
-                    );
-                });
-                inflight.push_back(rx);
-            }
-            let Some(rx) = inflight.pop_front() else {
-                return Ok(());
             };
-            let records = rx
-                .recv()
-                .map_err(|_| Error::format(&self.path, "CRAM decoding stopped unexpectedly"))?
-                .map_err(|e| {
-                    Error::format(&self.path, format!("cannot decode CRAM record: {e}"))
-                })?;
-            for rec in &records {
-                if !v.record(rec)? {
-                    return Ok(());
-                }
+            if ret == -1 {
+                return Ok(());
+            }
+            if ret < -1 {
+                return Err(self.decode_error());
+            }
+            self.n_records += 1;
+            // SAFETY: htslib filled `b` (its data holds `l_data` bytes).
+            let b = unsafe { &*self.h.b };
+            let data: &[u8] = if b.data.is_null() || b.l_data <= 0 {
+                &[]
+            } else {
+                unsafe { std::slice::from_raw_parts(b.data, b.l_data as usize) }
+            };
+            if let Err(what) = to_bam_layout(&b.core, data, &mut self.buf) {
+                return Err(self.corrupt(what));
+            }
+            let Some(rec) = BamRecord::parse(&self.buf) else {
+                return Err(self.corrupt("record fields are inconsistent"));
+            };
+            if !v.record(&rec)? {
+                return Ok(());
             }
         }
     }
-}
 
-fn decode_container(
-    container: &cram::io::reader::Container,
-    header: &sam::Header,
-    repo: fasta::Repository,
-    full: bool,
-) -> std::io::Result<Vec<OwnedAlignment>> {
-    let compression_header = container.compression_header()?;
-    let mut out = Vec::new();
-    for slice in container.slices() {
-        let slice = slice?;
-        let (core, external) = slice.decode_blocks()?;
-        let records = slice.records(repo.clone(), header, &compression_header, &core, &external)?;
-        for r in &records {
-            out.push(OwnedAlignment::from_record(r, header, full)?);
-        }
+    fn decode_error(&self) -> Error {
+        Error::format(
+            &self.path,
+            format!(
+                "cannot decode CRAM data after record #{}: the file is damaged or truncated, \
+                 or the reference does not match it",
+                self.n_records
+            ),
+        )
     }
-    Ok(out)
+
+    fn corrupt(&self, what: &str) -> Error {
+        Error::format(
+            &self.path,
+            format!("corrupt CRAM record #{}: {what}", self.n_records),
+        )
+    }
 }
 
-/// An alignment copied out of a decoded record (CRAM has no byte layout to borrow from).
-#[derive(Default)]
-pub struct OwnedAlignment {
-    ref_id: i32,
-    pos: i64,
-    mapq: u8,
-    flag: u16,
-    next_ref_id: i32,
-    next_pos: i64,
-    tlen: i64,
-    name: Vec<u8>,
-    cigar: Vec<CigarOp>,
-    rg: Option<Vec<u8>>,
-    seq: Vec<u8>,
-    qual: Vec<u8>,
-    aux: Vec<([u8; 2], OwnedAux)>,
-}
-
-/// An optional field copied out of a CRAM record.
-enum OwnedAux {
-    Char(u8),
-    Int(i64),
-    Float(f32),
-    Str(Vec<u8>),
-    Array,
-}
-
-impl OwnedAlignment {
-    fn from_record(
-        r: &impl sam::alignment::Record,
-        header: &sam::Header,
-        full: bool,
-    ) -> std::io::Result<Self> {
-        let pos = |p: Option<std::io::Result<noodles::core::Position>>| -> std::io::Result<i64> {
-            Ok(p.transpose()?.map_or(-1, |p| usize::from(p) as i64 - 1))
-        };
-        let id = |p: Option<std::io::Result<usize>>| -> std::io::Result<i32> {
-            Ok(p.transpose()?.map_or(-1, |v| v as i32))
-        };
-        let mut cigar = Vec::new();
-        for op in r.cigar().iter() {
-            let op = op?;
-            cigar.push(CigarOp {
-                op: match op.kind() {
-                    Kind::Match => b'M',
-                    Kind::Insertion => b'I',
-                    Kind::Deletion => b'D',
-                    Kind::Skip => b'N',
-                    Kind::SoftClip => b'S',
-                    Kind::HardClip => b'H',
-                    Kind::Pad => b'P',
-                    Kind::SequenceMatch => b'=',
-                    Kind::SequenceMismatch => b'X',
-                },
-                len: op.len() as u32,
+fn read_header(h: &Hts, path: &Path) -> Result<Header> {
+    // SAFETY: `hdr` is a live header; names and text are NUL-terminated strings it owns.
+    unsafe {
+        let n = hts::sam_hdr_nref(h.hdr);
+        let mut refs = Vec::with_capacity(n.max(0) as usize);
+        for tid in 0..n {
+            let name = hts::sam_hdr_tid2name(h.hdr, tid);
+            let len = hts::sam_hdr_tid2len(h.hdr, tid);
+            if name.is_null() || len < 0 {
+                return Err(Error::format(
+                    path,
+                    format!("corrupt CRAM header: reference #{tid}"),
+                ));
+            }
+            refs.push(Reference {
+                name: std::ffi::CStr::from_ptr(name)
+                    .to_string_lossy()
+                    .into_owned(),
+                len: len as u64,
             });
         }
-        let rg = match r.data().get(&Tag::READ_GROUP).transpose()? {
-            Some(Value::String(s)) => Some(s.to_vec()),
-            _ => None,
+        let text = hts::sam_hdr_str(h.hdr);
+        let text = if text.is_null() {
+            String::new()
+        } else {
+            std::ffi::CStr::from_ptr(text)
+                .to_string_lossy()
+                .into_owned()
         };
-        let (mut seq, mut qual, mut aux) = (Vec::new(), Vec::new(), Vec::new());
-        if full {
-            seq.extend(r.sequence().iter().map(|b| b.to_ascii_uppercase()));
-            qual.extend(r.quality_scores().iter().map(|q| q.unwrap_or(0xff)));
-            if !seq.is_empty() && qual.len() != seq.len() {
-                qual = vec![0xff; seq.len()];
-            }
-            for field in r.data().iter() {
-                let (tag, value) = field?;
-                let v = match value {
-                    Value::Character(c) => OwnedAux::Char(c),
-                    Value::Int8(v) => OwnedAux::Int(v as i64),
-                    Value::UInt8(v) => OwnedAux::Int(v as i64),
-                    Value::Int16(v) => OwnedAux::Int(v as i64),
-                    Value::UInt16(v) => OwnedAux::Int(v as i64),
-                    Value::Int32(v) => OwnedAux::Int(v as i64),
-                    Value::UInt32(v) => OwnedAux::Int(v as i64),
-                    Value::Float(v) => OwnedAux::Float(v),
-                    Value::String(s) | Value::Hex(s) => OwnedAux::Str(s.to_vec()),
-                    Value::Array(_) => OwnedAux::Array,
-                };
-                let t: [u8; 2] = *tag.as_ref();
-                aux.push((t, v));
-            }
-        }
-        Ok(OwnedAlignment {
-            seq,
-            qual,
-            aux,
-            ref_id: id(r.reference_sequence_id(header))?,
-            pos: pos(r.alignment_start())?,
-            mapq: r.mapping_quality().transpose()?.map_or(255, u8::from),
-            flag: u16::from(r.flags()?),
-            next_ref_id: id(r.mate_reference_sequence_id(header))?,
-            next_pos: pos(r.mate_alignment_start())?,
-            tlen: r.template_length()? as i64,
-            name: r.name().map(|n| n.to_vec()).unwrap_or_default(),
-            cigar,
-            rg,
-        })
+        Ok(Header { text, refs })
     }
 }
 
-impl Alignment for OwnedAlignment {
-    fn ref_id(&self) -> i32 {
-        self.ref_id
+/// Lays out htslib's in-memory record as a BAM file record (without `block_size`), the form
+/// [`BamRecord`] reads. A CIGAR of over 65535 operations goes to a `CG` tag, as in BAM.
+fn to_bam_layout(
+    c: &hts::bam1_core_t,
+    data: &[u8],
+    out: &mut Vec<u8>,
+) -> std::result::Result<(), &'static str> {
+    let l_qname = c.l_qname as usize;
+    let name_len = l_qname
+        .checked_sub(c.l_extranul as usize)
+        .ok_or("bad read name length")?;
+    let n_cigar = c.n_cigar as usize;
+    let l_seq = usize::try_from(c.l_qseq).map_err(|_| "negative sequence length")?;
+    let cigar_end = l_qname + 4 * n_cigar;
+    let seq_end = cigar_end + l_seq.div_ceil(2) + l_seq;
+    if seq_end > data.len() || name_len > 255 {
+        return Err("record fields are inconsistent with its length");
     }
-    fn pos(&self) -> i64 {
-        self.pos
+    let i32_of = |v: i64| i32::try_from(v).map_err(|_| "position beyond 2^31 (not supported)");
+    let (pos, mpos, tlen) = (i32_of(c.pos)?, i32_of(c.mpos)?, i32_of(c.isize_)?);
+    let cigar = &data[l_qname..cigar_end];
+    let long = n_cigar > 0xffff;
+    // The placeholder `<l_seq>S` must hold l_seq in 28 bits to be recognised.
+    if long && l_seq >= 1 << 28 {
+        return Err("read too long for a CIGAR of over 65535 operations");
     }
-    fn mapq(&self) -> u8 {
-        self.mapq
+    out.clear();
+    out.extend_from_slice(&c.tid.to_le_bytes());
+    out.extend_from_slice(&pos.to_le_bytes());
+    // An absent name (none decoded) is stored as "*", as htslib prints it.
+    let name: &[u8] = if name_len <= 1 {
+        b"*\0"
+    } else {
+        &data[..name_len]
+    };
+    out.push(name.len() as u8);
+    out.push(c.qual);
+    out.extend_from_slice(&c.bin.to_le_bytes());
+    out.extend_from_slice(&(if long { 2u16 } else { n_cigar as u16 }).to_le_bytes());
+    out.extend_from_slice(&c.flag.to_le_bytes());
+    out.extend_from_slice(&c.l_qseq.to_le_bytes());
+    out.extend_from_slice(&c.mtid.to_le_bytes());
+    out.extend_from_slice(&mpos.to_le_bytes());
+    out.extend_from_slice(&tlen.to_le_bytes());
+    out.extend_from_slice(name);
+    if name.last() != Some(&0) {
+        return Err("read name is not NUL-terminated");
     }
-    fn flag(&self) -> u16 {
-        self.flag
+    if long {
+        let ref_len: u64 = cigar
+            .chunks_exact(4)
+            .map(|b| CigarOp::from_bam(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+            .filter(|op| op.consumes_ref())
+            .map(|op| op.len as u64)
+            .sum();
+        let ref_len = u32::try_from(ref_len).map_err(|_| "CIGAR spans over 2^32 bases")?;
+        out.extend_from_slice(&(((l_seq as u32) << 4) | 4).to_le_bytes());
+        out.extend_from_slice(&((ref_len << 4) | 3).to_le_bytes());
+    } else {
+        out.extend_from_slice(cigar);
     }
-    fn next_ref_id(&self) -> i32 {
-        self.next_ref_id
+    out.extend_from_slice(&data[cigar_end..]);
+    if long {
+        out.extend_from_slice(b"CGBI");
+        out.extend_from_slice(&(n_cigar as u32).to_le_bytes());
+        out.extend_from_slice(cigar);
     }
-    fn next_pos(&self) -> i64 {
-        self.next_pos
-    }
-    fn template_length(&self) -> i64 {
-        self.tlen
-    }
-    fn read_name(&self) -> &[u8] {
-        &self.name
-    }
-    fn n_cigar(&self) -> usize {
-        self.cigar.len()
-    }
-    fn for_each_cigar(&self, mut f: impl FnMut(CigarOp)) {
-        for c in &self.cigar {
-            f(*c);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::Alignment;
+
+    fn core(n_cigar: u32, l_qseq: i32, l_qname: u16) -> hts::bam1_core_t {
+        hts::bam1_core_t {
+            pos: 10,
+            tid: 0,
+            bin: 4680,
+            qual: 60,
+            l_extranul: 0,
+            flag: 0,
+            l_qname,
+            n_cigar,
+            l_qseq,
+            mtid: -1,
+            mpos: -1,
+            isize_: 0,
         }
     }
-    fn read_group(&self) -> Option<&[u8]> {
-        self.rg.as_deref()
+
+    #[test]
+    fn a_cigar_over_65535_ops_goes_to_a_cg_tag() {
+        let n = 70_000u32;
+        let mut data = b"r\0".to_vec();
+        for i in 0..n {
+            // Alternating 1M / 1I: 35000 reference bases, 70000 query bases.
+            let op: u32 = if i % 2 == 0 { 1 << 4 } else { (1 << 4) | 1 };
+            data.extend_from_slice(&op.to_le_bytes());
+        }
+        let l_seq = 70_000usize;
+        data.extend(std::iter::repeat_n(0x11u8, l_seq.div_ceil(2)));
+        data.extend(std::iter::repeat_n(30u8, l_seq));
+        let mut out = Vec::new();
+        to_bam_layout(&core(n, l_seq as i32, 2), &data, &mut out).unwrap();
+        let rec = BamRecord::parse(&out).unwrap();
+        assert_eq!(rec.n_cigar(), n as usize);
+        assert_eq!(rec.end_pos(), 10 + 35_000);
+        assert_eq!(rec.seq_len(), l_seq);
+        assert_eq!(rec.read_name(), b"r");
     }
-    fn seq_len(&self) -> usize {
-        self.seq.len()
-    }
-    fn seq_into(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.seq);
-    }
-    fn qual_into(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.qual);
-    }
-    fn aux(&self, tag: [u8; 2]) -> Option<AuxValue<'_>> {
-        let (_, v) = self.aux.iter().find(|(t, _)| *t == tag)?;
-        Some(match v {
-            OwnedAux::Char(c) => AuxValue::Char(*c),
-            OwnedAux::Int(i) => AuxValue::Int(*i),
-            OwnedAux::Float(f) => AuxValue::Float(*f),
-            OwnedAux::Str(s) => AuxValue::Str(s),
-            OwnedAux::Array => AuxValue::Array,
-        })
+
+    #[test]
+    fn a_record_shorter_than_its_fields_is_refused() {
+        let data = b"r\0".to_vec();
+        let mut out = Vec::new();
+        assert!(to_bam_layout(&core(3, 0, 2), &data, &mut out).is_err());
     }
 }
