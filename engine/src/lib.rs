@@ -10,6 +10,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod shard;
 pub mod sv;
+pub mod threads;
 
 pub use error::{Error, Result};
 

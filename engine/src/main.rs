@@ -509,10 +509,11 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Run(a) => {
-            let p = load_pipeline(&a.file)?;
+            let mut p = load_pipeline(&a.file)?;
+            p.threads = kasane::threads::cap(p.threads);
             let opts = kasane::pipeline::run::RunOptions {
                 out: a.output,
-                threads: a.threads,
+                threads: kasane::threads::cap(a.threads),
                 backend: a.backend.map(|b| b.to_string()),
                 exe: std::env::current_exe().context("locating the kasane executable")?,
                 quiet: a.quiet,
@@ -547,7 +548,9 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Gather(a) => {
-            let p = load_pipeline(&a.file)?;
+            // As `run` records it, so that run.json is the same either way.
+            let mut p = load_pipeline(&a.file)?;
+            p.threads = kasane::threads::cap(p.threads);
             let opts = kasane::pipeline::gather::GatherOptions {
                 out: a.output,
                 job: a.job,
@@ -615,9 +618,50 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// The input files a command reads, for the internal-error line.
+fn inputs_of(c: &Command) -> Option<String> {
+    let join = |v: &[PathBuf]| {
+        v.iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match c {
+        Command::Coverage(a) => Some(a.input.display().to_string()),
+        Command::Sv(a) => Some(join(&a.inputs)),
+        Command::Call(a) => Some(join(&a.inputs)),
+        Command::Run(a) => Some(a.file.display().to_string()),
+        Command::Gather(a) => Some(a.file.display().to_string()),
+        Command::Export(ExportCommand::Snakemake(a)) => Some(a.file.display().to_string()),
+        Command::Validate { file } | Command::Plan { file, .. } => Some(file.display().to_string()),
+        Command::Verify { dir } => Some(dir.display().to_string()),
+        Command::Backends | Command::Schema => None,
+    }
+}
+
 fn main() -> ExitCode {
+    // Before anything can panic: a panic becomes one line, not a dump (see kasane::threads).
+    kasane::threads::install_panic_hook();
     let cli = Cli::parse();
-    match run(cli) {
+    if let Some(what) = inputs_of(&cli.command) {
+        kasane::threads::set_context(what);
+    }
+    // Work on rayon's global pool (outside kasane's own pools) gets the same cap and the same
+    // panic handling; an error only means it was already built.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(kasane::threads::available())
+        .panic_handler(kasane::threads::worker_panicked)
+        .build_global();
+    // Unwinding out of `run` drops every PendingFile, whose Drop removes its temporary file.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli)));
+    let result = match result {
+        Ok(r) => r,
+        Err(payload) => {
+            kasane::threads::report_panic(payload.as_ref());
+            return ExitCode::FAILURE;
+        }
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line: the library's errors already name the file and the problem.
@@ -629,7 +673,7 @@ fn main() -> ExitCode {
                     msg.push_str(&c);
                 }
             }
-            eprintln!("kasane: error: {msg}");
+            kasane::threads::print_error_once(&format!("kasane: error: {msg}"));
             ExitCode::FAILURE
         }
     }

@@ -10,6 +10,27 @@ pub struct Progress {
     state: Mutex<(String, u64)>,
     /// When [`Progress::status`] last drew.
     last: Mutex<Option<Instant>>,
+    /// Fault injection for the tests of panic handling (`KASANE_FAULT`): see [`Fault`].
+    fault: Option<Fault>,
+}
+
+/// `KASANE_FAULT=panic@CONTIG` panics on the calling thread when CONTIG starts;
+/// `worker-panic@CONTIG` panics in a detached rayon job then, and waits for it to end the
+/// process. Tests use it to check that a panic ends in one line and leaves no temporaries.
+#[derive(Clone, Debug)]
+enum Fault {
+    Panic(String),
+    WorkerPanic(String),
+}
+
+fn fault_from_env() -> Option<Fault> {
+    let v = std::env::var("KASANE_FAULT").ok()?;
+    let (kind, contig) = v.split_once('@')?;
+    match kind {
+        "panic" => Some(Fault::Panic(contig.to_string())),
+        "worker-panic" => Some(Fault::WorkerPanic(contig.to_string())),
+        _ => None,
+    }
 }
 
 impl Progress {
@@ -22,6 +43,7 @@ impl Progress {
             start: Instant::now(),
             state: Mutex::new((String::new(), 0)),
             last: Mutex::new(None),
+            fault: fault_from_env(),
         }
     }
 
@@ -31,6 +53,7 @@ impl Progress {
             start: Instant::now(),
             state: Mutex::new((String::new(), 0)),
             last: Mutex::new(None),
+            fault: None,
         }
     }
 
@@ -50,6 +73,18 @@ impl Progress {
     }
 
     pub fn contig(&self, name: &str) {
+        match &self.fault {
+            Some(Fault::Panic(c)) if c == name => panic!("injected fault at contig {name}"),
+            Some(Fault::WorkerPanic(c)) if c == name => {
+                let msg = format!("injected fault in a worker at contig {name}");
+                rayon::spawn(move || panic!("{msg}"));
+                // The pool's panic handler ends the process; this thread must not go on.
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                }
+            }
+            _ => {}
+        }
         if !self.enabled {
             return;
         }

@@ -260,3 +260,398 @@ fn auto_backend_choice_is_recorded() {
         assert!(v["device"].as_str().is_some_and(|d| !d.is_empty()));
     }
 }
+
+// ---- Hostile paths and inputs (issue 14) ----
+
+/// Runs `kasane ARGS` from the repository root with extra environment; gives up (killing it)
+/// after `secs`, so a hang fails the test instead of stalling the suite.
+fn kasane_env(args: &[&str], env: &[(&str, &str)], secs: u64) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kasane"));
+    cmd.current_dir(repo())
+        .args(args)
+        .env_remove("REF_PATH")
+        // Set as CI systems often do: the one-line report must not depend on it.
+        .env("RUST_BACKTRACE", "1")
+        .env_remove("KASANE_BACKTRACE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed().as_secs() > secs {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} still running after {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Fails unless `o` is a failure with one line `kasane: error: ...` mentioning each of `must`.
+fn assert_one_line_error(o: &std::process::Output, must: &[&str]) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.code().is_some_and(|c| c != 0 && c != 101),
+        "exit {:?}: {err}",
+        o.status
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    assert!(err.starts_with("kasane: error: "), "{err}");
+    for m in must {
+        assert!(err.contains(m), "does not mention {m:?}: {err}");
+    }
+}
+
+/// Names in `dir`, sorted.
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn s(p: &std::path::Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn mkfifo(p: &std::path::Path) {
+    let st = Command::new("mkfifo").arg(p).status().unwrap();
+    assert!(st.success());
+}
+
+fn is_fifo(p: &std::path::Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_fifo())
+}
+
+#[test]
+fn output_fifo_is_refused_not_replaced() {
+    let d = tempfile::tempdir().unwrap();
+    // call: the VCF itself is a FIFO.
+    let vcf = d.path().join("c.vcf.gz");
+    mkfifo(&vcf);
+    let o = kasane_env(
+        &[
+            "call",
+            "-f",
+            "testdata/ref.fa",
+            "-o",
+            &s(&vcf),
+            "testdata/sample.bam",
+        ],
+        &[],
+        120,
+    );
+    assert_one_line_error(&o, &[&s(&vcf), "FIFO"]);
+    assert!(is_fifo(&vcf), "the FIFO was replaced");
+    assert_eq!(names(d.path()), ["c.vcf.gz"]);
+    // coverage: a side file (.csi of the per-base BED) is a FIFO.
+    let csi = d.path().join("x.per-base.bed.gz.csi");
+    mkfifo(&csi);
+    let o = kasane_env(
+        &["coverage", &s(&d.path().join("x")), "testdata/sample.bam"],
+        &[],
+        120,
+    );
+    assert_one_line_error(&o, &[&s(&csi), "FIFO"]);
+    assert!(is_fifo(&csi), "the FIFO was replaced");
+    // sv: the provenance file is a FIFO.
+    let json = d.path().join("s.kasane.json");
+    mkfifo(&json);
+    let o = kasane_env(
+        &[
+            "sv",
+            "-f",
+            "testdata/ref.fa",
+            "-o",
+            &s(&d.path().join("s.vcf.gz")),
+            "testdata/long.bam",
+        ],
+        &[],
+        120,
+    );
+    assert_one_line_error(&o, &[&s(&json), "FIFO"]);
+    assert!(is_fifo(&json), "the FIFO was replaced");
+    assert_eq!(
+        names(d.path()),
+        ["c.vcf.gz", "s.kasane.json", "x.per-base.bed.gz.csi"]
+    );
+}
+
+/// An output path that is a symbolic link is refused: renaming over it would replace the
+/// link, not write to its target.
+#[test]
+fn output_symlink_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let target = d.path().join("target.vcf.gz");
+    std::fs::write(&target, "keep").unwrap();
+    let link = d.path().join("link.vcf.gz");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let o = kasane_env(
+        &[
+            "call",
+            "-f",
+            "testdata/ref.fa",
+            "-o",
+            &s(&link),
+            "testdata/sample.bam",
+        ],
+        &[],
+        120,
+    );
+    assert_one_line_error(&o, &[&s(&link), "symbolic link"]);
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+    assert_eq!(names(d.path()), ["link.vcf.gz", "target.vcf.gz"]);
+}
+
+/// One output path is a directory: no other output appears under its final name.
+#[test]
+fn output_path_a_directory_leaves_no_other_outputs() {
+    let cases: [(&str, &[&str]); 5] = [
+        (
+            "x.mosdepth.summary.txt",
+            &["coverage", "{d}/x", "testdata/sample.bam"],
+        ),
+        (
+            "x.per-base.bed.gz.csi",
+            &["coverage", "{d}/x", "testdata/sample.bam"],
+        ),
+        (
+            "x.kasane.json",
+            &["coverage", "{d}/x", "testdata/sample.bam"],
+        ),
+        (
+            "c.vcf.gz.tbi",
+            &[
+                "call",
+                "-f",
+                "testdata/ref.fa",
+                "-o",
+                "{d}/c.vcf.gz",
+                "testdata/sample.bam",
+            ],
+        ),
+        (
+            "s.kasane.json",
+            &[
+                "sv",
+                "-f",
+                "testdata/ref.fa",
+                "-o",
+                "{d}/s.vcf.gz",
+                "testdata/long.bam",
+            ],
+        ),
+    ];
+    for (dir_name, args) in cases {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join(dir_name)).unwrap();
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.replace("{d}", &s(d.path())))
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = kasane_env(&args, &[], 120);
+        assert_one_line_error(&o, &[dir_name, "directory"]);
+        assert_eq!(names(d.path()), [dir_name], "{args:?}");
+    }
+}
+
+/// `-t 99999` once spawned threads without bound (thousands, then a hang); now it is cut to
+/// the machine's CPUs with one warning.
+#[test]
+fn huge_thread_count_is_capped() {
+    let d = tempfile::tempdir().unwrap();
+    let cpus = std::thread::available_parallelism().unwrap().get();
+    let runs: [&[&str]; 3] = [
+        &["coverage", "-t", "99999", "{d}/x", "testdata/sample.bam"],
+        &[
+            "call",
+            "-t",
+            "99999",
+            "-f",
+            "testdata/ref.fa",
+            "-o",
+            "{d}/c.vcf.gz",
+            "testdata/sample.bam",
+        ],
+        &[
+            "sv",
+            "-t",
+            "99999",
+            "-f",
+            "testdata/ref.fa",
+            "-o",
+            "{d}/s.vcf.gz",
+            "testdata/long.bam",
+        ],
+    ];
+    for args in runs {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.replace("{d}", &s(d.path())))
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = kasane_env(&args, &[], 120);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("kasane: warning: 99999 threads")
+                && err.contains(&format!("using {cpus}")),
+            "{err}"
+        );
+    }
+    for json in ["x.kasane.json", "s.kasane.json"] {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.path().join(json)).unwrap()).unwrap();
+        assert_eq!(v["threads"].as_u64(), Some(cpus as u64), "{json}");
+    }
+}
+
+/// A `.fai` left over from another version of the FASTA: the same clear message in call and
+/// sv (call once said "failed to fill whole buffer"), and no panic with CRAM.
+#[test]
+fn stale_fai_says_so() {
+    let d = tempfile::tempdir().unwrap();
+    let fa = d.path().join("r.fa");
+    let text = std::fs::read(repo().join("testdata/ref.fa")).unwrap();
+    std::fs::write(&fa, &text[..20000]).unwrap();
+    std::fs::copy(
+        repo().join("testdata/ref.fa.fai"),
+        d.path().join("r.fa.fai"),
+    )
+    .unwrap();
+    let out = d.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    for (cmd, bam) in [("call", "testdata/sample.bam"), ("sv", "testdata/long.bam")] {
+        let o = kasane_env(
+            &[cmd, "-f", &s(&fa), "-o", &s(&out.join("o.vcf.gz")), bam],
+            &[],
+            120,
+        );
+        assert_one_line_error(&o, &[&s(&fa), "stale", "samtools faidx"]);
+        assert!(names(&out).is_empty(), "{cmd}: {:?}", names(&out));
+    }
+    let o = kasane_env(
+        &[
+            "coverage",
+            "-f",
+            &s(&fa),
+            &s(&out.join("x")),
+            "testdata/sample.cram",
+        ],
+        &[],
+        120,
+    );
+    assert_one_line_error(&o, &[]);
+    assert!(names(&out).is_empty(), "cram: {:?}", names(&out));
+}
+
+/// An input path that is a symbolic link loop says so (the OS's words), for BAM, reference
+/// and BED alike.
+#[test]
+fn symlink_loop_input_says_so() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, b) = (d.path().join("a"), d.path().join("b"));
+    std::os::unix::fs::symlink(&a, &b).unwrap();
+    std::os::unix::fs::symlink(&b, &a).unwrap();
+    let out = d.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let x = s(&out.join("x"));
+    let vcf = s(&out.join("c.vcf.gz"));
+    let runs: [&[&str]; 4] = [
+        &["coverage", &x, &s(&a)],
+        &["coverage", "-b", &s(&a), &x, "testdata/sample.bam"],
+        &["call", "-f", &s(&a), "-o", &vcf, "testdata/sample.bam"],
+        &["call", "-f", "testdata/ref.fa", "-o", &vcf, &s(&a)],
+    ];
+    for args in runs {
+        let o = kasane_env(args, &[], 120);
+        assert_one_line_error(&o, &[&s(&a), "Too many levels of symbolic links"]);
+        assert!(names(&out).is_empty(), "{args:?}: {:?}", names(&out));
+    }
+    assert_eq!(
+        kasane::error::missing_reason(&a).as_deref(),
+        Some("Too many levels of symbolic links (os error 40)")
+    );
+}
+
+/// An output prefix or folder under a regular file: the error names the file.
+#[test]
+fn output_under_a_regular_file_names_it() {
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let o = kasane_env(
+        &["coverage", &s(&file.join("sub/x")), "testdata/sample.bam"],
+        &[],
+        120,
+    );
+    assert_one_line_error(
+        &o,
+        &[&format!("{} is a regular file, not a folder", s(&file))],
+    );
+    let o = kasane_env(
+        &[
+            "run",
+            "--quiet",
+            "pipelines/short-read-qc.toml",
+            "-o",
+            &s(&file.join("sub")),
+        ],
+        &[],
+        120,
+    );
+    assert_one_line_error(
+        &o,
+        &[&format!("{} is a regular file, not a folder", s(&file))],
+    );
+    let o = kasane_env(
+        &[
+            "run",
+            "--quiet",
+            "pipelines/short-read-qc.toml",
+            "-o",
+            &s(&file),
+        ],
+        &[],
+        120,
+    );
+    assert_one_line_error(
+        &o,
+        &[&format!("{} is a regular file, not a folder", s(&file))],
+    );
+    assert_eq!(names(d.path()), ["file"]);
+}
+
+/// A panic (here injected) on the main thread or in a detached worker: one line, exit 1, and
+/// no temporary file left.
+#[test]
+fn panic_is_one_line_and_leaves_no_temporaries() {
+    for fault in ["panic@chr1", "worker-panic@chr1"] {
+        let d = tempfile::tempdir().unwrap();
+        let o = kasane_env(
+            &["coverage", &s(&d.path().join("x")), "testdata/sample.bam"],
+            &[("KASANE_FAULT", fault)],
+            120,
+        );
+        assert_one_line_error(
+            &o,
+            &[
+                "kasane: error: internal error: injected fault",
+                "testdata/sample.bam",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1), "{fault}");
+        assert!(names(d.path()).is_empty(), "{fault}: {:?}", names(d.path()));
+    }
+}

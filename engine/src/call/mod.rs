@@ -769,10 +769,11 @@ pub fn run(o: &CallOptions, progress: &Progress) -> Result<CallSummary> {
     if o.inputs.is_empty() {
         return Err(Error::Usage("no alignment files given".into()));
     }
-    let threads = o.threads.max(1);
+    let threads = crate::threads::cap(o.threads).max(1);
     let pool = Arc::new(
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
+            .panic_handler(crate::threads::worker_panicked)
             .build()
             .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))?,
     );

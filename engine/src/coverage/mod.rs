@@ -86,11 +86,12 @@ pub fn run(opts: &CoverageOptions, progress: &Progress) -> Result<CoverageReport
             "--thresholds can only be used when --by is given".into(),
         ));
     }
-    let threads = opts.threads.max(1);
+    let threads = crate::threads::cap(opts.threads).max(1);
     let pool = Arc::new(
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("kasane-{i}"))
+            .panic_handler(crate::threads::worker_panicked)
             .build()
             .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))?,
     );

@@ -22,6 +22,7 @@ pub struct IndexedBed {
 
 impl IndexedBed {
     pub fn create(path: String, levels: u32, pool: Arc<rayon::ThreadPool>) -> Result<Self> {
+        crate::io::atomic::check_destination(format!("{path}.csi"))?; // before the work, too
         let (file, w) = PendingFile::create(path)?;
         Ok(IndexedBed {
             file,

@@ -50,7 +50,9 @@ impl FastaReader {
         };
         let entries = if fai.is_file() {
             let text = std::fs::read_to_string(&fai).map_err(|e| Error::io(&fai, e))?;
-            parse_fai(&fai, &text)?
+            let entries = parse_fai(&fai, &text)?;
+            check_fai(path, &file, &entries)?;
+            entries
         } else {
             build_index(path, &file)?
         };
@@ -90,9 +92,17 @@ impl FastaReader {
         let byte = |p: u64| e.offset + p / lb * e.line_bytes + p % lb;
         let (b0, b1) = (byte(start), byte(end - 1) + 1);
         let mut raw = vec![0u8; (b1 - b0) as usize];
-        self.file
-            .read_exact_at(&mut raw, b0)
-            .map_err(|err| Error::io(&self.path, err))?;
+        self.file.read_exact_at(&mut raw, b0).map_err(|err| {
+            if err.kind() == std::io::ErrorKind::UnexpectedEof {
+                stale(
+                    &self.path,
+                    contig,
+                    "the file ends before the bases its .fai index places",
+                )
+            } else {
+                Error::io(&self.path, err)
+            }
+        })?;
         let mut out = Vec::with_capacity((end - start) as usize);
         out.extend(
             raw.iter()
@@ -100,13 +110,66 @@ impl FastaReader {
                 .map(|b| b.to_ascii_uppercase()),
         );
         if out.len() as u64 != end - start {
-            return Err(Error::format(
+            return Err(stale(
                 &self.path,
-                format!("contig {contig}: line lengths differ from its .fai index"),
+                contig,
+                "line lengths differ from its .fai index",
             ));
         }
         Ok(out)
     }
+}
+
+/// The one message for a `.fai` that does not describe the FASTA next to it.
+fn stale(path: &Path, contig: &str, why: &str) -> Error {
+    Error::format(
+        path,
+        format!(
+            "contig {contig}: {why}: the index is stale (or of another file); re-create it with `samtools faidx {}`",
+            path.display()
+        ),
+    )
+}
+
+/// Cheap checks, when the FASTA is opened, that its `.fai` fits it: every contig ends inside
+/// the file, and its bases start right after a line break (the end of its header line).
+fn check_fai(path: &Path, file: &File, entries: &[FaiEntry]) -> Result<()> {
+    let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    for e in entries {
+        if e.len == 0 {
+            continue;
+        }
+        if e.line_bases == 0 || e.line_bytes < e.line_bases {
+            return Err(stale(path, &e.name, "its .fai line layout is impossible"));
+        }
+        let last = e.len - 1;
+        let end = (last / e.line_bases)
+            .checked_mul(e.line_bytes)
+            .and_then(|b| b.checked_add(e.offset))
+            .and_then(|b| b.checked_add(last % e.line_bases + 1));
+        if end.is_none_or(|end| end > size) {
+            return Err(stale(
+                path,
+                &e.name,
+                &format!("its .fai index places bases beyond the end of the file ({size} bytes)"),
+            ));
+        }
+        let mut before = [0u8; 1];
+        let after_newline = e.offset > 0
+            && file
+                .read_at(&mut before, e.offset - 1)
+                .map_err(|err| Error::io(path, err))?
+                == 1
+            && before[0] == b'\n';
+        if !after_newline {
+            return Err(stale(
+                path,
+                &e.name,
+                "its .fai index does not point at the start of a line",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn parse_fai(fai: &Path, text: &str) -> Result<Vec<FaiEntry>> {

@@ -201,6 +201,7 @@ impl VcfWriter {
     pub fn create(path: &Path, header: &VcfHeader, pool: Arc<rayon::ThreadPool>) -> Result<Self> {
         let (file, w) = PendingFile::create(path)?;
         let csi = wants_csi(header.contigs());
+        crate::io::atomic::check_destination(index_path(path, csi))?; // before the work, too
         let max_len = header.contigs().iter().map(|c| c.1).max().unwrap_or(0);
         let mut bgzf = BgzfWriter::new(w, 6, pool, Some(new_builder(csi, max_len)));
         bgzf.write_plain(header.to_text().as_bytes())

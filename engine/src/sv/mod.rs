@@ -109,11 +109,12 @@ pub fn run(opts: &SvOptions, progress: &Progress) -> Result<SvReport> {
     if opts.min_svlen < 1 {
         return Err(Error::Usage("--min-svlen must be at least 1".into()));
     }
-    let threads = opts.threads.max(1);
+    let threads = crate::threads::cap(opts.threads).max(1);
     let mk_pool = |n: usize, name: &'static str| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .thread_name(move |i| format!("kasane-{name}-{i}"))
+            .panic_handler(crate::threads::worker_panicked)
             .build()
             .map(Arc::new)
             .map_err(|e| Error::Usage(format!("cannot start {n} threads: {e}")))
