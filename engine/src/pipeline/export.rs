@@ -62,13 +62,20 @@ fn sample_contigs(p: &Pipeline) -> Result<Vec<(String, Vec<u64>)>> {
             .build()
             .map_err(|e| Error::Usage(format!("cannot start a thread: {e}")))?,
     );
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(p.samples.len());
+    // A file that several samples name is opened once (opening starts inflating its start).
+    let mut seen: HashMap<&Path, Vec<u64>> = HashMap::new();
     for s in &p.samples {
-        let r = AlignmentReader::open(&s.path, p.reference.as_deref(), None, pool.clone())?;
-        out.push((
-            s.id.clone(),
-            r.header().refs.iter().map(|c| c.len).collect::<Vec<_>>(),
-        ));
+        let lengths = match seen.get(s.path.as_path()) {
+            Some(l) => l.clone(),
+            None => {
+                let r = AlignmentReader::open(&s.path, p.reference.as_deref(), None, pool.clone())?;
+                let l: Vec<u64> = r.header().refs.iter().map(|c| c.len).collect();
+                seen.insert(s.path.as_path(), l.clone());
+                l
+            }
+        };
+        out.push((s.id.clone(), lengths));
     }
     Ok(out)
 }
@@ -118,7 +125,11 @@ pub fn choose_shards(p: &Pipeline, asked: Option<usize>) -> Result<usize> {
 /// Characters escaped in generated text: controls (a newline ends a comment or a literal) and
 /// the Unicode line and paragraph separators and byte-order mark.
 fn unprintable(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}')
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+        )
 }
 
 /// `\xXX`, `\uXXXX` or `\UXXXXXXXX`: an escape Python and YAML double quotes both read.

@@ -6,9 +6,9 @@
 //! 16 evenly spaced 64 KiB samples. A changed BGZF file almost always changes its last blocks
 //! (the index and EOF follow the data) and its size.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::UNIX_EPOCH;
@@ -28,10 +28,7 @@ fn regular(path: &Path) -> std::io::Result<std::fs::Metadata> {
     } else {
         Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            format!(
-                "is {}, not a regular file",
-                super::safe::kind_of(&m)
-            ),
+            format!("is {}, not a regular file", super::safe::kind_of(&m)),
         ))
     }
 }

@@ -271,12 +271,9 @@ pub fn up_to_date(out: &Path, job: &Job, key: &str) -> bool {
         return false;
     }
     job.writes.iter().all(|w| {
-        outputs
-            .get(w)
-            .and_then(|h| h.as_str())
-            .is_some_and(|h| {
-                safe::no_links_under(out, Path::new(w))
-                    && fingerprint::checksum(&out.join(w)).is_ok_and(|got| got == h)
-            })
+        outputs.get(w).and_then(|h| h.as_str()).is_some_and(|h| {
+            safe::no_links_under(out, Path::new(w))
+                && fingerprint::checksum(&out.join(w)).is_ok_and(|got| got == h)
+        })
     })
 }

@@ -11,7 +11,10 @@ use crate::error::{Error, Result};
 /// `.` (`.`, `..`, hidden files, `.kasane`), or a control character (newlines break logs and
 /// generated code).
 pub fn bad_name(id: &str) -> bool {
-    id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') || id.chars().any(char::is_control)
+    id.is_empty()
+        || id.contains(['/', '\\'])
+        || id.starts_with('.')
+        || id.chars().any(char::is_control)
 }
 
 /// Whether `rel` is relative and, taken lexically, stays below the folder it is joined to.
@@ -196,8 +199,7 @@ pub fn job_key(step: &str, sample: &str) -> String {
 
 fn escape_id(id: &str) -> String {
     let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_');
-    if id.bytes().all(plain) && !id.contains("__") && !id.starts_with('_') && !id.ends_with('_')
-    {
+    if id.bytes().all(plain) && !id.contains("__") && !id.starts_with('_') && !id.ends_with('_') {
         return id.to_string();
     }
     let mut o = String::with_capacity(id.len() * 3);
