@@ -5,6 +5,7 @@
 //! `run.json`. kasane's own job records are the shard jobs' outputs, so Snakemake and kasane
 //! agree on what is finished, and a job that failed can be re-run alone.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -61,13 +62,20 @@ fn sample_contigs(p: &Pipeline) -> Result<Vec<(String, Vec<u64>)>> {
             .build()
             .map_err(|e| Error::Usage(format!("cannot start a thread: {e}")))?,
     );
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(p.samples.len());
+    // A file that several samples name is opened once (opening starts inflating its start).
+    let mut seen: HashMap<&Path, Vec<u64>> = HashMap::new();
     for s in &p.samples {
-        let r = AlignmentReader::open(&s.path, p.reference.as_deref(), None, pool.clone())?;
-        out.push((
-            s.id.clone(),
-            r.header().refs.iter().map(|c| c.len).collect::<Vec<_>>(),
-        ));
+        let lengths = match seen.get(s.path.as_path()) {
+            Some(l) => l.clone(),
+            None => {
+                let r = AlignmentReader::open(&s.path, p.reference.as_deref(), None, pool.clone())?;
+                let l: Vec<u64> = r.header().refs.iter().map(|c| c.len).collect();
+                seen.insert(s.path.as_path(), l.clone());
+                l
+            }
+        };
+        out.push((s.id.clone(), lengths));
     }
     Ok(out)
 }
@@ -114,7 +122,27 @@ pub fn choose_shards(p: &Pipeline, asked: Option<usize>) -> Result<usize> {
     Ok(by_size.min(balanced).min(fewest.1.max(1)).max(1))
 }
 
-/// A Python string literal.
+/// Characters escaped in generated text: controls (a newline ends a comment or a literal) and
+/// the Unicode line and paragraph separators and byte-order mark.
+fn unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+        )
+}
+
+/// `\xXX`, `\uXXXX` or `\UXXXXXXXX`: an escape Python and YAML double quotes both read.
+fn push_escape(o: &mut String, c: char) {
+    let n = c as u32;
+    let _ = match n {
+        0..=0xff => write!(o, "\\x{n:02x}"),
+        0x100..=0xffff => write!(o, "\\u{n:04x}"),
+        _ => write!(o, "\\U{n:08x}"),
+    };
+}
+
+/// A Python string literal: no value can end it, nor reach the code around it.
 fn py(s: &str) -> String {
     let mut o = String::from("\"");
     for c in s.chars() {
@@ -122,11 +150,104 @@ fn py(s: &str) -> String {
             '\\' => o.push_str("\\\\"),
             '"' => o.push_str("\\\""),
             '\n' => o.push_str("\\n"),
+            c if unprintable(c) => push_escape(&mut o, c),
             c => o.push(c),
         }
     }
     o.push('"');
     o
+}
+
+/// A YAML double-quoted scalar (as serde_json writes ASCII text, and every other unprintable
+/// character escaped, which YAML requires).
+fn yaml(s: &str) -> String {
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '\\' => o.push_str("\\\\"),
+            '"' => o.push_str("\\\""),
+            '\n' => o.push_str("\\n"),
+            '\t' => o.push_str("\\t"),
+            '\r' => o.push_str("\\r"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(o, "\\u{:04x}", c as u32);
+            }
+            c if unprintable(c) => push_escape(&mut o, c),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+/// Text for a `#` comment: on one line whatever it holds.
+fn comment(s: &str) -> String {
+    let mut o = String::new();
+    for c in s.chars() {
+        if unprintable(c) {
+            push_escape(&mut o, c);
+        } else {
+            o.push(c);
+        }
+    }
+    o
+}
+
+/// Whether Snakemake would read part of `s` as a wildcard (`{name}` or `{name,regex}`, its
+/// WILDCARD_REGEX): such a file name cannot be written in a Snakefile, as braces have no
+/// escape there. Other braces are plain characters to Snakemake.
+fn looks_like_wildcard(s: &str) -> bool {
+    let c: Vec<char> = s.chars().collect();
+    let word = |ch: char| ch.is_alphanumeric() || ch == '_' || ch == '.';
+    for (i, &ch) in c.iter().enumerate() {
+        if ch != '{' {
+            continue;
+        }
+        let mut k = i + 1;
+        while k < c.len() && c[k].is_whitespace() {
+            k += 1;
+        }
+        let name = k;
+        while k < c.len() && word(c[k]) {
+            k += 1;
+        }
+        if k == name {
+            continue;
+        }
+        while k < c.len() && c[k].is_whitespace() {
+            k += 1;
+        }
+        match c.get(k) {
+            Some('}') => return true,
+            // A constraint: count it as a wildcard if anything closes it.
+            Some(',') if c[k..].contains(&'}') => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// A path as text for the workflow: UTF-8 (a lossy rendering would name another file) and
+/// free of what Snakemake reads as a wildcard.
+fn text_of(p: &Path, what: &str) -> Result<String> {
+    let Some(s) = p.to_str() else {
+        return Err(Error::Usage(format!(
+            "{}: {what} is not UTF-8, which a Snakefile cannot name",
+            p.display()
+        )));
+    };
+    if looks_like_wildcard(s) {
+        return Err(Error::Usage(format!(
+            "{}: {what} has `{{name}}` in it, which Snakemake reads as a wildcard",
+            comment(s)
+        )));
+    }
+    Ok(s.to_string())
+}
+
+/// A folder the export writes into must be one (or not exist yet).
+fn check_folder(d: &Path) -> Result<()> {
+    super::safe::check_root(d)
 }
 
 fn py_list(items: impl IntoIterator<Item = String>) -> String {
@@ -136,6 +257,17 @@ fn py_list(items: impl IntoIterator<Item = String>) -> String {
 
 /// Writes the workflow; refuses (before writing anything) what it cannot express.
 pub fn snakemake(p: &Pipeline, opts: &ExportOptions) -> Result<Exported> {
+    // Every folder it writes into, and the results folder, before anything is read or written.
+    for d in [
+        opts.dir.clone(),
+        opts.dir.join("profiles"),
+        opts.dir.join("profiles/slurm"),
+    ] {
+        check_folder(&d)?;
+    }
+    if let Some(r) = &opts.results {
+        check_folder(r)?;
+    }
     for s in &p.steps {
         if !s.kind.shardable() {
             return Err(Error::Usage(format!(
@@ -153,6 +285,14 @@ pub fn snakemake(p: &Pipeline, opts: &ExportOptions) -> Result<Exported> {
     })?;
     let file = real(&p.file)?;
     let jobs = plan::jobs(p);
+    super::run::check_jobs(p, &jobs)?;
+    let results_text = text_of(&results, "the results folder")?;
+    let file_text = text_of(&file, "the pipeline file")?;
+    let exe = abs(&opts.exe)?;
+    let exe_text = text_of(&exe, "the kasane executable")?;
+    let dir_abs = abs(&opts.dir)?;
+    // Many jobs read the same reference: resolve each path once.
+    let mut resolved: HashMap<&Path, String> = HashMap::new();
     let gpu = matches!(p.backend.as_str(), "cuda" | "wgpu");
     let mut sf = String::new();
     let _ = writeln!(
@@ -162,8 +302,8 @@ pub fn snakemake(p: &Pipeline, opts: &ExportOptions) -> Result<Exported> {
          # Local: snakemake -s {dir}/Snakefile --cores 8\n\
          # Slurm: snakemake -s {dir}/Snakefile --workflow-profile {dir}/profiles/slurm\n",
         crate::VERSION,
-        file.display(),
-        dir = abs(&opts.dir)?.display()
+        comment(&file_text),
+        dir = comment(&dir_abs.display().to_string())
     );
     sf.push_str("import re\n\nconfigfile: workflow.basedir + \"/config.yaml\"\n\n");
     sf.push_str("KASANE = config[\"kasane\"]\nPIPELINE = config[\"pipeline\"]\n");
@@ -174,12 +314,20 @@ pub fn snakemake(p: &Pipeline, opts: &ExportOptions) -> Result<Exported> {
     );
     sf.push_str("\n# Each pipeline job: its kasane id, the files it reads, and its final files.\nJOBS = {\n");
     for j in &jobs {
-        let key = j.id.replace('/', "__");
-        let reads = j
-            .reads
-            .iter()
-            .map(|r| real(r).map(|a| a.display().to_string()))
-            .collect::<Result<Vec<_>>>()?;
+        let key = plan::record_name(j);
+        let mut reads = Vec::with_capacity(j.reads.len());
+        for r in &j.reads {
+            if let Some(t) = resolved.get(r.as_path()) {
+                reads.push(t.clone());
+                continue;
+            }
+            let t = text_of(&real(r)?, "an input")?;
+            resolved.insert(r.as_path(), t.clone());
+            reads.push(t);
+        }
+        for w in &j.writes {
+            text_of(Path::new(w), "an output name")?;
+        }
         let _ = writeln!(
             sf,
             "    {}: {{\"id\": {}, \"reads\": {}, \"writes\": {}}},",
@@ -192,7 +340,9 @@ pub fn snakemake(p: &Pipeline, opts: &ExportOptions) -> Result<Exported> {
     sf.push_str("}\n\n");
     sf.push_str(
         r#"wildcard_constraints:
-    job="|".join(re.escape(j) for j in JOBS),
+    # Job keys are made of these characters (kasane escapes any other as %XX); a class, not
+    # an alternation of every key, keeps matching linear in the number of jobs.
+    job=r"[A-Za-z0-9._%-]+",
     i=r"\d+",
 
 localrules: all, provenance
@@ -238,25 +388,35 @@ rule shard:
 
 "#,
     );
+    let mut rules = HashSet::with_capacity(jobs.len());
     for j in &jobs {
-        let key = j.id.replace('/', "__");
-        let rule = format!(
+        let key = plan::record_name(j);
+        let base = format!(
             "gather_{}",
             key.chars()
                 .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
                 .collect::<String>()
         );
+        // Keys are unique but their rule names need not be (`a-b`, `a.b`): number the rest.
+        let mut rule = base.clone();
+        let mut n = 1;
+        while !rules.insert(rule.clone()) {
+            n += 1;
+            rule = format!("{base}_{n}");
+        }
+        // Values only as Python literals, joined by `+`: nothing of an id reaches an f-string.
         let _ = writeln!(
             sf,
             "rule {rule}:\n    input:\n        [shard_record(i, {k}) for i in range(1, N + 1)],\n    \
-             output:\n        [f\"{{OUT}}/{{w}}\" for w in JOBS[{k}][\"writes\"]],\n        \
-             record=f\"{{OUT}}/.kasane/jobs/{k_raw}.json\",\n    \
-             log:\n        f\"{{OUT}}/.kasane/logs/snakemake/{k_raw}.gather.log\",\n    \
+             output:\n        [OUT + \"/\" + w for w in JOBS[{k}][\"writes\"]],\n        \
+             record=OUT + {record},\n    \
+             log:\n        OUT + {log},\n    \
              threads: 1\n    resources:\n        mem_mb=config[\"mem_mb\"],\n        \
              runtime=config[\"runtime_min\"],\n    params:\n        id={id},\n    shell:\n        \
              \"{{KASANE:q}} gather {{PIPELINE:q}} -o {{OUT:q}} --job {{params.id:q}} --quiet 2> {{log:q}}\"\n\n",
             k = py(&key),
-            k_raw = key,
+            record = py(&format!("/.kasane/jobs/{key}.json")),
+            log = py(&format!("/.kasane/logs/snakemake/{key}.gather.log")),
             id = py(&j.id),
         );
     }
@@ -271,15 +431,15 @@ rule provenance:
         "{KASANE:q} gather {PIPELINE:q} -o {OUT:q} --quiet"
 "#,
     );
-    let yaml_str = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let yaml_str = yaml;
     let config = format!(
         "# Settings of the exported workflow (kasane export snakemake).\n\
          kasane: {}\npipeline: {}\noutput: {}\n\
          # Per shard job: threads, memory (MB), run-time limit (minutes) and GPUs.\n\
          threads: {}\nmem_mb: {}\nruntime_min: 120\ngpus: {}\n",
-        yaml_str(&abs(&opts.exe)?.display().to_string()),
-        yaml_str(&file.display().to_string()),
-        yaml_str(&results.display().to_string()),
+        yaml_str(&exe_text),
+        yaml_str(&file_text),
+        yaml_str(&results_text),
         opts.threads.max(1),
         opts.mem_mb,
         u8::from(gpu)
@@ -297,7 +457,7 @@ rule provenance:
          executor: slurm\njobs: 100\nlatency-wait: 60\nretries: 1\nrerun-incomplete: true\n\
          slurm-init-seconds-before-status-checks: 10\n\
          default-resources:\n  slurm_partition: \"'debug'\"{gres}\n",
-        dir = abs(&opts.dir)?.display()
+        dir = comment(&dir_abs.display().to_string())
     );
     let files = [
         (opts.dir.join("Snakefile"), sf),

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::fingerprint;
 use super::plan::{self, Job};
 use super::run::{self, Done};
-use super::Pipeline;
+use super::{safe, Pipeline};
 use crate::error::{Error, Result};
 use crate::shard::Shard;
 
@@ -30,6 +30,13 @@ fn usage(msg: impl Into<String>) -> Error {
 /// The shard count of the shards under `root`: every `i-of-N` folder must agree on N.
 pub fn shard_count(root: &Path) -> Result<usize> {
     let dir = root.join(".kasane").join("shards");
+    // Shards are read from folders kasane made, not through a link planted there.
+    if !safe::no_links_under(root, Path::new(".kasane/shards")) && dir.exists() {
+        return Err(usage(format!(
+            "{}: a symbolic link inside the output folder, which kasane did not make",
+            dir.display()
+        )));
+    }
     let rd = std::fs::read_dir(&dir).map_err(|_| {
         usage(format!(
             "{}: no shards to gather: run `kasane run FILE --shard i/N` for each i first",
@@ -94,6 +101,15 @@ fn shard_record(dir: &Path, job: &Job) -> Result<Option<serde_json::Value>> {
 pub fn gather(p: &Pipeline, opts: &GatherOptions) -> Result<PathBuf> {
     let root = run::output_dir(p, opts.out.as_deref())?;
     let n = shard_count(&root)?;
+    for k in 1..=n {
+        let rel = Path::new(".kasane/shards").join(Shard { index: k, count: n }.dir_name());
+        if !safe::no_links_under(&root, &rel) {
+            return Err(usage(format!(
+                "{}: a symbolic link inside the output folder, which kasane did not make",
+                root.join(rel).display()
+            )));
+        }
+    }
     let _lock = run::lock(&root, opts.job.as_deref())?;
     let log = |msg: &str| {
         if !opts.quiet {
@@ -101,6 +117,7 @@ pub fn gather(p: &Pipeline, opts: &GatherOptions) -> Result<PathBuf> {
         }
     };
     let jobs = run::select_jobs(p, opts.job.as_deref())?;
+    run::check_jobs(p, &jobs)?;
     log(&format!(
         "{}: gathering {} job(s) from {n} shard(s) into {}",
         p.name,
@@ -157,8 +174,8 @@ pub fn gather(p: &Pipeline, opts: &GatherOptions) -> Result<PathBuf> {
             }));
         }
         let prefix = root.join(&job.prefix);
-        if let Some(d) = prefix.parent() {
-            std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+        if let Some(d) = Path::new(&job.prefix).parent() {
+            safe::dir_under(&root, d)?;
         }
         match job.kind {
             super::StepKind::Coverage => {
@@ -198,7 +215,7 @@ pub fn gather(p: &Pipeline, opts: &GatherOptions) -> Result<PathBuf> {
             "provenance": provenance,
             "shards": shard_info,
         });
-        run::write_atomic(&plan::state_path(&root, job), &record.to_string())?;
+        run::write_under(&root, &plan::state_rel(job), &record.to_string())?;
         log(&format!("{}: gathered in {seconds:.1} s", job.id));
         done.push(Done {
             job: i,
@@ -216,8 +233,7 @@ pub fn gather(p: &Pipeline, opts: &GatherOptions) -> Result<PathBuf> {
     }
     let backend = p.backend.clone();
     let text = run::provenance(p, &root, &jobs, &done, p.threads, &backend, started_all)?;
-    let path = root.join("run.json");
-    run::write_atomic(&path, &text)?;
+    let path = run::write_under(&root, Path::new("run.json"), &text)?;
     log(&format!("done: {}", path.display()));
     Ok(path)
 }

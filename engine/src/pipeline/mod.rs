@@ -14,6 +14,7 @@ pub mod gather;
 pub mod parse;
 pub mod plan;
 pub mod run;
+pub mod safe;
 pub mod schema;
 pub mod verify;
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use super::{Diagnostic, Param, Pipeline, Sample, Step, StepKind};
+use super::{safe, Diagnostic, Param, Pipeline, Sample, Step, StepKind};
 
 /// The type of a step parameter, as the schema and the checker see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,6 +198,22 @@ const STEP_KEYS: [&str; 4] = ["id", "kind", "params", "depends_on"];
 const KINDS: [&str; 3] = ["coverage", "call", "sv"];
 const BACKENDS: [&str; 4] = ["auto", "cuda", "wgpu", "cpu"];
 
+const NAME_RULE: &str =
+    "cannot name a file (not empty, no `/` or `\\`, no leading `.`, no control characters)";
+
+/// An id as a message shows it: control characters escaped, so a diagnostic stays one line.
+fn shown(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Line and column (1-based) of a byte offset.
 fn position(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
@@ -317,11 +333,11 @@ impl Checker<'_> {
     ) -> Option<PathBuf> {
         let (s, at) = self.string(table, key, what)?;
         let p = self.base.join(&s);
-        if must_exist && !p.exists() {
-            self.at(
-                at..at,
-                format!("`{key}` in {what}: {} does not exist", p.display()),
-            );
+        if must_exist {
+            // A FIFO or a device would hang whatever reads it; a folder is not an input.
+            if let Some(problem) = safe::input_problem(&p) {
+                self.at(at..at, format!("`{key}` in {what}: {problem}"));
+            }
         }
         Some(p)
     }
@@ -329,6 +345,15 @@ impl Checker<'_> {
 
 /// Reads and checks a pipeline file. All problems come back at once.
 pub fn load(file: &Path) -> Result<Pipeline, Vec<Diagnostic>> {
+    // Reading a FIFO or /dev/zero would never end.
+    if let Some(problem) = safe::input_problem(file) {
+        return Err(vec![Diagnostic {
+            file: file.to_path_buf(),
+            line: 1,
+            col: 1,
+            msg: format!("cannot read: {problem}"),
+        }]);
+    }
     let text = std::fs::read_to_string(file).map_err(|e| {
         vec![Diagnostic {
             file: file.to_path_buf(),
@@ -476,7 +501,9 @@ pub fn parse_str(file: &Path, text: &str) -> Result<Pipeline, Vec<Diagnostic>> {
     }
     if let Some(sheet) = c.path(root, "sample_sheet", "the pipeline file", true) {
         let at = Checker::get(root, "sample_sheet").map_or(0, |v| v.span().start);
-        read_sheet(&mut c, &sheet, at, &mut samples, &mut sample_spans);
+        if safe::input_problem(&sheet).is_none() {
+            read_sheet(&mut c, &sheet, at, &mut samples, &mut sample_spans);
+        }
     }
     if samples.is_empty() && !c.diags.iter().any(|d| d.msg.contains("sample")) {
         c.at(
@@ -489,14 +516,8 @@ pub fn parse_str(file: &Path, text: &str) -> Result<Pipeline, Vec<Diagnostic>> {
         if !seen.insert(s.id.clone()) {
             c.at(at..at, format!("sample `{}` is listed twice", s.id));
         }
-        if s.id.is_empty() || s.id.contains(['/', '\\']) || s.id.starts_with('.') {
-            c.at(
-                at..at,
-                format!(
-                    "sample id `{}` cannot name a file (no `/`, no leading `.`)",
-                    s.id
-                ),
-            );
+        if safe::bad_name(&s.id) {
+            c.at(at..at, format!("sample id `{}` {NAME_RULE}", shown(&s.id)));
         }
     }
 
@@ -534,6 +555,10 @@ pub fn parse_str(file: &Path, text: &str) -> Result<Pipeline, Vec<Diagnostic>> {
     for (s, at, deps) in &steps {
         if !seen.insert(s.id.clone()) {
             c.at(*at..*at, format!("step `{}` is defined twice", s.id));
+        }
+        // Step ids name the output folders, so they follow the sample ids' rule.
+        if safe::bad_name(&s.id) {
+            c.at(*at..*at, format!("step id `{}` {NAME_RULE}", shown(&s.id)));
         }
         for (d, dat) in deps {
             if !ids.contains(d) {
@@ -630,15 +655,10 @@ fn read_sheet(
             continue;
         }
         let path = dir.join(f[pc]);
-        if !path.exists() {
+        if let Some(problem) = safe::input_problem(&path) {
             c.at(
                 at..at,
-                format!(
-                    "sample sheet {}:{}: {} does not exist",
-                    sheet.display(),
-                    n + 1,
-                    path.display()
-                ),
+                format!("sample sheet {}:{}: {problem}", sheet.display(), n + 1),
             );
         }
         let meta = cols
@@ -799,11 +819,8 @@ fn param(
         (ParamType::Int, _) => wrong(c, "an integer"),
         (ParamType::Str, DeValue::String(s)) if spec.name == "tandem_repeats" => {
             let p = c.base.join(s.as_ref());
-            if !p.exists() {
-                c.at(
-                    v.span(),
-                    format!("parameter `{}`: {} does not exist", spec.name, p.display()),
-                );
+            if let Some(problem) = safe::input_problem(&p) {
+                c.at(v.span(), format!("parameter `{}`: {problem}", spec.name));
             }
             Some(Param::Str(p.display().to_string()))
         }
@@ -825,11 +842,8 @@ fn param(
             }
             if s.parse::<u64>().is_err() {
                 let p = c.base.join(s.as_ref());
-                if !p.exists() {
-                    c.at(
-                        v.span(),
-                        format!("parameter `{}`: {} does not exist", spec.name, p.display()),
-                    );
+                if let Some(problem) = safe::input_problem(&p) {
+                    c.at(v.span(), format!("parameter `{}`: {problem}", spec.name));
                 }
                 return Some(Param::Str(p.display().to_string()));
             }

@@ -2,11 +2,12 @@
 //! the `kasane` command it runs, what it reads and writes, and whether an earlier run already
 //! finished it (same kasane, parameters and inputs; outputs intact).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use super::fingerprint;
+use super::{fingerprint, safe};
 use super::{Param, Pipeline, StepKind};
 
 #[derive(Clone, Debug)]
@@ -31,9 +32,28 @@ pub struct Job {
 
 /// The jobs of a pipeline, in an order that respects dependencies.
 pub fn jobs(p: &Pipeline) -> Vec<Job> {
-    let mut out: Vec<Job> = Vec::new();
+    let mut out: Vec<Job> = Vec::with_capacity(p.steps.len() * p.samples.len());
+    // Jobs go step by step, each step's samples in file order: job `s * n + k` is step `s` of
+    // sample `k`, so a dependency is found by arithmetic (a scan of the earlier jobs made
+    // planning quadratic in the cohort size).
+    let n = p.samples.len();
+    let step_index: HashMap<&str, usize> = p
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    // The reference's index is read once, not once per job.
+    let vcf_index = vcf_index(p.reference.as_deref());
     for step in &p.steps {
-        for sample in &p.samples {
+        let mut deps: Vec<usize> = step
+            .depends_on
+            .iter()
+            .filter_map(|d| step_index.get(d.as_str()).copied())
+            .collect();
+        deps.sort_unstable();
+        deps.dedup();
+        for (k, sample) in p.samples.iter().enumerate() {
             let mut args = Vec::new();
             let mut reads = vec![sample.path.clone()];
             let flag = |name: &str| format!("--{}", name.replace('_', "-"));
@@ -73,14 +93,9 @@ pub fn jobs(p: &Pipeline) -> Vec<Job> {
             let prefix = format!("{}/{}", step.id, sample.id);
             let writes = match step.kind {
                 StepKind::Coverage => coverage_outputs(&prefix, step),
-                StepKind::Sv | StepKind::Call => vcf_outputs(&prefix, p.reference.as_deref()),
+                StepKind::Sv | StepKind::Call => vcf_outputs(&prefix, vcf_index),
             };
-            let after = out
-                .iter()
-                .enumerate()
-                .filter(|(_, j)| j.sample == sample.id && step.depends_on.contains(&j.step))
-                .map(|(i, _)| i)
-                .collect();
+            let after = deps.iter().map(|&d| d * n + k).collect();
             out.push(Job {
                 id: prefix.clone(),
                 step: step.id.clone(),
@@ -98,11 +113,14 @@ pub fn jobs(p: &Pipeline) -> Vec<Job> {
     out
 }
 
-/// A VCF and its index: `.tbi`, or `.csi` when the reference has a contig of 2^29 bp or more
+/// The index a VCF gets: `.tbi`, or `.csi` when the reference has a contig of 2^29 bp or more
 /// (as the writer chooses).
-fn vcf_outputs(prefix: &str, reference: Option<&Path>) -> Vec<String> {
+fn vcf_index(reference: Option<&Path>) -> &'static str {
     let long = reference
-        .and_then(|r| std::fs::read_to_string(format!("{}.fai", r.display())).ok())
+        .map(|r| PathBuf::from(format!("{}.fai", r.display())))
+        // Only a regular file: a FIFO there would hang planning.
+        .filter(|fai| fai.is_file())
+        .and_then(|fai| std::fs::read_to_string(fai).ok())
         .is_some_and(|fai| {
             fai.lines().any(|l| {
                 l.split('\t')
@@ -111,7 +129,15 @@ fn vcf_outputs(prefix: &str, reference: Option<&Path>) -> Vec<String> {
                     .is_some_and(|n| n >= 1 << 29)
             })
         });
-    let index = if long { "csi" } else { "tbi" };
+    if long {
+        "csi"
+    } else {
+        "tbi"
+    }
+}
+
+/// A VCF and its index.
+fn vcf_outputs(prefix: &str, index: &str) -> Vec<String> {
     vec![
         format!("{prefix}.vcf.gz"),
         format!("{prefix}.vcf.gz.{index}"),
@@ -199,15 +225,36 @@ pub fn job_key(job: &Job) -> std::io::Result<String> {
     Ok(blake3::hash(v.to_string().as_bytes()).to_hex().to_string())
 }
 
+/// The name of a job's record, log and lock: unique per job (see [`safe::job_key`]).
+pub fn record_name(job: &Job) -> String {
+    safe::job_key(&job.step, &job.sample)
+}
+
+/// Where a finished job's record lives, relative to the output folder.
+pub fn state_rel(job: &Job) -> PathBuf {
+    Path::new(".kasane")
+        .join("jobs")
+        .join(format!("{}.json", record_name(job)))
+}
+
 /// Where a finished job's record lives.
 pub fn state_path(out: &Path, job: &Job) -> PathBuf {
-    out.join(".kasane")
-        .join("jobs")
-        .join(format!("{}.json", job.id.replace('/', "__")))
+    out.join(state_rel(job))
+}
+
+/// Whether every file a job writes, and its record, stay inside the output folder (ids are
+/// checked when the file is read; this holds whatever built the job).
+pub fn stays_under(job: &Job) -> bool {
+    safe::stays_under(Path::new(&job.prefix))
+        && job.writes.iter().all(|w| safe::stays_under(Path::new(w)))
 }
 
 /// Whether `job` was finished by an earlier run with the same key and its outputs are intact.
 pub fn up_to_date(out: &Path, job: &Job, key: &str) -> bool {
+    // A link planted in the folder is not what the run wrote.
+    if !safe::no_links_under(out, &state_rel(job)) {
+        return false;
+    }
     let Ok(text) = std::fs::read_to_string(state_path(out, job)) else {
         return false;
     };
@@ -224,9 +271,9 @@ pub fn up_to_date(out: &Path, job: &Job, key: &str) -> bool {
         return false;
     }
     job.writes.iter().all(|w| {
-        outputs
-            .get(w)
-            .and_then(|h| h.as_str())
-            .is_some_and(|h| fingerprint::checksum(&out.join(w)).is_ok_and(|got| got == h))
+        outputs.get(w).and_then(|h| h.as_str()).is_some_and(|h| {
+            safe::no_links_under(out, Path::new(w))
+                && fingerprint::checksum(&out.join(w)).is_ok_and(|got| got == h)
+        })
     })
 }

@@ -4,7 +4,8 @@
 //! (same kasane, parameters and inputs, outputs intact) is skipped, so running the same command
 //! after a failure or a `kill -9` resumes the work. `run.json` is written last.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -14,7 +15,7 @@ use serde_json::json;
 
 use super::fingerprint;
 use super::plan::{self, Job};
-use super::Pipeline;
+use super::{safe, Pipeline};
 use crate::error::{Error, Result};
 use crate::shard::Shard;
 
@@ -65,25 +66,57 @@ fn usage(msg: impl Into<String>) -> Error {
 }
 
 /// The output folder a run uses.
+/// The output folder a run uses; a file in its place is refused here, before any work.
 pub fn output_dir(p: &Pipeline, out: Option<&Path>) -> Result<PathBuf> {
-    match out {
-        Some(o) => Ok(o.to_path_buf()),
-        None if !p.output.as_os_str().is_empty() => Ok(p.output.clone()),
-        None => Err(usage(format!(
-            "{}: no output folder: set `output` in the file or give -o DIR",
-            p.file.display()
-        ))),
-    }
+    let dir = match out {
+        Some(o) => o.to_path_buf(),
+        None if !p.output.as_os_str().is_empty() => p.output.clone(),
+        None => {
+            return Err(usage(format!(
+                "{}: no output folder: set `output` in the file or give -o DIR",
+                p.file.display()
+            )))
+        }
+    };
+    safe::check_root(&dir)?;
+    Ok(dir)
 }
 
-/// Writes `text` to `path` under a temporary name, then renames it.
+/// Writes `text` to `path` under a temporary name, then renames it. The temporary file is
+/// made afresh (a link or leftover there is removed, not followed).
 pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
     }
     let tmp = path.with_extension("json.kasane-tmp");
-    std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+    safe::clear(&tmp)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(|e| Error::io(&tmp, e))?;
+    std::io::Write::write_all(&mut f, text.as_bytes()).map_err(|e| Error::io(&tmp, e))?;
+    drop(f);
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// [`write_atomic`] to `root/rel`, every folder between checked by [`safe::dir_under`].
+pub(crate) fn write_under(root: &Path, rel: &Path, text: &str) -> Result<PathBuf> {
+    let path = safe::file_under(root, rel)?;
+    write_atomic(&path, text)?;
+    Ok(path)
+}
+
+/// Refuses jobs whose files would land outside the output folder.
+pub(crate) fn check_jobs(p: &Pipeline, jobs: &[Job]) -> Result<()> {
+    match jobs.iter().find(|j| !plan::stays_under(j)) {
+        Some(j) => Err(usage(format!(
+            "{}: job {} writes outside the output folder",
+            p.file.display(),
+            j.id
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Where shard `s` of a run into `root` keeps its outputs and job records.
@@ -119,11 +152,14 @@ pub(crate) fn select_jobs(p: &Pipeline, only: Option<&str>) -> Result<Vec<Job>> 
 /// in a shard folder, or the job's record with `job`).
 pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<PathBuf> {
     let root = output_dir(p, opts.out.as_deref())?;
+    safe::make_root(&root)?;
     let out = match opts.shard {
-        Some(s) => shard_dir(&root, s),
+        Some(s) => {
+            let d = shard_dir(&root, s);
+            safe::dir_under(&root, d.strip_prefix(&root).unwrap_or(Path::new("")))?
+        }
         None => root.clone(),
     };
-    std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
     let _lock = lock(&out, opts.job.as_deref())?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = match (opts.threads, p.threads) {
@@ -155,60 +191,49 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<PathBuf> {
         per_job,
         out.display()
     ));
-    let started_all = now();
-    let mut keys = Vec::with_capacity(jobs.len());
-    for j in &jobs {
-        keys.push(plan::job_key(j).map_err(|e| Error::io(&j.input, e))?);
+    check_jobs(p, &jobs)?;
+    // Every input is there and a regular file before any job starts (the keys, which hash
+    // the inputs, are taken as each job comes up, so the first job starts at once).
+    let mut looked = std::collections::HashSet::new();
+    for r in jobs.iter().flat_map(|j| &j.reads) {
+        if looked.insert(r.as_path()) {
+            if let Some(problem) = safe::input_problem(r) {
+                return Err(usage(problem));
+            }
+        }
     }
+    let started_all = now();
     let mut state: Vec<State> = (0..jobs.len()).map(|_| State::Waiting).collect();
+    // Dependencies left per job and who waits on whom: finishing a job readies its dependents
+    // without a scan of every job (which made a run quadratic in the cohort size).
+    let mut left: Vec<usize> = jobs.iter().map(|j| j.after.len()).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); jobs.len()];
+    for (i, j) in jobs.iter().enumerate() {
+        for &a in &j.after {
+            dependents[a].push(i);
+        }
+    }
+    // Lowest index first, as file order asks.
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..jobs.len())
+        .filter(|&i| left[i] == 0)
+        .map(Reverse)
+        .collect();
     let mut running = 0usize;
     let (tx, rx) = mpsc::channel::<Done>();
     let mut failed: Option<String> = None;
     loop {
-        // Start every job whose dependencies are done, while slots are free; skipping one can
-        // unblock others, so look again until nothing changes.
-        let mut changed = true;
-        while changed && failed.is_none() {
-            changed = false;
-            for i in 0..jobs.len() {
-                if running >= slots {
-                    break;
-                }
-                let ready = matches!(state[i], State::Waiting)
-                    && jobs[i]
-                        .after
-                        .iter()
-                        .all(|&a| matches!(state[a], State::Done(_)));
-                if !ready {
-                    continue;
-                }
-                changed = true;
-                if plan::up_to_date(&out, &jobs[i], &keys[i]) {
-                    log(&format!("{}: up to date, skipped", jobs[i].id));
-                    state[i] = State::Done(Done {
-                        job: i,
-                        started: now(),
-                        seconds: 0.0,
-                        peak_rss_kib: None,
-                        skipped: true,
-                        provenance: None,
-                        error: None,
-                        shards: Vec::new(),
-                    });
-                    continue;
-                }
-                running += 1;
-                state[i] = State::Running;
-                let tx = tx.clone();
-                let job = jobs[i].clone();
-                let key = keys[i].clone();
-                let (exe, out2, backend2) = (opts.exe.clone(), out.clone(), backend.clone());
-                log(&format!("{}: started", job.id));
-                std::thread::spawn(move || {
-                    let d = run_job(i, &job, &key, &exe, &out2, per_job, &backend2);
-                    let _ = tx.send(d);
-                });
-            }
+        while failed.is_none() && running < slots {
+            let Some(Reverse(i)) = ready.pop() else { break };
+            running += 1;
+            state[i] = State::Running;
+            let tx = tx.clone();
+            let job = jobs[i].clone();
+            let (exe, out2, backend2) = (opts.exe.clone(), out.clone(), backend.clone());
+            let quiet = opts.quiet;
+            std::thread::spawn(move || {
+                let d = check_or_run(i, &job, &exe, &out2, per_job, &backend2, quiet);
+                let _ = tx.send(d);
+            });
         }
         if running == 0 {
             break;
@@ -223,14 +248,24 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<PathBuf> {
                 state[d.job] = State::Failed;
             }
             None => {
-                log(&format!(
-                    "{id}: done in {:.1} s{}",
-                    d.seconds,
-                    d.peak_rss_kib
-                        .map(|k| format!(", peak memory {:.1} MB", k as f64 / 1024.0))
-                        .unwrap_or_default()
-                ));
+                if d.skipped {
+                    log(&format!("{id}: up to date, skipped"));
+                } else {
+                    log(&format!(
+                        "{id}: done in {:.1} s{}",
+                        d.seconds,
+                        d.peak_rss_kib
+                            .map(|k| format!(", peak memory {:.1} MB", k as f64 / 1024.0))
+                            .unwrap_or_default()
+                    ));
+                }
                 let i = d.job;
+                for &w in &dependents[i] {
+                    left[w] -= 1;
+                    if left[w] == 0 {
+                        ready.push(Reverse(w));
+                    }
+                }
                 state[i] = State::Done(d);
             }
         }
@@ -251,12 +286,12 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<PathBuf> {
         return Ok(path);
     }
     let run_json = provenance(p, &out, &jobs, &done, threads, &backend, started_all)?;
-    let path = out.join(if opts.shard.is_some() {
+    let name = if opts.shard.is_some() {
         "shard.json"
     } else {
         "run.json"
-    });
-    write_atomic(&path, &run_json)?;
+    };
+    let path = write_under(&out, Path::new(name), &run_json)?;
     log(&format!("done: {}", path.display()));
     Ok(path)
 }
@@ -264,19 +299,27 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<PathBuf> {
 /// One run per output folder at a time: an exclusive lock on `OUT/.kasane/lock`, released
 /// when the runner exits, however it exits.
 pub(crate) fn lock(out: &Path, job: Option<&str>) -> Result<std::fs::File> {
-    let dir = out.join(".kasane");
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let dir = safe::dir_under(out, Path::new(".kasane"))?;
     // A job run alone locks only that job, so a workflow engine can run jobs side by side.
     let path = match job {
-        Some(j) => dir.join(format!("lock.{}", j.replace('/', "__"))),
+        Some(j) => {
+            let (step, sample) = j.split_once('/').unwrap_or((j, ""));
+            dir.join(format!("lock.{}", safe::job_key(step, sample)))
+        }
         None => dir.join("lock"),
     };
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
+    // A link there is not kasane's: replace it rather than open what it points to.
+    if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
+        safe::clear(&path)?;
+    }
+    let mut oo = std::fs::OpenOptions::new();
+    oo.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        oo.custom_flags(libc::O_NOFOLLOW);
+    }
+    let f = oo.open(&path).map_err(|e| Error::io(&path, e))?;
     #[cfg(unix)]
     {
         use std::os::unix::io::AsRawFd;
@@ -296,6 +339,44 @@ pub(crate) fn lock(out: &Path, job: Option<&str>) -> Result<std::fs::File> {
         }
     }
     Ok(f)
+}
+
+/// A job's key, then its run unless an earlier run's record still holds; in the job's own
+/// thread, so hashing the inputs of one job does not hold up the others.
+fn check_or_run(
+    i: usize,
+    job: &Job,
+    exe: &Path,
+    out: &Path,
+    threads: usize,
+    backend: &str,
+    quiet: bool,
+) -> Done {
+    let mut d = Done {
+        job: i,
+        started: now(),
+        seconds: 0.0,
+        peak_rss_kib: None,
+        skipped: false,
+        provenance: None,
+        error: None,
+        shards: Vec::new(),
+    };
+    let key = match plan::job_key(job) {
+        Ok(k) => k,
+        Err(e) => {
+            d.error = Some(format!("{}: {e}", job.input.display()));
+            return d;
+        }
+    };
+    if plan::up_to_date(out, job, &key) {
+        d.skipped = true;
+        return d;
+    }
+    if !quiet {
+        eprintln!("[kasane] {}: started", job.id);
+    }
+    run_job(i, job, &key, exe, out, threads, backend)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -322,8 +403,11 @@ fn run_job(
     };
     let prefix = out.join(&job.prefix);
     if let Some(d) = prefix.parent() {
-        if let Err(e) = std::fs::create_dir_all(d) {
-            return fail(format!("{}: {e}", d.display()));
+        // Made (or checked) one component at a time: a link planted in the output folder
+        // would send the job's files elsewhere.
+        let rel = d.strip_prefix(out).unwrap_or(d);
+        if let Err(e) = safe::dir_under(out, rel) {
+            return fail(e.to_string());
         }
         // This job's leftovers from a run killed mid-job (other jobs share the folder).
         let mine = format!(
@@ -346,14 +430,18 @@ fn run_job(
         .iter()
         .map(|r| fingerprint::stamp(r).ok())
         .collect();
-    let log_path = out
-        .join(".kasane")
+    let log_rel = Path::new(".kasane")
         .join("logs")
-        .join(format!("{}.log", job.id.replace('/', "__")));
-    if let Some(d) = log_path.parent() {
-        let _ = std::fs::create_dir_all(d);
-    }
-    let log = match std::fs::File::create(&log_path) {
+        .join(format!("{}.log", plan::record_name(job)));
+    let log_path = match safe::file_under(out, &log_rel).and_then(|p| safe::clear(&p).map(|_| p)) {
+        Ok(p) => p,
+        Err(e) => return fail(e.to_string()),
+    };
+    let log = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&log_path)
+    {
         Ok(f) => f,
         Err(e) => return fail(format!("{}: {e}", log_path.display())),
     };
@@ -442,7 +530,7 @@ fn run_job(
         "peak_rss_kib": peak,
         "provenance": provenance,
     });
-    if let Err(e) = write_atomic(&plan::state_path(out, job), &record.to_string()) {
+    if let Err(e) = write_under(out, &plan::state_rel(job), &record.to_string()) {
         return fail(e.to_string());
     }
     Done {

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::fingerprint;
+use super::{fingerprint, safe};
 use crate::error::{Error, Result};
 
 /// Problems found; empty when the folder is exactly what the run wrote.
@@ -30,6 +30,19 @@ pub fn verify(dir: &Path) -> Result<Verified> {
             };
             expected.insert(PathBuf::from(rel));
             checked += 1;
+            // A run.json can be edited: never follow it outside the folder, nor through a link.
+            if !safe::stays_under(Path::new(rel)) {
+                problems.push(format!(
+                    "{rel}: not a path inside the folder (run.json names it; not read)"
+                ));
+                continue;
+            }
+            if !safe::no_links_under(dir, Path::new(rel)) {
+                problems.push(format!(
+                    "{rel}: a symbolic link where the run wrote a file (not followed)"
+                ));
+                continue;
+            }
             match fingerprint::checksum(&dir.join(rel)) {
                 Ok(got) if got == want => {}
                 Ok(_) => problems.push(format!("{rel}: changed since the run wrote it")),
@@ -46,7 +59,8 @@ pub fn verify(dir: &Path) -> Result<Verified> {
             if rel == Path::new("run.json") || rel.starts_with(".kasane") {
                 continue;
             }
-            if p.is_dir() {
+            // Links are not followed (one to / would walk the whole file system).
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
                 stack.push(p);
             } else if !expected.contains(&rel) {
                 problems.push(format!("{}: not written by the run", rel.display()));
