@@ -133,9 +133,13 @@ fn bench_events(c: &mut Criterion) {
     let mut g = c.benchmark_group("events");
     g.throughput(Throughput::Elements(n_events));
     for kind in [BackendKind::Cpu, BackendKind::Cuda, BackendKind::Wgpu] {
-        let Ok(backend) = backend::open(kind, 1, None) else {
-            eprintln!("events/{kind}: backend unavailable, skipped");
-            continue;
+        let backend = match backend::open(kind, 1, None) {
+            Ok(b) => b,
+            Err(why) => {
+                // Says why, e.g. "built without CUDA" in a --no-default-features build.
+                eprintln!("events/{kind}: backend unavailable ({why}), skipped");
+                continue;
+            }
         };
         g.bench_with_input(
             BenchmarkId::new("records_to_depth", kind),

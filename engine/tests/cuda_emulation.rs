@@ -3,6 +3,9 @@
 //! atomics), and `kernels/emu/harness.cpp` compares every kernel with a plain reference (ring
 //! wrap-around, carried depth, negative depths, both change-point modes, both histogram paths,
 //! interval sums). NVRTC proves the kernels compile; this proves what they compute.
+//!
+//! Only with the `cuda` feature: a build without it ships no CUDA kernels.
+#![cfg(feature = "cuda")]
 
 use std::path::Path;
 use std::process::Command;

@@ -3,11 +3,11 @@
 
 use rayon::prelude::*;
 
-use crate::backend::pairhmm::{pair_cost, PairBatch};
-use crate::backend::{
-    Backend, ContigDepth, DeviceInfo, EventBatch, HistChunk, IntervalSum, ReduceSpec, Reduced,
+use crate::backend::depth::{
+    quantize_bin, ContigDepth, CoverageOps, EventBatch, HistChunk, IntervalSum, ReduceSpec, Reduced,
 };
-use crate::coverage::stats::quantize_bin;
+use crate::backend::pairhmm::{pair_cost, PairBatch, PairHmmOps};
+use crate::backend::{Backend, DeviceInfo};
 use crate::error::Result;
 
 pub struct CpuBackend {
@@ -42,14 +42,23 @@ impl Backend for CpuBackend {
     fn device(&self) -> String {
         format!("{} CPU thread(s)", self.threads)
     }
+    fn coverage(&self) -> &dyn CoverageOps {
+        self
+    }
+    fn pairhmm(&self) -> &dyn PairHmmOps {
+        self
+    }
+}
+
+impl CoverageOps for CpuBackend {
     fn begin_contig(&self, len: usize) -> Result<Box<dyn ContigDepth>> {
         Ok(Box::new(ChunkedDepth::new(len)))
     }
+}
+
+impl PairHmmOps for CpuBackend {
     fn pair_costs(&self, batch: &PairBatch) -> Result<Vec<u32>> {
-        batch.validate().map_err(|m| crate::error::Error::Backend {
-            backend: "cpu".into(),
-            msg: m,
-        })?;
+        batch.validate().map_err(|e| e.into_error("cpu"))?;
         // Pieces of pairs on the caller's pool; each piece reuses one DP row.
         let n = batch.n_pairs();
         let piece = 64;
@@ -278,7 +287,7 @@ mod tests {
 
     #[test]
     fn cpu_pair_costs_match_reference() {
-        crate::backend::pairhmm::testing::check_pair_costs(&CpuBackend::new(2));
+        testing::check_pair_costs(&CpuBackend::new(2));
     }
 
     #[test]

@@ -10,15 +10,39 @@
 //! (the per-base file's runs), a depth histogram, per-interval sums and threshold counts, and the
 //! change points of the quantize bin.
 
+//! A backend is two sets of operations, each a trait with a CPU, a CUDA and a wgpu
+//! implementation and one test body in `testing` that every implementation passes:
+//! - [`depth::CoverageOps`]: the coverage kernels above (types in [`depth`]);
+//! - [`pairhmm::PairHmmOps`]: the read × haplotype costs of `kasane call`.
+//!
+//! The CUDA and wgpu backends are Cargo features (`cuda`, `wgpu`, both default); without one,
+//! a stand-in of the same name says "built without ..." wherever the backend would start.
+
 pub mod cpu;
+#[cfg(feature = "cuda")]
 pub mod cuda;
+pub mod depth;
+pub mod error;
 pub mod pairhmm;
+mod stand_in;
+#[cfg(feature = "wgpu")]
 pub mod wgpu;
 pub mod window;
 
+#[cfg(not(feature = "cuda"))]
+pub use stand_in::cuda;
+#[cfg(not(feature = "wgpu"))]
+pub use stand_in::wgpu;
+
 use std::fmt;
 
-use crate::error::{Error, Result};
+pub use depth::{
+    quantize_bin, ContigDepth, CoverageOps, EventBatch, HistChunk, IntervalSum, ReduceSpec, Reduced,
+};
+pub use error::BackendError;
+pub use pairhmm::PairHmmOps;
+
+use crate::error::Result;
 
 /// What the user asked for with `--backend`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -45,134 +69,35 @@ impl fmt::Display for BackendKind {
     }
 }
 
-/// Depth events of one contig: each start adds one to the depth from that position on, each
-/// end removes one. Positions are clamped to the contig length by the caller, so they lie in
-/// `[0, len]`.
-#[derive(Default, Clone, Debug)]
-pub struct EventBatch {
-    pub starts: Vec<u32>,
-    pub ends: Vec<u32>,
-}
-
-impl EventBatch {
-    pub fn len(&self) -> usize {
-        self.starts.len() + self.ends.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.starts.is_empty() && self.ends.is_empty()
-    }
-    pub fn clear(&mut self) {
-        self.starts.clear();
-        self.ends.clear();
-    }
-}
-
-/// What to compute from the final depths of a stretch `[from, to)`.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ReduceSpec<'a> {
-    /// Change points of depth ([`Reduced::runs`]).
-    pub runs: bool,
-    /// Depth histogram ([`Reduced::hist`]).
-    pub hist: bool,
-    /// Intervals `[start, end)` in contig coordinates; each is clipped to the stretch and
-    /// summarised in [`Reduced::intervals`] (one entry per interval, in this order).
-    pub intervals: &'a [(u64, u64)],
-    /// Depths to count bases at or above, per interval (sorted ascending).
-    pub thresholds: &'a [u32],
-    /// Quantize bin edges (sorted, as `-q` parses them): asks for [`Reduced::qruns`].
-    pub quantize: Option<&'a [i64]>,
-}
-
-/// Exact histogram of a stretch: `counts[i]` bases have depth `min + i`. Empty when the
-/// stretch is.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct HistChunk {
-    pub min: i32,
-    pub counts: Vec<u64>,
-}
-
-/// Integer summary of one interval's bases inside the stretch. Depths are compared as `u32`
-/// for min and max (mosdepth keeps them unsigned), and summed as `i64`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IntervalSum {
-    pub len: u64,
-    pub sum: i64,
-    pub min: u32,
-    pub max: u32,
-    /// Bases with depth `>= thresholds[k]`, per threshold.
-    pub above: Vec<u64>,
-}
-
-impl IntervalSum {
-    pub fn empty(thresholds: usize) -> Self {
-        IntervalSum {
-            len: 0,
-            sum: 0,
-            min: u32::MAX,
-            max: 0,
-            above: vec![0; thresholds],
-        }
-    }
-
-    pub fn merge(&mut self, o: &IntervalSum) {
-        self.len += o.len;
-        self.sum = self.sum.wrapping_add(o.sum);
-        self.min = self.min.min(o.min);
-        self.max = self.max.max(o.max);
-        for (a, b) in self.above.iter_mut().zip(&o.above) {
-            *a += b;
-        }
-    }
-}
-
-/// The reductions of `[from, to)` that a [`ReduceSpec`] asked for.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Reduced {
-    pub from: usize,
-    pub to: usize,
-    /// `(position, depth)` where depth differs from the base before, in order. `from` is always
-    /// listed (when the stretch is not empty), so the depth at any position of the stretch is
-    /// that of the last entry at or before it.
-    pub runs: Vec<(u32, i32)>,
-    pub hist: HistChunk,
-    pub intervals: Vec<IntervalSum>,
-    /// `(position, bin)` where the quantize bin (as [`quantize_bin`] gives it, -1 outside
-    /// every bin) differs from the base before; `from` is always listed.
-    ///
-    /// [`quantize_bin`]: crate::coverage::stats::quantize_bin
-    pub qruns: Vec<(u32, i32)>,
-}
-
-/// A contig's depth being accumulated on a backend.
-pub trait ContigDepth: Send {
-    /// Applies a batch of events (scatter-add into the difference array). Events may fall
-    /// anywhere in `[done, len]`, where `done` is where the last [`reduce`](Self::reduce)
-    /// stopped.
-    fn add_events(&mut self, batch: &EventBatch) -> Result<()>;
-    /// Final depths of `[done, to)` (`to` at most `len + 1`; the base at `len` exists, as in
-    /// mosdepth, and is normally 0), reduced as `spec` asks. The caller promises that no later
-    /// event falls before `to`. The backend may free what lies before `to`.
-    fn reduce(&mut self, to: usize, spec: &ReduceSpec) -> Result<Reduced>;
-}
-
+/// A compute backend: its coverage and pair-HMM operations.
 pub trait Backend: Send + Sync {
     /// Short name (`cpu`, `cuda`, `wgpu`).
     fn name(&self) -> &'static str;
     /// The device, as shown to users and recorded with outputs.
     fn device(&self) -> String;
-    /// Starts accumulating depth over a contig of `len` bases.
-    fn begin_contig(&self, len: usize) -> Result<Box<dyn ContigDepth>>;
+    /// The coverage operations.
+    fn coverage(&self) -> &dyn CoverageOps;
+    /// The pair-HMM operation of `kasane call`.
+    fn pairhmm(&self) -> &dyn PairHmmOps;
+
+    /// Starts accumulating depth over a contig of `len` bases
+    /// ([`CoverageOps::begin_contig`]).
+    fn begin_contig(&self, len: usize) -> Result<Box<dyn ContigDepth>> {
+        self.coverage().begin_contig(len)
+    }
     /// Read × haplotype alignment costs of `kasane call`, one per pair of the batch, exactly
-    /// as [`pairhmm::reference_costs`] computes them.
-    fn pair_costs(&self, batch: &pairhmm::PairBatch) -> Result<Vec<u32>>;
+    /// as [`pairhmm::reference_costs`] computes them ([`PairHmmOps::pair_costs`]).
+    fn pair_costs(&self, batch: &pairhmm::PairBatch) -> Result<Vec<u32>> {
+        self.pairhmm().pair_costs(batch)
+    }
 }
 
 /// What `kasane backends` prints for one backend.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct BackendInfo {
     pub kind: BackendKind,
     /// `Ok(description of device, memory, driver)` or `Err(why it cannot start)`.
-    pub status: std::result::Result<DeviceInfo, String>,
+    pub status: std::result::Result<DeviceInfo, BackendError>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -224,10 +149,7 @@ pub fn open(
     threads: usize,
     input_bytes: Option<u64>,
 ) -> Result<Box<dyn Backend>> {
-    let fail = |kind: BackendKind, msg: String| Error::Backend {
-        backend: kind.to_string(),
-        msg,
-    };
+    let fail = |kind: BackendKind, e: BackendError| e.into_error(&kind.to_string());
     match kind {
         BackendKind::Cpu => Ok(Box::new(cpu::CpuBackend::new(threads))),
         BackendKind::Cuda => cuda::CudaBackend::open()
@@ -251,7 +173,59 @@ pub fn open(
     }
 }
 
-/// Checks a backend against the CPU reference on one contig's events; shared by every
-/// backend's tests so they all assert the same things.
+/// The test bodies every implementation of each operation passes.
 #[cfg(test)]
 pub mod testing;
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    /// Every source file of the backend, with its text.
+    fn sources() -> Vec<(PathBuf, String)> {
+        fn walk(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
+            for e in std::fs::read_dir(dir).expect("backend sources").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    let text = std::fs::read_to_string(&p).expect("read a source");
+                    out.push((p, text));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/backend"),
+            &mut out,
+        );
+        assert!(out.len() > 5, "backend sources not found");
+        out
+    }
+
+    /// `coverage` uses the backend's types; the backend must not use `coverage` back (it did,
+    /// for `quantize_bin`), so the two form no circle.
+    #[test]
+    fn backend_does_not_import_coverage() {
+        let needle = concat!("crate::", "coverage");
+        for (path, text) in sources() {
+            assert!(!text.contains(needle), "{} uses {needle}", path.display());
+        }
+    }
+
+    /// Backend errors are typed ([`super::BackendError`]), not strings.
+    #[test]
+    fn backend_errors_are_typed_not_strings() {
+        let needle = concat!(", ", "String>");
+        for (path, text) in sources() {
+            for (i, line) in text.lines().enumerate() {
+                assert!(
+                    !(line.contains("Result") && line.contains(needle)),
+                    "{}:{}: a string error: {line}",
+                    path.display(),
+                    i + 1
+                );
+            }
+        }
+    }
+}

@@ -24,6 +24,16 @@
 //! The DP keeps one row (over the haplotype) of the match, insertion and deletion states;
 //! devices give each pair a scratch stretch of `3 * (hap_len + 1)` words.
 
+use crate::backend::BackendError;
+use crate::error::Result;
+
+/// The pair-HMM half of a [`super::Backend`].
+pub trait PairHmmOps: Send + Sync {
+    /// Read × haplotype alignment costs, one per pair of the batch, exactly as
+    /// [`reference_costs`] computes them.
+    fn pair_costs(&self, batch: &PairBatch) -> Result<Vec<u32>>;
+}
+
 /// Saturation value of the DP: no real cost comes near it, and adding a penalty to it stays
 /// far below `u32::MAX`.
 pub const INF: u32 = 1 << 28;
@@ -65,16 +75,16 @@ impl PairBatch {
         3 * (self.items[2 * h + 1] as usize + 1)
     }
     /// Checks the indexes, so that devices can trust them.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), BackendError> {
         let n_items = self.items.len() / 2;
         for i in 0..n_items {
             let (o, l) = (self.items[2 * i] as usize, self.items[2 * i + 1] as usize);
             if o + l > self.seqs.len() {
-                return Err(format!("item {i} runs past the sequences"));
+                return Err(BackendError::ItemPastSequences(i));
             }
         }
         if self.pairs.iter().any(|&i| i as usize >= n_items) {
-            return Err("a pair names a missing item".into());
+            return Err(BackendError::PairMissingItem);
         }
         Ok(())
     }
@@ -177,89 +187,6 @@ pub fn launches(b: &PairBatch, max_words: usize) -> Vec<(usize, usize, Vec<u32>)
 }
 
 #[cfg(test)]
-pub mod testing {
-    //! One check for every backend: random reads against mutated haplotypes.
-    use super::*;
-    use crate::backend::Backend;
-
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self, m: u64) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0 % m.max(1)
-        }
-    }
-
-    pub fn random_batch(seed: u64, n_haps: usize, reads_per_hap: usize) -> PairBatch {
-        let mut rng = Rng(seed | 1);
-        let mut b = PairBatch {
-            gap_ext: 10,
-            ..Default::default()
-        };
-        let mut haps = Vec::new();
-        for _ in 0..n_haps {
-            let len = 1 + rng.next(300) as usize;
-            let words: Vec<u32> = (0..len)
-                .map(|_| {
-                    let code = if rng.next(50) == 0 { 4 } else { rng.next(4) };
-                    code as u32 | ((15 + rng.next(40)) as u32) << 8
-                })
-                .collect();
-            haps.push((b.push_item(&words), words));
-        }
-        let mut reads = Vec::new();
-        for (_, hap) in &haps {
-            for _ in 0..reads_per_hap {
-                let s = rng.next(hap.len() as u64) as usize;
-                let e = (s + rng.next(200) as usize).min(hap.len());
-                let mut words = Vec::new();
-                for w in &hap[s..e] {
-                    match rng.next(30) {
-                        0 => {}
-                        1 => {
-                            words.push(w & 0xff | 30 << 8 | 45 << 16);
-                            words.push(rng.next(5) as u32 | 20 << 8 | 30 << 16);
-                        }
-                        2 => words.push(
-                            rng.next(4) as u32
-                                | (rng.next(41) as u32) << 8
-                                | (10 + rng.next(50) as u32) << 16,
-                        ),
-                        _ => words.push(
-                            w & 0xff
-                                | (rng.next(41) as u32) << 8
-                                | (10 + rng.next(50) as u32) << 16,
-                        ),
-                    }
-                }
-                reads.push(b.push_item(&words));
-            }
-        }
-        for &r in &reads {
-            for (h, _) in &haps {
-                if rng.next(3) > 0 {
-                    b.push_pair(r, *h);
-                }
-            }
-        }
-        b
-    }
-
-    pub fn check_pair_costs(backend: &dyn Backend) {
-        for (seed, nh, nr) in [(1u64, 1usize, 1usize), (7, 5, 8), (99, 12, 20)] {
-            let b = random_batch(seed, nh, nr);
-            let want = reference_costs(&b);
-            let got = backend.pair_costs(&b).expect("pair_costs");
-            assert_eq!(got, want, "{}: seed {seed}", backend.name());
-        }
-        let empty = PairBatch::default();
-        assert!(backend.pair_costs(&empty).expect("empty").is_empty());
-    }
-}
-
-#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -307,7 +234,7 @@ mod tests {
 
     #[test]
     fn launches_cover_every_pair() {
-        let b = testing::random_batch(5, 6, 10);
+        let b = crate::backend::testing::random_batch(5, 6, 10);
         let l = launches(&b, 2000);
         assert_eq!(l.first().map(|x| x.0), Some(0));
         assert_eq!(l.last().map(|x| x.1), Some(b.n_pairs()));

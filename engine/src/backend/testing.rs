@@ -1,7 +1,12 @@
-//! One test body for every backend: random events, reduced in uneven steps with every kind of
-//! request, must give exactly what the CPU reference gives on a naive prefix sum.
+//! One test body per operation, run on every backend (cpu, cuda, wgpu, and the window logic
+//! over an emulated device):
+//! - coverage ([`check_backend`]): random events, reduced in uneven steps with every kind of
+//!   request, must give exactly what the CPU reference gives on a naive prefix sum;
+//! - pair-HMM ([`check_pair_costs`]): random reads against mutated haplotypes must cost
+//!   exactly what [`reference_costs`] says.
 
 use super::cpu::reduce_depths;
+use super::pairhmm::{reference_costs, PairBatch};
 use super::{Backend, EventBatch, ReduceSpec};
 
 struct Rng(u64);
@@ -34,7 +39,8 @@ fn reads(rng: &mut Rng, len: u64, n: usize, max_span: u64) -> Vec<(u32, u32)> {
         .collect()
 }
 
-/// Runs `backend` over several contigs and compares every reduction with the reference.
+/// Runs `backend`'s coverage operations over several contigs and compares every reduction
+/// with the reference.
 pub fn check_backend(backend: &dyn Backend) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let cases: [(u64, usize, u64); 5] = [
@@ -60,7 +66,10 @@ pub fn check_backend(backend: &dyn Backend) {
             acc += *v;
             *v = acc;
         }
-        let mut c = backend.begin_contig(len as usize).expect("begin_contig");
+        let mut c = backend
+            .coverage()
+            .begin_contig(len as usize)
+            .expect("begin_contig");
         let mut done = 0usize;
         let mut next = 0usize;
         let mut step = 0;
@@ -130,4 +139,77 @@ pub fn check_backend(backend: &dyn Backend) {
             step += 1;
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pair-HMM
+
+/// Random haplotypes (some N, varied gap opens) and reads drawn from them with errors.
+pub fn random_batch(seed: u64, n_haps: usize, reads_per_hap: usize) -> PairBatch {
+    let mut rng = Rng(seed | 1);
+    let mut b = PairBatch {
+        gap_ext: 10,
+        ..Default::default()
+    };
+    let mut haps = Vec::new();
+    for _ in 0..n_haps {
+        let len = 1 + rng.next(300) as usize;
+        let words: Vec<u32> = (0..len)
+            .map(|_| {
+                let code = if rng.next(50) == 0 { 4 } else { rng.next(4) };
+                code as u32 | ((15 + rng.next(40)) as u32) << 8
+            })
+            .collect();
+        haps.push((b.push_item(&words), words));
+    }
+    let mut reads = Vec::new();
+    for (_, hap) in &haps {
+        for _ in 0..reads_per_hap {
+            let s = rng.next(hap.len() as u64) as usize;
+            let e = (s + rng.next(200) as usize).min(hap.len());
+            let mut words = Vec::new();
+            for w in &hap[s..e] {
+                match rng.next(30) {
+                    0 => {}
+                    1 => {
+                        words.push(w & 0xff | 30 << 8 | 45 << 16);
+                        words.push(rng.next(5) as u32 | 20 << 8 | 30 << 16);
+                    }
+                    2 => words.push(
+                        rng.next(4) as u32
+                            | (rng.next(41) as u32) << 8
+                            | (10 + rng.next(50) as u32) << 16,
+                    ),
+                    _ => words.push(
+                        w & 0xff | (rng.next(41) as u32) << 8 | (10 + rng.next(50) as u32) << 16,
+                    ),
+                }
+            }
+            reads.push(b.push_item(&words));
+        }
+    }
+    for &r in &reads {
+        for (h, _) in &haps {
+            if rng.next(3) > 0 {
+                b.push_pair(r, *h);
+            }
+        }
+    }
+    b
+}
+
+/// Runs `backend`'s pair-HMM on random batches and compares every cost with the reference.
+pub fn check_pair_costs(backend: &dyn Backend) {
+    for (seed, nh, nr) in [(1u64, 1usize, 1usize), (7, 5, 8), (99, 12, 20)] {
+        let b = random_batch(seed, nh, nr);
+        let want = reference_costs(&b);
+        let got = backend.pairhmm().pair_costs(&b).expect("pair_costs");
+        assert_eq!(got, want, "{}: seed {seed}", backend.name());
+    }
+    let empty = PairBatch::default();
+    assert!(backend
+        .pairhmm()
+        .pair_costs(&empty)
+        .expect("empty")
+        .is_empty());
 }

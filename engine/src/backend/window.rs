@@ -4,9 +4,11 @@
 //! points, histogram, interval sums) and handling stretches of constant depth on the host.
 
 use crate::backend::cpu::reduce_depths;
-use crate::backend::{ContigDepth, EventBatch, HistChunk, IntervalSum, ReduceSpec, Reduced};
-use crate::coverage::stats::quantize_bin;
-use crate::error::{Error, Result};
+use crate::backend::depth::{
+    quantize_bin, ContigDepth, EventBatch, HistChunk, IntervalSum, ReduceSpec, Reduced,
+};
+use crate::backend::error::{BackendError, BackendResult};
+use crate::error::Result;
 
 /// Positions per scan tile (the kernels' block size times items per thread).
 pub const TILE: usize = 4096;
@@ -98,12 +100,12 @@ pub trait Device: Send {
     /// Ring size (a power of two, a multiple of [`TILE`]).
     fn window(&self) -> usize;
     /// Scatter-adds `events` (`n_starts` starts, then ends) into the ring.
-    fn scatter(&mut self, events: &[u32], n_starts: usize) -> Result<()>;
+    fn scatter(&mut self, events: &[u32], n_starts: usize) -> BackendResult<()>;
     /// The quantize edges and thresholds of the coming `reduce` (`q` may be empty).
-    fn set_params(&mut self, q: &[i64], thresholds: &[u32]) -> Result<()>;
+    fn set_params(&mut self, q: &[i64], thresholds: &[u32]) -> BackendResult<()>;
     /// Final depths of the `n` positions from ring slot `base`, zeroing the slots: the
     /// current piece, which the calls below reduce.
-    fn scan(&mut self, base: u32, n: usize) -> Result<()>;
+    fn scan(&mut self, base: u32, n: usize) -> BackendResult<()>;
     /// Change points of the piece's depth, or of its quantize bin (`quantize`), positions
     /// starting at `from`.
     fn change_points(
@@ -112,15 +114,15 @@ pub trait Device: Send {
         n: usize,
         first: bool,
         quantize: bool,
-    ) -> Result<Vec<(u32, i32)>>;
+    ) -> BackendResult<Vec<(u32, i32)>>;
     /// The piece's smallest and largest depth.
-    fn minmax(&mut self) -> Result<(i32, i32)>;
+    fn minmax(&mut self) -> BackendResult<(i32, i32)>;
     /// Counts of depths `lo .. lo + nbins` over the piece.
-    fn hist(&mut self, n: usize, lo: i32, nbins: usize) -> Result<Vec<u32>>;
+    fn hist(&mut self, n: usize, lo: i32, nbins: usize) -> BackendResult<Vec<u32>>;
     /// Sums of segments (pairs of offsets into the piece), `4 + thresholds` words each.
-    fn interval_sums(&mut self, segs: &[u32], nthr: usize) -> Result<Vec<u32>>;
+    fn interval_sums(&mut self, segs: &[u32], nthr: usize) -> BackendResult<Vec<u32>>;
     /// The running depth after the last piece scanned.
-    fn carry(&mut self) -> Result<i32>;
+    fn carry(&mut self) -> BackendResult<i32>;
 }
 
 /// The window logic of a contig over a [`Device`].
@@ -143,13 +145,6 @@ pub struct Contig<D: Device> {
 }
 
 impl<D: Device> Contig<D> {
-    fn err(&self, msg: impl Into<String>) -> Error {
-        Error::Backend {
-            backend: self.dev.backend_name().into(),
-            msg: msg.into(),
-        }
-    }
-
     pub fn new(dev: D, len1: usize) -> Self {
         Contig {
             w: dev.window(),
@@ -166,7 +161,7 @@ impl<D: Device> Contig<D> {
     }
 
     /// Uploads the pending events the window now reaches.
-    fn flush_pending(&mut self) -> Result<()> {
+    fn flush_pending(&mut self) -> BackendResult<()> {
         let horizon = self.done + self.w;
         if self.pending_min >= horizon {
             return Ok(());
@@ -203,7 +198,7 @@ impl<D: Device> Contig<D> {
     }
 
     /// The running depth at `done`, read from the device if the host does not know it.
-    fn host_carry(&mut self) -> Result<i32> {
+    fn host_carry(&mut self) -> BackendResult<i32> {
         if let Some(c) = self.carry {
             return Ok(c);
         }
@@ -240,7 +235,7 @@ impl<D: Device> Contig<D> {
         first: bool,
         spec: &ReduceSpec,
         acc: &mut Acc,
-    ) -> Result<()> {
+    ) -> BackendResult<()> {
         let n = e - b;
         self.dev.scan((b & (self.w - 1)) as u32, n)?;
         self.carry = None;
@@ -259,9 +254,7 @@ impl<D: Device> Contig<D> {
             } else {
                 let nbins = (hi as i64 - lo as i64 + 1) as u64;
                 if nbins > MAX_BINS {
-                    return Err(self.err(format!(
-                        "depths range from {lo} to {hi}: too wide for a histogram"
-                    )));
+                    return Err(BackendError::HistogramTooWide { lo, hi });
                 }
                 let counts = self.dev.hist(n, lo, nbins as usize)?;
                 hist_add(
@@ -291,7 +284,7 @@ impl<D: Device> Contig<D> {
                 let stride = 4 + nthr;
                 let res = self.dev.interval_sums(&segs, nthr)?;
                 if res.len() != owner.len() * stride {
-                    return Err(self.err("internal: interval sums of the wrong size"));
+                    return Err(BackendError::Internal("interval sums of the wrong size"));
                 }
                 for (j, &i) in owner.iter().enumerate() {
                     let r = &res[j * stride..(j + 1) * stride];
@@ -312,11 +305,23 @@ impl<D: Device> Contig<D> {
 
 impl<D: Device> ContigDepth for Contig<D> {
     fn add_events(&mut self, batch: &EventBatch) -> Result<()> {
+        self.add(batch)
+            .map_err(|e| e.into_error(self.dev.backend_name()))
+    }
+
+    fn reduce(&mut self, to: usize, spec: &ReduceSpec) -> Result<Reduced> {
+        self.reduce_to(to, spec)
+            .map_err(|e| e.into_error(self.dev.backend_name()))
+    }
+}
+
+impl<D: Device> Contig<D> {
+    /// [`ContigDepth::add_events`].
+    fn add(&mut self, batch: &EventBatch) -> BackendResult<()> {
         if batch.is_empty() {
             return Ok(());
         }
         let (done, horizon, len1) = (self.done, self.done + self.w, self.len1);
-        let name = self.dev.backend_name();
         self.staging.clear();
         let mut max = self.dev_max;
         let mut n_starts = 0;
@@ -327,9 +332,9 @@ impl<D: Device> ContigDepth for Contig<D> {
             for &p in list {
                 let pu = p as usize;
                 if pu >= len1 {
-                    return Err(Error::Backend {
-                        backend: name.into(),
-                        msg: format!("event at {p} past the contig's end ({})", len1 - 1),
+                    return Err(BackendError::EventPastEnd {
+                        pos: p,
+                        last: len1 - 1,
                     });
                 }
                 if pu < done {
@@ -355,14 +360,15 @@ impl<D: Device> ContigDepth for Contig<D> {
         self.dev.scatter(&self.staging, n_starts)
     }
 
-    fn reduce(&mut self, to: usize, spec: &ReduceSpec) -> Result<Reduced> {
+    /// [`ContigDepth::reduce`].
+    fn reduce_to(&mut self, to: usize, spec: &ReduceSpec) -> BackendResult<Reduced> {
         let from = self.done;
         let to = to.min(self.len1);
         if to <= from {
             return Ok(reduce_depths(from, &[], spec));
         }
         if spec.quantize.is_some_and(|q| q.is_empty()) {
-            return Err(self.err("quantize: no bin edges"));
+            return Err(BackendError::NoQuantizeEdges);
         }
         let thresholds = if spec.intervals.is_empty() {
             &[][..]
@@ -412,7 +418,8 @@ impl<D: Device> ContigDepth for Contig<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Backend;
+    use crate::backend::pairhmm::{PairBatch, PairHmmOps};
+    use crate::backend::{Backend, CoverageOps};
 
     /// The device of [`Contig`] emulated on the host, as the kernels compute (checked against
     /// the kernels themselves only on a GPU): drives the window logic through the shared
@@ -450,7 +457,7 @@ mod tests {
         fn window(&self) -> usize {
             self.w
         }
-        fn scatter(&mut self, events: &[u32], n_starts: usize) -> Result<()> {
+        fn scatter(&mut self, events: &[u32], n_starts: usize) -> BackendResult<()> {
             for (i, &p) in events.iter().enumerate() {
                 let slot = p as usize & (self.w - 1);
                 assert!(
@@ -463,12 +470,12 @@ mod tests {
             }
             Ok(())
         }
-        fn set_params(&mut self, q: &[i64], thresholds: &[u32]) -> Result<()> {
+        fn set_params(&mut self, q: &[i64], thresholds: &[u32]) -> BackendResult<()> {
             self.q = q.to_vec();
             self.thr = thresholds.to_vec();
             Ok(())
         }
-        fn scan(&mut self, base: u32, n: usize) -> Result<()> {
+        fn scan(&mut self, base: u32, n: usize) -> BackendResult<()> {
             assert!(n >= 1 && n <= self.w);
             let carry_in = self.state[0];
             let mut acc = carry_in;
@@ -492,7 +499,7 @@ mod tests {
             n: usize,
             first: bool,
             quantize: bool,
-        ) -> Result<Vec<(u32, i32)>> {
+        ) -> BackendResult<Vec<(u32, i32)>> {
             let f = |v: i32| {
                 if quantize {
                     quantize_bin(v as i64, &self.q) as i32
@@ -514,17 +521,17 @@ mod tests {
             }
             Ok(out)
         }
-        fn minmax(&mut self) -> Result<(i32, i32)> {
+        fn minmax(&mut self) -> BackendResult<(i32, i32)> {
             Ok(self.minmax)
         }
-        fn hist(&mut self, n: usize, lo: i32, nbins: usize) -> Result<Vec<u32>> {
+        fn hist(&mut self, n: usize, lo: i32, nbins: usize) -> BackendResult<Vec<u32>> {
             let mut c = vec![0u32; nbins];
             for &d in &self.depth[..n] {
                 c[(d as u32).wrapping_sub(lo as u32) as usize] += 1;
             }
             Ok(c)
         }
-        fn interval_sums(&mut self, segs: &[u32], nthr: usize) -> Result<Vec<u32>> {
+        fn interval_sums(&mut self, segs: &[u32], nthr: usize) -> BackendResult<Vec<u32>> {
             assert_eq!(nthr, self.thr.len());
             let mut out = Vec::new();
             for s in segs.chunks(2) {
@@ -540,7 +547,7 @@ mod tests {
             }
             Ok(out)
         }
-        fn carry(&mut self) -> Result<i32> {
+        fn carry(&mut self) -> BackendResult<i32> {
             Ok(self.state[0])
         }
     }
@@ -555,11 +562,23 @@ mod tests {
         fn device(&self) -> String {
             "host emulation".into()
         }
+        fn coverage(&self) -> &dyn CoverageOps {
+            self
+        }
+        fn pairhmm(&self) -> &dyn PairHmmOps {
+            self
+        }
+    }
+
+    impl CoverageOps for EmuBackend {
         fn begin_contig(&self, len: usize) -> Result<Box<dyn ContigDepth>> {
             let w = self.0.unwrap_or_else(|| window_for(len + 1));
             Ok(Box::new(Contig::new(EmuDevice::new(w), len + 1)))
         }
-        fn pair_costs(&self, batch: &crate::backend::pairhmm::PairBatch) -> Result<Vec<u32>> {
+    }
+
+    impl PairHmmOps for EmuBackend {
+        fn pair_costs(&self, batch: &PairBatch) -> Result<Vec<u32>> {
             Ok(crate::backend::pairhmm::reference_costs(batch))
         }
     }

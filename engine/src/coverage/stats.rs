@@ -267,22 +267,8 @@ pub fn quantize_labels(q: &[i64], env: &dyn Fn(&str) -> Option<String>) -> Vec<S
         .collect()
 }
 
-/// Index of the bin holding `v`, or -1 outside all bins (mosdepth's linear search).
-#[inline]
-pub fn quantize_bin(v: i64, q: &[i64]) -> i64 {
-    if v < q[0] || v > q[q.len() - 1] {
-        return -1;
-    }
-    for (i, &b) in q.iter().enumerate() {
-        if b > v {
-            return i as i64 - 1;
-        }
-        if b == v {
-            return i as i64;
-        }
-    }
-    q.len() as i64 - 1
-}
+/// Moved to the backend (the kernels compute it), re-exported for the coverage code.
+pub use crate::backend::depth::quantize_bin;
 
 #[cfg(test)]
 mod tests {
