@@ -691,8 +691,8 @@ struct Case {
     problem_lines: Option<String>,
 }
 
-/// What went wrong with one run (empty: nothing).
-fn judge(case: &Case, dir: &Path) -> Result<(), String> {
+/// The exit code of one clean run (0, or 1 with a clean error), else what went wrong.
+fn judge(case: &Case, dir: &Path) -> Result<i32, String> {
     let out_dir = dir.join("out");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kasane"));
     cmd.current_dir(dir)
@@ -794,7 +794,7 @@ fn judge(case: &Case, dir: &Path) -> Result<(), String> {
             return Err(format!("output left after a failure: {left:?} ({last})"));
         }
     }
-    Ok(())
+    Ok(code)
 }
 
 /// Every file (not folder) under `d`.
@@ -862,7 +862,8 @@ fn fuzz(target: &str, make: impl Fn(&mut Rng, u64) -> (String, Case)) {
     let iters = iterations();
     let seed = seed();
     let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut clean = [0u64; 2];
+    // Runs that succeeded, failed cleanly, failed wrongly.
+    let mut clean = [0u64; 3];
     for iter in 0..iters {
         let mut r = rng_for(target, iter);
         let (what, case) = make(&mut r, iter);
@@ -874,9 +875,9 @@ fn fuzz(target: &str, make: impl Fn(&mut Rng, u64) -> (String, Case)) {
             std::fs::write(dir.join("in").join(name), bytes).unwrap();
         }
         match judge(&case, dir) {
-            Ok(()) => clean[0] += 1,
+            Ok(code) => clean[code as usize] += 1,
             Err(why) => {
-                clean[1] += 1;
+                clean[2] += 1;
                 let cmd = case.args[0].clone();
                 let seen = found.entry(kind(&cmd, &why)).or_default();
                 let mut line = format!("seed {seed} iter {iter}: {what}: {why}");
@@ -904,14 +905,14 @@ fn fuzz(target: &str, make: impl Fn(&mut Rng, u64) -> (String, Case)) {
         }
     }
     eprintln!(
-        "fuzz {target}: seed {seed}, {iters} iterations, {} fine, {} failed",
-        clean[0], clean[1]
+        "fuzz {target}: seed {seed}, {iters} iterations: {} succeeded, {} clean errors, {} failed",
+        clean[0], clean[1], clean[2]
     );
     if !found.is_empty() {
         let mut msg = format!(
             "fuzz {target}: {} distinct failure(s) in {} of {iters} runs (KASANE_FUZZ_SEED={seed}; replay with target/fuzz-failures/*/cmd.sh, KASANE=target/release/kasane):\n",
             found.len(),
-            clean[1]
+            clean[2]
         );
         for (k, v) in &found {
             msg.push_str(&format!("- {k}\n    {} run(s), first: {}\n", v.len(), v[0]));
@@ -955,10 +956,11 @@ fn alignment_cmd(iter: u64, name: &str, fasta: &str) -> Vec<String> {
     v.into_iter().map(String::from).collect()
 }
 
-/// A small BAM of reads copied from ref.fa (200 reads of 100 bp on chr1 and chr2), in `dir`.
+/// A small BAM of reads copied from ref.fa (200 reads of 100 bp on chr1 and chr2), made in
+/// `dir`; its bytes go into each case's folder, so that a saved failure replays alone.
 /// The FASTA targets call on it: a mutated reference then costs call little, where under
 /// sample.bam's 6100 reads a shifted reference makes every position a candidate (minutes).
-fn small_bam(dir: &Path) -> String {
+fn small_bam(dir: &Path) -> Vec<u8> {
     let text = String::from_utf8(read(&testdata("ref.fa"))).unwrap();
     let mut contigs: Vec<(String, Vec<u8>)> = Vec::new();
     for line in text.lines() {
@@ -986,7 +988,7 @@ fn small_bam(dir: &Path) -> String {
     let lens: Vec<(&str, usize)> = contigs.iter().map(|(n, s)| (n.as_str(), s.len())).collect();
     let path = dir.join("small.bam");
     write_bam(&path, &lens, "small", recs);
-    path.display().to_string()
+    read(&path)
 }
 
 fn ref_fa() -> String {
@@ -1129,7 +1131,8 @@ fn fuzz_fasta() {
     let fa = read(&testdata("ref.fa"));
     let fai = read(&testdata("ref.fa.fai"));
     let keep = tempfile::tempdir().unwrap();
-    let bam = small_bam(keep.path());
+    let small = small_bam(keep.path());
+    let bam = "in/small.bam";
     let long = testdata("long.bam").display().to_string();
     fuzz("fasta", |r, iter| {
         let mut d = fa.clone();
@@ -1140,7 +1143,7 @@ fn fuzz_fasta() {
                 mutate_bytes(d, 0, d.len(), r)
             }
         });
-        let mut inputs = vec![("x.fa".into(), d)];
+        let mut inputs = vec![("x.fa".into(), d), ("small.bam".into(), small.clone())];
         // With the original index half the time (offsets now wrong), else indexed in memory.
         if iter % 4 < 2 {
             inputs.push(("x.fa.fai".into(), fai.clone()));
@@ -1154,7 +1157,7 @@ fn fuzz_fasta() {
                 "in/x.fa",
                 "-o",
                 "out/c.vcf.gz",
-                &bam,
+                bam,
             ])
         } else {
             strings(&[
@@ -1182,7 +1185,8 @@ fn fuzz_fai() {
     let fa = read(&testdata("ref.fa"));
     let fai = read(&testdata("ref.fa.fai"));
     let keep = tempfile::tempdir().unwrap();
-    let bam = small_bam(keep.path());
+    let small = small_bam(keep.path());
+    let bam = "in/small.bam";
     let long = testdata("long.bam").display().to_string();
     fuzz("fai", |r, iter| {
         let mut d = fai.clone();
@@ -1196,7 +1200,7 @@ fn fuzz_fai() {
                 "in/x.fa",
                 "-o",
                 "out/c.vcf.gz",
-                &bam,
+                bam,
             ])
         } else {
             strings(&[
@@ -1211,7 +1215,11 @@ fn fuzz_fai() {
             ])
         };
         let case = Case {
-            inputs: vec![("x.fa".into(), fa.clone()), ("x.fa.fai".into(), d)],
+            inputs: vec![
+                ("x.fa".into(), fa.clone()),
+                ("x.fa.fai".into(), d),
+                ("small.bam".into(), small.clone()),
+            ],
             args,
             problem_lines: None,
         };
@@ -1315,7 +1323,7 @@ fn fuzz_layouts_parse_the_test_files() {
             args: args.clone(),
             problem_lines: None,
         };
-        judge(&case, tmp.path()).unwrap();
+        assert_eq!(judge(&case, tmp.path()), Ok(0), "{args:?}");
         assert!(
             !walk(&tmp.path().join("out")).is_empty(),
             "{args:?} wrote nothing"
