@@ -628,7 +628,10 @@ fn output_under_a_regular_file_names_it() {
     );
     assert_one_line_error(
         &o,
-        &[&format!("{} is a regular file, not a folder", s(&file))],
+        &[&format!(
+            "{}: exists and is a regular file, not a folder",
+            s(&file)
+        )],
     );
     assert_eq!(names(d.path()), ["file"]);
 }

@@ -353,7 +353,10 @@ fn output_folder_that_is_a_file_is_refused() {
     let out = tmp.path().join("out");
     std::fs::write(&out, "a file").unwrap();
     let wf = tmp.path().join("wf");
-    let want = format!("{}: exists and is not a folder", out.display());
+    let want = format!(
+        "{}: exists and is a regular file, not a folder",
+        out.display()
+    );
     for args in [
         vec!["run", s(&f)],
         vec!["plan", s(&f)],
@@ -387,7 +390,10 @@ fn output_folder_that_is_a_file_is_refused() {
         s(&res),
     ]);
     assert!(
-        e.contains(&format!("{}: exists and is not a folder", wf.display())),
+        e.contains(&format!(
+            "{}: exists and is a regular file, not a folder",
+            wf.display()
+        )),
         "{e}"
     );
     assert_eq!(std::fs::read_to_string(&wf).unwrap(), "a file");

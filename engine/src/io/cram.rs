@@ -17,6 +17,7 @@ use rust_htslib::htslib as hts;
 
 use crate::error::{Error, Result};
 use crate::io::bam::BamRecord;
+use crate::io::fasta::FastaReader;
 use crate::io::{CigarOp, Header, Reference, Visitor};
 
 /// htslib's `HTS_POS_MAX`: an iterator to the end of a contig.
@@ -105,28 +106,11 @@ fn quiet_htslib() {
     QUIET.call_once(|| unsafe { hts::hts_set_log_level(hts::htsLogLevel_HTS_LOG_OFF) });
 }
 
-/// Contig lengths from the reference's `.fai`.
-fn fai_lengths(fai: &Path) -> Result<HashMap<String, u64>> {
-    let text = std::fs::read_to_string(fai).map_err(|e| Error::io(fai, e))?;
-    let mut out = HashMap::new();
-    for (i, line) in text.lines().enumerate() {
-        let mut f = line.split('\t');
-        let (Some(name), Some(len)) = (f.next(), f.next()) else {
-            continue;
-        };
-        let len = len.parse::<u64>().map_err(|_| {
-            Error::format(
-                fai,
-                format!("line {}: length {len:?} is not a number", i + 1),
-            )
-        })?;
-        out.insert(name.to_string(), len);
-    }
-    Ok(out)
-}
-
 impl CramReader {
     pub fn open(path: &Path, reference: &Path, pool: Arc<rayon::ThreadPool>) -> Result<Self> {
+        // The reference check every input gets (a missing file, a link loop, a stale or
+        // impossible `.fai` named as such), before htslib reads bases through it.
+        let fasta = FastaReader::open(reference)?;
         let fai = {
             let mut s = reference.as_os_str().to_owned();
             s.push(".fai");
@@ -138,7 +122,11 @@ impl CramReader {
                 "reference FASTA has no .fai index; create one with `samtools faidx`",
             ));
         }
-        let fai_len = fai_lengths(&fai)?;
+        let fai_len: HashMap<&str, u64> = fasta
+            .contigs()
+            .iter()
+            .map(|e| (e.name.as_str(), e.len))
+            .collect();
         quiet_htslib();
         let cpath = c_path(path)?;
         let cref = c_path(reference)?;
@@ -172,7 +160,7 @@ impl CramReader {
         // htslib silently replaces a header length with the FASTA's (mosdepth then fails on
         // reads past the shorter end); a contig of two lengths means the wrong reference.
         for r in &header.refs {
-            if let Some(&len) = fai_len.get(&r.name) {
+            if let Some(&len) = fai_len.get(r.name.as_str()) {
                 if len != r.len {
                     return Err(Error::format(
                         path,

@@ -26,13 +26,19 @@ fn usage(msg: String) -> Error {
     Error::Usage(msg)
 }
 
+/// The one wording for "a folder was expected here", shared with the writers' errors.
+fn not_a_folder(path: &Path, m: &std::fs::Metadata) -> Error {
+    usage(format!(
+        "{}: exists and is {}, not a folder",
+        path.display(),
+        crate::error::file_kind(&m.file_type())
+    ))
+}
+
 /// An output folder must be a folder (or not exist yet).
 pub fn check_root(out: &Path) -> Result<()> {
     match std::fs::metadata(out) {
-        Ok(m) if !m.is_dir() => Err(usage(format!(
-            "{}: exists and is not a folder",
-            out.display()
-        ))),
+        Ok(m) if !m.is_dir() => Err(not_a_folder(out, &m)),
         _ => Ok(()),
     }
 }
@@ -70,12 +76,7 @@ pub fn dir_under(root: &Path, rel: &Path) -> Result<PathBuf> {
                     at.display()
                 )))
             }
-            Ok(m) if !m.is_dir() => {
-                return Err(usage(format!(
-                    "{}: exists and is not a folder",
-                    at.display()
-                )))
-            }
+            Ok(m) if !m.is_dir() => return Err(not_a_folder(&at, &m)),
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => match std::fs::create_dir(&at) {
                 Ok(()) => {}
