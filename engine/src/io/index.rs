@@ -60,8 +60,10 @@ pub fn first_offset(bam: &Path, tid: usize) -> Result<Option<u64>> {
         let mut r = Cursor { b: &data, at: 4 };
         let _min_shift = r.i32().ok_or_else(|| bad("short file"))?;
         let depth = r.i32().ok_or_else(|| bad("short file"))?.clamp(0, 20) as u64;
-        let l_aux = r.i32().ok_or_else(|| bad("short file"))?;
-        r.at += l_aux.max(0) as usize;
+        let l_aux = r
+            .count(1)
+            .ok_or_else(|| bad("short file or bad auxiliary length"))?;
+        r.skip(l_aux).ok_or_else(|| bad("short file"))?;
         let pseudo = (((1u64 << (3 * (depth + 1))) - 1) / 7 + 1) as u32;
         (
             r,
@@ -72,7 +74,8 @@ pub fn first_offset(bam: &Path, tid: usize) -> Result<Option<u64>> {
             },
         )
     };
-    scan_first_offset(&mut r, tid, layout).ok_or_else(|| bad("short file"))
+    scan_first_offset(&mut r, tid, layout)
+        .ok_or_else(|| bad("short file, or a count in it is wrong"))
 }
 
 /// How BAI and CSI lay out a contig's bins.
@@ -86,16 +89,20 @@ struct Layout {
 }
 
 /// The smallest chunk start among `tid`'s real bins; `None` only if the index is cut short.
+/// Counts are checked against the bytes left (each item's smallest size), so a corrupt count
+/// fails at once instead of looping over data that is not there; nothing is allocated by count.
 fn scan_first_offset(r: &mut Cursor, tid: usize, l: Layout) -> Option<Option<u64>> {
-    let n_ref = r.i32()?;
-    for t in 0..n_ref.max(0) as usize {
+    let bin_size = if l.loffset { 16 } else { 8 };
+    // A contig takes at least its bin count (and, in a BAI, its interval count).
+    let n_ref = r.count(if l.linear { 8 } else { 4 })?;
+    for t in 0..n_ref {
         let mut best: Option<u64> = None;
-        for _ in 0..r.i32()?.max(0) {
+        for _ in 0..r.count(bin_size)? {
             let bin = r.u32()?;
             if l.loffset {
                 r.u64()?;
             }
-            for _ in 0..r.i32()?.max(0) {
+            for _ in 0..r.count(16)? {
                 let beg = r.u64()?;
                 r.u64()?;
                 if bin != l.pseudo {
@@ -104,8 +111,8 @@ fn scan_first_offset(r: &mut Cursor, tid: usize, l: Layout) -> Option<Option<u64
             }
         }
         if l.linear {
-            let n_intv = r.i32()?;
-            r.at += 8 * n_intv.max(0) as usize;
+            let n_intv = r.count(8)?;
+            r.skip(8 * n_intv)?;
         }
         if t == tid {
             return Some(best);
@@ -121,9 +128,18 @@ struct Cursor<'a> {
 
 impl Cursor<'_> {
     fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
-        let s = self.b.get(self.at..self.at + N)?;
+        let s = self.b.get(self.at..self.at.checked_add(N)?)?;
         self.at += N;
         s.try_into().ok()
+    }
+    /// A non-negative count of items of at least `size` bytes each that fit in what is left.
+    fn count(&mut self, size: usize) -> Option<usize> {
+        let n = usize::try_from(self.i32()?).ok()?;
+        (n.checked_mul(size)? <= self.b.len().saturating_sub(self.at)).then_some(n)
+    }
+    fn skip(&mut self, n: usize) -> Option<()> {
+        let at = self.at.checked_add(n)?;
+        (at <= self.b.len()).then(|| self.at = at)
     }
     fn i32(&mut self) -> Option<i32> {
         self.take::<4>().map(i32::from_le_bytes)
@@ -147,8 +163,16 @@ pub fn inflate_all(raw: &[u8]) -> Option<Vec<u8>> {
             return None;
         }
         let bsize = u16::from_le_bytes([h[16], h[17]]) as usize + 1;
+        // A block holds its 18-byte header and 8-byte trailer; its data inflates to at most
+        // 64 KiB, so the output is bounded by the file's size, not by a field in it.
+        if bsize < 26 {
+            return None;
+        }
         let block = raw.get(at..at + bsize)?;
         let isize = u32::from_le_bytes(block[bsize - 4..].try_into().ok()?) as usize;
+        if isize > 65536 {
+            return None;
+        }
         let start = out.len();
         out.resize(start + isize, 0);
         let n = d
