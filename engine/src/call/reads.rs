@@ -230,6 +230,7 @@ impl Visitor for Collect<'_> {
             .filter(|c| c.consumes_query())
             .map(|c| c.len as usize)
             .sum();
+        // BAM records were checked by the decoder already (same message); this guards CRAM.
         if qlen != seq.len() {
             return Err(Error::format(
                 &self.src.path,

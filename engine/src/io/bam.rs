@@ -14,6 +14,10 @@ pub const FLAG_READ2: u16 = 0x80;
 pub const FLAG_SECONDARY: u16 = 0x100;
 pub const FLAG_SUPPLEMENTARY: u16 = 0x800;
 
+// Record and header lengths are 32-bit values added up in `usize`: with 64 bits no sum of a
+// few of them can wrap, so bounds checks stay plain comparisons.
+const _: () = assert!(usize::BITS >= 64, "kasane needs a 64-bit target");
+
 /// A BAM record borrowed from the decompressed stream (the bytes after `block_size`).
 #[derive(Clone, Copy)]
 pub struct BamRecord<'a> {
@@ -36,23 +40,78 @@ fn le_u32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
+/// Why a record was refused; turned into a message only when it happens, so the decoder's
+/// hot path carries no strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Defect {
+    /// The fixed fields, name, CIGAR and sequence do not fit the record's length.
+    Inconsistent,
+    /// A position below -1 (`pos` or, with `mate`, the mate's).
+    BadPos { mate: bool, pos: i32 },
+    /// A CIGAR operation code outside `MIDNSHP=X` (0 to 8).
+    BadOp(u8),
+    /// The query bases the CIGAR consumes differ from the stored sequence's length.
+    QueryLength { cigar: u64, seq: usize },
+    /// The alignment ends past the last position a BAM file can express (2^31 - 1).
+    EndOverflow { end: i64 },
+}
+
+impl Defect {
+    fn describe(self) -> String {
+        match self {
+            Defect::Inconsistent => "record fields are inconsistent with its length".into(),
+            Defect::BadPos { mate, pos } => format!(
+                "{} position {pos} is invalid (must be -1 or more)",
+                if mate { "mate" } else { "its" }
+            ),
+            Defect::BadOp(c) => format!("CIGAR operation code {c} is not defined (0-8 are)"),
+            Defect::QueryLength { cigar, seq } => {
+                format!("CIGAR covers {cigar} bases but the sequence has {seq}")
+            }
+            Defect::EndOverflow { end } => {
+                format!("alignment ends at {end}, past the largest BAM position (2^31 - 1)")
+            }
+        }
+    }
+}
+
+/// Per BAM operation code: bit 0 consumes the query, bit 1 the reference (htslib's
+/// `BAM_CIGAR_TYPE`); codes 9 to 15 are undefined and refused.
+const OP_TYPE: [u8; 16] = [3, 1, 2, 2, 1, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0];
+
 impl<'a> BamRecord<'a> {
     /// Checks the fixed fields against the record length; a record that fails is corrupt.
     pub fn parse(data: &'a [u8]) -> Option<Self> {
+        Self::decode(data).ok()
+    }
+
+    /// Decodes and checks a record as htslib's `bam_read1` does (lengths, CIGAR against the
+    /// sequence), and also its positions, operation codes and end; the contig numbers are
+    /// checked by [`BamReader`], which knows the header.
+    #[inline]
+    pub fn decode(data: &'a [u8]) -> Result<Self, Defect> {
         if data.len() < 32 {
-            return None;
+            return Err(Defect::Inconsistent);
         }
         let l_read_name = data[8] as usize;
         let n_cigar = le_u16(data, 12) as usize;
         let l_seq = le_i32(data, 16);
         if l_read_name == 0 || l_seq < 0 {
-            return None;
+            return Err(Defect::Inconsistent);
         }
         let l_seq = l_seq as usize;
         let cigar_start = 32 + l_read_name;
+        // usize is 64 bits here (see lib.rs), so these sums of 32-bit lengths cannot wrap.
         let aux_start = cigar_start + 4 * n_cigar + l_seq.div_ceil(2) + l_seq;
         if aux_start > data.len() || data[cigar_start - 1] != 0 {
-            return None;
+            return Err(Defect::Inconsistent);
+        }
+        let (pos, mpos) = (le_i32(data, 4), le_i32(data, 24));
+        if pos < -1 || mpos < -1 {
+            return Err(Defect::BadPos {
+                mate: pos >= -1,
+                pos: if pos < -1 { pos } else { mpos },
+            });
         }
         let mut rec = BamRecord {
             data,
@@ -65,7 +124,45 @@ impl<'a> BamRecord<'a> {
             rec.cigar_start = start;
             rec.n_cigar = n;
         }
-        Some(rec)
+        rec.check_cigar(pos, l_seq)?;
+        Ok(rec)
+    }
+
+    /// One pass over the CIGAR: defined codes only, query length equal to the sequence's
+    /// (htslib's rule: mapped reads with a sequence), and an end a BAM position can hold.
+    #[inline]
+    fn check_cigar(&self, pos: i32, l_seq: usize) -> Result<(), Defect> {
+        let cig = &self.data[self.cigar_start..self.cigar_start + 4 * self.n_cigar];
+        let (mut qlen, mut rlen, mut worst) = (0u64, 0u64, 0u32);
+        for op in cig.chunks_exact(4) {
+            let v = u32::from_le_bytes([op[0], op[1], op[2], op[3]]);
+            let code = v & 0xf;
+            let ty = OP_TYPE[code as usize] as u64;
+            let len = (v >> 4) as u64;
+            qlen += len * (ty & 1);
+            rlen += len * (ty >> 1);
+            worst = worst.max(code);
+        }
+        if worst > 8 {
+            let bad = cig
+                .chunks_exact(4)
+                .map(|op| op[0] & 0xf)
+                .find(|&c| c > 8)
+                .unwrap_or(worst as u8);
+            return Err(Defect::BadOp(bad));
+        }
+        let mapped = le_u16(self.data, 14) & FLAG_UNMAPPED == 0;
+        if mapped && l_seq > 0 && self.n_cigar > 0 && qlen != l_seq as u64 {
+            return Err(Defect::QueryLength {
+                cigar: qlen,
+                seq: l_seq,
+            });
+        }
+        let end = pos as i64 + rlen as i64;
+        if end > i32::MAX as i64 {
+            return Err(Defect::EndOverflow { end });
+        }
+        Ok(())
     }
 
     /// Offset of the packed sequence: after the read name and the in-record CIGAR (which may
@@ -270,12 +367,15 @@ pub fn read_header(cur: &mut ByteCursor) -> Result<Header> {
     if l_text < 0 {
         return Err(bad("corrupt header (negative text length)"));
     }
+    // Lengths and counts are not trusted for allocation: the text is gathered only as the
+    // stream delivers it, and the references are read one by one (each takes at least nine
+    // bytes), so a wrong length ends in an error at the end of the data, not an abort.
     let text = cur.read_vec(l_text as usize)?;
     let n_ref = i32::from_le_bytes(cur.read_vec(4)?.try_into().unwrap_or_default());
     if n_ref < 0 {
         return Err(bad("corrupt header (negative reference count)"));
     }
-    let mut refs = Vec::with_capacity(n_ref as usize);
+    let mut refs = Vec::with_capacity((n_ref as usize).min(1 << 12));
     for _ in 0..n_ref {
         let l_name = i32::from_le_bytes(cur.read_vec(4)?.try_into().unwrap_or_default());
         if !(1..=(1 << 20)).contains(&l_name) {
@@ -364,36 +464,75 @@ impl BamReader {
     #[inline]
     pub fn next_record(&mut self) -> Result<Option<BamRecord<'_>>> {
         self.cur.consume(std::mem::take(&mut self.consume_next));
-        if !self.cur.ensure(4)? {
-            return Ok(None);
+        // The cursor's own "ends part way" error lacks the record number: say it here.
+        const CUT: &str = "file ends in the middle of a record (truncated)";
+        match self.cur.ensure(4) {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(Error::Format { .. }) => return Err(self.corrupt(CUT)),
+            Err(e) => return Err(e),
         }
         let bs = i32::from_le_bytes(self.cur.peek(4).try_into().unwrap_or_default());
         if !(32..=(1 << 28)).contains(&bs) {
             return Err(self.corrupt("impossible record length"));
         }
         let n = 4 + bs as usize;
-        if !self.cur.ensure(n)? {
-            return Err(self.corrupt("file ends in the middle of a record (truncated)"));
+        match self.cur.ensure(n) {
+            Ok(true) => {}
+            Ok(false) | Err(Error::Format { .. }) => return Err(self.corrupt(CUT)),
+            Err(e) => return Err(e),
         }
         self.n_records += 1;
         // Consumed lazily at the next call so the record can borrow the cursor's bytes.
         self.consume_next = n;
-        match BamRecord::parse(&self.cur.peek(n)[4..]) {
-            Some(r) => Ok(Some(r)),
-            None => Err(Error::format(
-                &self.path,
-                format!(
-                    "corrupt BAM record #{}: record fields are inconsistent with its length",
-                    self.n_records
-                ),
-            )),
+        let data = &self.cur.peek(n)[4..];
+        let rec = match BamRecord::decode(data) {
+            Ok(r) => r,
+            Err(d) => {
+                // The name is only trusted once the length checks passed.
+                let name = (d != Defect::Inconsistent).then(|| display_name(data));
+                return Err(bad_record(&self.path, self.n_records, name, &d.describe()));
+            }
+        };
+        // htslib refuses these too ("Numerical result out of range"): -1 means none.
+        let n_ref = self.header.refs.len();
+        for (what, id) in [("it", rec.ref_id()), ("its mate", rec.next_ref_id())] {
+            if id < -1 || id as i64 >= n_ref as i64 {
+                return Err(bad_record(
+                    &self.path,
+                    self.n_records,
+                    Some(display_name(data)),
+                    &format!(
+                        "{what} refers to contig #{id}, but the header lists {n_ref} \
+                         (numbered from 0; -1 for none)"
+                    ),
+                ));
+            }
         }
+        Ok(Some(rec))
     }
 
     fn corrupt(&self, what: &str) -> Error {
-        Error::format(
-            &self.path,
-            format!("corrupt BAM record #{}: {what}", self.n_records + 1),
-        )
+        bad_record(&self.path, self.n_records + 1, None, what)
     }
+}
+
+/// The read name for a message: printable, and short enough for one line.
+fn display_name(data: &[u8]) -> String {
+    let name = &data[32..32 + data[8] as usize - 1];
+    let s: String = name
+        .iter()
+        .take(64)
+        .map(|&b| if b.is_ascii_graphic() { b as char } else { '?' })
+        .collect();
+    if name.len() > 64 {
+        s + "..."
+    } else {
+        s
+    }
+}
+
+fn bad_record(path: &Path, n: u64, name: Option<String>, what: &str) -> Error {
+    let name = name.map_or(String::new(), |s| format!(" ({s})"));
+    Error::format(path, format!("corrupt BAM record #{n}{name}: {what}"))
 }

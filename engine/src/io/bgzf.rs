@@ -337,10 +337,17 @@ impl ByteCursor {
 
     /// Makes `n` bytes available from the current position. Returns false at end of stream if
     /// nothing at all is left; errors if the stream ends part way.
+    #[inline]
     pub fn ensure(&mut self, n: usize) -> Result<bool> {
         if self.pending.is_empty() && self.cur.len() - self.pos >= n {
             return Ok(true);
         }
+        self.fill(n, "file ends in the middle of a record (truncated)")
+    }
+
+    /// The slow path of [`Self::ensure`]. `n` comes from the file, so nothing is reserved for
+    /// it up front: `pending` grows only with bytes the stream actually delivers.
+    fn fill(&mut self, n: usize, truncated: &str) -> Result<bool> {
         while self.pending.len() < n {
             let avail = self.cur.len() - self.pos;
             if avail > 0 {
@@ -362,10 +369,7 @@ impl ByteCursor {
                     if self.pending.is_empty() {
                         return Ok(false);
                     }
-                    return Err(Error::format(
-                        &self.path,
-                        "file ends in the middle of a record (truncated)",
-                    ));
+                    return Err(Error::format(&self.path, truncated));
                 }
             }
         }
@@ -393,8 +397,15 @@ impl ByteCursor {
 
     /// Reads exactly `n` bytes into a new vector (header parsing).
     pub fn read_vec(&mut self, n: usize) -> Result<Vec<u8>> {
-        if !self.ensure(n)? {
-            return Err(Error::format(&self.path, "file ends inside the header"));
+        const SHORT: &str =
+            "file ends inside the header (a length in it is wrong, or the file is cut)";
+        let complete = if self.pending.is_empty() && self.cur.len() - self.pos >= n {
+            true
+        } else {
+            self.fill(n, SHORT)?
+        };
+        if !complete {
+            return Err(Error::format(&self.path, SHORT));
         }
         let v = self.peek(n).to_vec();
         self.consume(n);
