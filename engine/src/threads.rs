@@ -102,8 +102,26 @@ static REPORTED: AtomicBool = AtomicBool::new(false);
 /// race the main thread's error about the same failure (a closed channel).
 pub fn print_error_once(line: &str) {
     if !REPORTED.swap(true, Ordering::SeqCst) {
-        eprintln!("{line}");
+        eprintln!("{}", one_line(line));
     }
+}
+
+/// An error names things read from files (contig names, paths); control characters in them
+/// are escaped so the error stays one line on any input.
+fn one_line(line: &str) -> std::borrow::Cow<'_, str> {
+    if !line.chars().any(char::is_control) {
+        return line.into();
+    }
+    line.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
 }
 
 /// Reports a panic that reached the boundary (once, however many threads panic) and removes
@@ -131,6 +149,15 @@ mod tests {
         assert_eq!(cap(0), 0);
         assert_eq!(cap(1), 1);
         assert_eq!(cap(usize::MAX), available());
+    }
+
+    #[test]
+    fn errors_print_as_one_line_whatever_a_file_named() {
+        assert_eq!(
+            one_line("x.bam: contig a\nb\0c"),
+            "x.bam: contig a\\nb\\u{0}c"
+        );
+        assert_eq!(one_line("plain"), "plain");
     }
 
     #[test]

@@ -225,6 +225,22 @@ fn header_n_ref_0x7fffffff_is_refused() {
     assert_refused(&bam, &b.fasta, "header");
 }
 
+/// Found by `fuzz_bam_header` (seed 14, iteration 50): a name length running into the next
+/// fields read NULs and record bytes as a contig's name, and the error naming that contig
+/// spanned many lines. A line break inside a name is refused in the header.
+#[test]
+fn header_reference_name_with_control_bytes_is_refused() {
+    let b = base();
+    let mut raw = b.raw.clone();
+    let at = layout(&raw).n_ref_at;
+    // The second reference's l_name: after n_ref, the first l_name, "chr1\0" and its l_ref.
+    let second = at + 4 + 4 + 5 + 4;
+    assert_eq!(&raw[second + 4..second + 9], b"chr2\0");
+    raw[second + 6] = b'\n';
+    let bam = b.write("name_ctrl.bam", &raw);
+    assert_refused(&bam, &b.fasta, "control characters in a reference name");
+}
+
 // ------------------------------------------------------------- records (silent data loss)
 
 #[test]

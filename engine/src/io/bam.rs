@@ -385,6 +385,12 @@ pub fn read_header(cur: &mut ByteCursor) -> Result<Header> {
         if name.pop() != Some(0) {
             return Err(bad("corrupt header (reference name not NUL-terminated)"));
         }
+        // SAM names are printable; a NUL or line break inside one means a wrong length.
+        if name.iter().any(|&b| b < 0x20 || b == 0x7f) {
+            return Err(bad(
+                "corrupt header (control characters in a reference name)",
+            ));
+        }
         let len = i32::from_le_bytes(cur.read_vec(4)?.try_into().unwrap_or_default());
         if len < 0 {
             return Err(bad("corrupt header (negative reference length)"));
