@@ -591,48 +591,18 @@ fn output_under_a_regular_file_names_it() {
     let d = tempfile::tempdir().unwrap();
     let file = d.path().join("file");
     std::fs::write(&file, "").unwrap();
-    let o = kasane_env(
-        &["coverage", &s(&file.join("sub/x")), "testdata/sample.bam"],
-        &[],
-        120,
-    );
-    assert_one_line_error(
-        &o,
-        &[&format!("{} is a regular file, not a folder", s(&file))],
-    );
-    let o = kasane_env(
-        &[
-            "run",
-            "--quiet",
-            "pipelines/short-read-qc.toml",
-            "-o",
-            &s(&file.join("sub")),
-        ],
-        &[],
-        120,
-    );
-    assert_one_line_error(
-        &o,
-        &[&format!("{} is a regular file, not a folder", s(&file))],
-    );
-    let o = kasane_env(
-        &[
-            "run",
-            "--quiet",
-            "pipelines/short-read-qc.toml",
-            "-o",
-            &s(&file),
-        ],
-        &[],
-        120,
-    );
-    assert_one_line_error(
-        &o,
-        &[&format!(
-            "{}: exists and is a regular file, not a folder",
-            s(&file)
-        )],
-    );
+    let (f, sub, prefix) = (s(&file), s(&file.join("sub")), s(&file.join("sub/x")));
+    let under = format!("{f} is a regular file, not a folder");
+    let itself = format!("{f}: exists and is a regular file, not a folder");
+    let qc = "pipelines/short-read-qc.toml";
+    for (args, want) in [
+        (vec!["coverage", &prefix, "testdata/sample.bam"], &under),
+        (vec!["run", "--quiet", qc, "-o", &sub], &under),
+        (vec!["run", "--quiet", qc, "-o", &f], &itself),
+    ] {
+        let o = kasane_env(&args, &[], 120);
+        assert_one_line_error(&o, &[want]);
+    }
     assert_eq!(names(d.path()), ["file"]);
 }
 

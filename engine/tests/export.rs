@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{files, kasane, ok_stderr, repo};
+use common::{files, kasane, ok_stderr, repo, snakemake_available};
 
 fn pipeline(name: &str) -> String {
     repo()
@@ -85,21 +85,6 @@ fn export_refuses_more_shards_than_contigs() {
     );
     assert_eq!(e.lines().count(), 1, "{e}");
     assert!(!wf.exists(), "nothing written");
-}
-
-fn snakemake_available() -> bool {
-    let found = Command::new("snakemake")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("KASANE_REQUIRE_SNAKEMAKE").is_none(),
-            "KASANE_REQUIRE_SNAKEMAKE is set but snakemake does not run"
-        );
-        eprintln!("skipped: snakemake is not installed (pip install snakemake)");
-    }
-    found
 }
 
 fn snakemake(wf: &Path, cwd: &Path) -> String {

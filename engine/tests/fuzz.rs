@@ -1148,29 +1148,7 @@ fn fuzz_fasta() {
         if iter % 4 < 2 {
             inputs.push(("x.fa.fai".into(), fai.clone()));
         }
-        let args = if iter % 2 == 0 {
-            strings(&[
-                "call",
-                "--backend",
-                "cpu",
-                "-f",
-                "in/x.fa",
-                "-o",
-                "out/c.vcf.gz",
-                bam,
-            ])
-        } else {
-            strings(&[
-                "sv",
-                "--backend",
-                "cpu",
-                "-f",
-                "in/x.fa",
-                "-o",
-                "out/s.vcf.gz",
-                &long,
-            ])
-        };
+        let args = call_or_sv(iter, bam, &long);
         let case = Case {
             inputs,
             args,
@@ -1178,6 +1156,33 @@ fn fuzz_fasta() {
         };
         (what, case)
     });
+}
+
+/// The reference targets alternate call (on `bam`) and sv (on `long`), both reading `in/x.fa`.
+fn call_or_sv(iter: u64, bam: &str, long: &str) -> Vec<String> {
+    if iter.is_multiple_of(2) {
+        strings(&[
+            "call",
+            "--backend",
+            "cpu",
+            "-f",
+            "in/x.fa",
+            "-o",
+            "out/c.vcf.gz",
+            bam,
+        ])
+    } else {
+        strings(&[
+            "sv",
+            "--backend",
+            "cpu",
+            "-f",
+            "in/x.fa",
+            "-o",
+            "out/s.vcf.gz",
+            long,
+        ])
+    }
 }
 
 #[test]
@@ -1191,29 +1196,7 @@ fn fuzz_fai() {
     fuzz("fai", |r, iter| {
         let mut d = fai.clone();
         let what = several(&mut d, r, mutate_text);
-        let args = if iter % 2 == 0 {
-            strings(&[
-                "call",
-                "--backend",
-                "cpu",
-                "-f",
-                "in/x.fa",
-                "-o",
-                "out/c.vcf.gz",
-                bam,
-            ])
-        } else {
-            strings(&[
-                "sv",
-                "--backend",
-                "cpu",
-                "-f",
-                "in/x.fa",
-                "-o",
-                "out/s.vcf.gz",
-                &long,
-            ])
-        };
+        let args = call_or_sv(iter, bam, &long);
         let case = Case {
             inputs: vec![
                 ("x.fa".into(), fa.clone()),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{kasane, ok, repo};
+use common::{kasane, ok, repo, snakemake_available};
 
 fn bam() -> String {
     repo().join("testdata/sample.bam").display().to_string()
@@ -402,21 +402,6 @@ fn output_folder_that_is_a_file_is_refused() {
 // --- Code injection through the exported Snakefile ---
 
 const INJECT: &str = "c{__import__('os').system('touch INJECTED')}";
-
-fn snakemake_available() -> bool {
-    let found = Command::new("snakemake")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("KASANE_REQUIRE_SNAKEMAKE").is_none(),
-            "KASANE_REQUIRE_SNAKEMAKE is set but snakemake does not run"
-        );
-        eprintln!("skipped the Snakemake dry run: snakemake is not installed");
-    }
-    found
-}
 
 #[test]
 fn hostile_ids_in_snakemake_export_execute_nothing() {

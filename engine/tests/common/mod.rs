@@ -271,3 +271,19 @@ fn reg2bin(beg: i32, end: i32) -> u16 {
     };
     r as u16
 }
+
+/// Whether `snakemake` runs here; with `KASANE_REQUIRE_SNAKEMAKE` set (CI) it must.
+pub fn snakemake_available() -> bool {
+    let found = Command::new("snakemake")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("KASANE_REQUIRE_SNAKEMAKE").is_none(),
+            "KASANE_REQUIRE_SNAKEMAKE is set but snakemake does not run"
+        );
+        eprintln!("skipped: snakemake is not installed (pip install snakemake)");
+    }
+    found
+}
