@@ -11,10 +11,21 @@ use crate::io::bed::Region;
 use crate::io::bgzf::BgzfWriter;
 use crate::io::csi::CsiBuilder;
 
+/// Per-base lines of one piece, already compressed into whole BGZF blocks (made by
+/// `coverage::stream`, written by [`IndexedBed::write_piece`]).
+pub struct CompressedPiece {
+    pub data: Vec<u8>,
+    /// Compressed size of each block; every block but the last holds `BLOCK_DATA_SIZE` bytes.
+    pub block_sizes: Vec<usize>,
+    pub ulen: usize,
+    /// Each line's (start, end, offset of its end in the uncompressed text).
+    pub marks: Vec<(u64, u64, usize)>,
+}
+
 /// A BGZF-compressed BED with its CSI index; contigs get index ids in order of appearance.
 pub struct IndexedBed {
     file: PendingFile,
-    writer: BgzfWriter<BufWriter<File>>,
+    writer: BgzfWriter<BufWriter<File>, CsiBuilder>,
     /// Contigs in order of first appearance; the index refers to them by position.
     names: Vec<String>,
     header_bytes: u64,
@@ -74,11 +85,7 @@ impl IndexedBed {
             .map_err(|e| self.io_err(e))
     }
 
-    pub fn write_piece(
-        &mut self,
-        chrom: &str,
-        p: &crate::coverage::stream::CompressedPiece,
-    ) -> Result<()> {
+    pub fn write_piece(&mut self, chrom: &str, p: &CompressedPiece) -> Result<()> {
         let tid = self.select(chrom)?;
         self.writer
             .write_precompressed(tid, &p.data, &p.block_sizes, p.ulen, &p.marks)

@@ -6,7 +6,7 @@
 //! unsharded run's byte for byte.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use super::stats::{DepthStat, Histogram};
 use crate::error::{Error, Result};
 use crate::io::atomic::{OutputSet, PendingFile};
-use crate::io::bgzf::{BLOCK_DATA_SIZE, EOF_BLOCK};
-use crate::io::csi::CsiBuilder;
+use crate::io::bgzf::{BlockReader, EOF_BLOCK};
+use crate::io::csi::{CsiBuilder, IndexedLines, Reindexer};
 
 /// What the summary and distribution files need from one contig that had reads.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -159,7 +159,7 @@ pub fn gather(parts: &[String], prefix: &str) -> Result<Vec<String>> {
     for (k, bed) in first.beds.iter().enumerate() {
         let out_path = format!("{prefix}.{}", bed.suffix);
         let (file, mut w) = PendingFile::create(out_path.clone())?;
-        let mut index = Reindexer::new(first.csi_levels, &out_path);
+        let mut index = Reindexer::new(BedLines::new(first.csi_levels, &out_path), &out_path);
         let mut coffset = 0u64;
         for (i, (r, p)) in records.iter().zip(parts).enumerate() {
             let src = PathBuf::from(format!("{p}.{}", bed.suffix));
@@ -182,7 +182,7 @@ pub fn gather(parts: &[String], prefix: &str) -> Result<Vec<String>> {
         set.add(file);
         let csi_path = format!("{out_path}.csi");
         let (csi, mut cw) = PendingFile::create(csi_path.clone())?;
-        cw.write_all(&index.finish())
+        cw.write_all(&index.finish().1.finish())
             .and_then(|_| cw.flush())
             .map_err(|e| Error::io(&csi_path, e))?;
         set.add(csi);
@@ -192,36 +192,30 @@ pub fn gather(parts: &[String], prefix: &str) -> Result<Vec<String>> {
     Ok(outputs)
 }
 
-/// Copies the whole BGZF blocks of `src` in `[from, to)` to `w`, feeding each to `index`.
+/// Copies the whole BGZF blocks of `src` in `[from, to)` to `w`, feeding each to `index` at
+/// its offset in the joined file (`coffset`, advanced past it).
 fn copy_blocks(
     src: &Path,
     from: u64,
     to: u64,
     w: &mut impl Write,
     coffset: &mut u64,
-    index: &mut Reindexer,
+    index: &mut Reindexer<BedLines>,
 ) -> Result<()> {
-    let f = File::open(src).map_err(|e| Error::io(src, e))?;
-    let mut r = BufReader::with_capacity(1 << 20, f);
-    std::io::copy(&mut (&mut r).take(from), &mut std::io::sink()).map_err(|e| Error::io(src, e))?;
-    let mut at = from;
-    let mut block = Vec::with_capacity(1 << 16);
-    while at < to {
-        block.resize(18, 0);
-        r.read_exact(&mut block).map_err(|e| Error::io(src, e))?;
-        if block[0] != 0x1f || block[1] != 0x8b || block[12] != b'B' || block[13] != b'C' {
-            return Err(Error::bgzf(src, "not a BGZF block where one should start"));
-        }
-        let bsize = u16::from_le_bytes([block[16], block[17]]) as usize + 1;
-        block.resize(bsize, 0);
-        r.read_exact(&mut block[18..])
-            .map_err(|e| Error::io(src, e))?;
-        w.write_all(&block).map_err(|e| Error::io(src, e))?;
-        index.block(*coffset, &block, src)?;
-        *coffset += bsize as u64;
-        at += bsize as u64;
+    let mut f = File::open(src).map_err(|e| Error::io(src, e))?;
+    f.seek(SeekFrom::Start(from))
+        .map_err(|e| Error::io(src, e))?;
+    let mut blocks = BlockReader::new(BufReader::with_capacity(1 << 20, f), src, from);
+    while blocks.offset() < to {
+        let Some(b) = blocks.next_block()? else {
+            break;
+        };
+        w.write_all(b.raw).map_err(|e| Error::io(src, e))?;
+        let len = b.raw.len() as u64;
+        index.block(&b.moved_to(*coffset))?;
+        *coffset += len;
     }
-    if at != to {
+    if blocks.offset() != to {
         return Err(Error::bgzf(
             src,
             "BGZF blocks do not end where the shard record says",
@@ -230,78 +224,25 @@ fn copy_blocks(
     Ok(())
 }
 
-/// Builds a BED file's CSI from its BGZF blocks, as the writer builds it while writing: each
-/// record spans from the previous record's end to its own, except the first of each contig,
-/// which starts where its line starts (the writer ends a block there, see
-/// [`crate::io::bgzf::BgzfWriter::end_block`]); a record that ends a full block ends at the
-/// start of the next one.
-pub struct Reindexer {
-    csi: CsiBuilder,
-    names: Vec<String>,
-    /// The line in progress (it may span blocks), and where it starts.
-    line: Vec<u8>,
-    line_start: u64,
-    last_vend: u64,
+/// A BED file's lines for its CSI: chrom, start and end columns; `#` lines are the header.
+pub struct BedLines {
+    levels: u32,
     path: String,
-    inflater: libdeflater::Decompressor,
-    data: Vec<u8>,
 }
 
-impl Reindexer {
+impl BedLines {
     pub fn new(levels: u32, path: &str) -> Self {
-        Reindexer {
-            csi: CsiBuilder::new(14, levels),
-            names: Vec::new(),
-            line: Vec::new(),
-            line_start: 0,
-            last_vend: 0,
+        BedLines {
+            levels,
             path: path.to_string(),
-            inflater: libdeflater::Decompressor::new(),
-            data: Vec::new(),
         }
     }
+}
 
-    /// Feeds the block that starts at compressed offset `coffset`.
-    pub fn block(&mut self, coffset: u64, block: &[u8], src: &Path) -> Result<()> {
-        let n = block.len();
-        let isize =
-            u32::from_le_bytes([block[n - 4], block[n - 3], block[n - 2], block[n - 1]]) as usize;
-        self.data.resize(isize, 0);
-        match self
-            .inflater
-            .deflate_decompress(&block[18..n - 8], &mut self.data)
-        {
-            Ok(k) if k == isize => {}
-            _ => return Err(Error::bgzf(src, "a BGZF block does not inflate")),
-        }
-        let data = std::mem::take(&mut self.data);
-        let mut start = 0;
-        if self.line.is_empty() {
-            self.line_start = coffset << 16;
-        }
-        for nl in memchr::memchr_iter(b'\n', &data) {
-            self.line.extend_from_slice(&data[start..nl]);
-            start = nl + 1;
-            let end = start;
-            let vend = if end == isize && isize == BLOCK_DATA_SIZE {
-                (coffset + n as u64) << 16
-            } else {
-                (coffset << 16) | end as u64
-            };
-            let line = std::mem::take(&mut self.line);
-            self.record(&line, vend)?;
-            self.line = line;
-            self.line.clear();
-            self.line_start = (coffset << 16) | start as u64;
-        }
-        self.line.extend_from_slice(&data[start..]);
-        self.data = data;
-        Ok(())
-    }
-
-    fn record(&mut self, line: &[u8], vend: u64) -> Result<()> {
+impl IndexedLines for BedLines {
+    fn record<'l>(&mut self, line: &'l [u8]) -> Result<Option<(&'l [u8], u64, u64)>> {
         if line.first() == Some(&b'#') {
-            return Ok(());
+            return Ok(None);
         }
         let bad = || Error::format(&self.path, "a BED line without chrom, start and end");
         let mut f = line.split(|&b| b == b'\t');
@@ -309,21 +250,10 @@ impl Reindexer {
         let num = |x: Option<&[u8]>| -> Option<u64> { std::str::from_utf8(x?).ok()?.parse().ok() };
         let beg = num(f.next()).ok_or_else(bad)?;
         let end = num(f.next()).ok_or_else(bad)?;
-        if self.names.last().map(String::as_bytes) != Some(chrom) {
-            self.names.push(String::from_utf8_lossy(chrom).into_owned());
-            self.last_vend = self.line_start;
-        }
-        let tid = (self.names.len() - 1) as u32;
-        self.csi.push(tid, beg, end, self.last_vend, vend);
-        self.last_vend = vend;
-        Ok(())
+        Ok(Some((chrom, beg, end)))
     }
 
-    /// The serialised CSI.
-    pub fn finish(mut self) -> Vec<u8> {
-        for (i, c) in self.names.iter().enumerate() {
-            self.csi.ensure_name(i as u32, c);
-        }
-        self.csi.finish()
+    fn new_index(&mut self) -> CsiBuilder {
+        CsiBuilder::new(14, self.levels)
     }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crossbeam_channel::{bounded, Receiver};
 
 use crate::backend::Reduced;
-use crate::coverage::output::IndexedBed;
+use crate::coverage::output::{CompressedPiece, IndexedBed};
 use crate::coverage::stats::{DepthStat, Histogram};
 use crate::error::Result;
 use crate::io::bgzf::{compress_block_into, BLOCK_DATA_SIZE};
@@ -24,16 +24,6 @@ use crate::io::bgzf::{compress_block_into, BLOCK_DATA_SIZE};
 pub const PIECE: usize = 1 << 18;
 /// Depth runs per per-base task.
 const PIECE_RUNS: usize = 1 << 16;
-
-/// Per-base lines of one piece, already compressed into whole BGZF blocks.
-pub struct CompressedPiece {
-    pub data: Vec<u8>,
-    /// Compressed size of each block; every block but the last holds `BLOCK_DATA_SIZE` bytes.
-    pub block_sizes: Vec<usize>,
-    pub ulen: usize,
-    /// Each line's (start, end, offset of its end in the uncompressed text).
-    pub marks: Vec<(u64, u64, usize)>,
-}
 
 pub struct ContigStream {
     chrom: Arc<str>,

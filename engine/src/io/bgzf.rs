@@ -14,7 +14,6 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::io::csi::CsiBuilder;
 
 /// Largest uncompressed payload htslib puts in one block; offsets inside a block must fit 16 bits.
 pub const BLOCK_DATA_SIZE: usize = 0xff00;
@@ -50,13 +49,6 @@ pub struct BgzfStream {
     handle: Option<JoinHandle<()>>,
 }
 
-struct RawBlock {
-    start: usize, // offset of CDATA inside the raw buffer
-    clen: usize,
-    isize: usize,
-    crc: u32,
-}
-
 impl BgzfStream {
     /// Opens `path` and starts inflating at compressed offset `coffset`.
     pub fn open(path: &Path, coffset: u64, pool: Arc<rayon::ThreadPool>) -> Result<Self> {
@@ -65,12 +57,22 @@ impl BgzfStream {
             file.seek(SeekFrom::Start(coffset))
                 .map_err(|e| Error::io(path, e))?;
         }
-        Ok(Self::from_reader(file, path.to_path_buf(), pool))
+        Ok(Self::start(file, path.to_path_buf(), coffset, pool))
     }
 
     pub fn from_reader<R: Read + Send + 'static>(
         reader: R,
         path: PathBuf,
+        pool: Arc<rayon::ThreadPool>,
+    ) -> Self {
+        Self::start(reader, path, 0, pool)
+    }
+
+    /// Starts the reader thread on `reader`, whose first byte is at `coffset` of `path`.
+    fn start<R: Read + Send + 'static>(
+        reader: R,
+        path: PathBuf,
+        coffset: u64,
         pool: Arc<rayon::ThreadPool>,
     ) -> Self {
         let in_flight = (pool.current_num_threads() + 2).min(IN_FLIGHT);
@@ -82,11 +84,9 @@ impl BgzfStream {
         let handle = std::thread::Builder::new()
             .name("bgzf-read".into())
             .spawn(move || {
+                let reader = BufReader::with_capacity(1 << 20, reader);
                 let mut producer = Producer {
-                    reader: BufReader::with_capacity(1 << 20, reader),
-                    path: Arc::new(path),
-                    saw_eof_block: false,
-                    offset: 0,
+                    blocks: BlockReader::new(reader, path, coffset),
                 };
                 producer.run(pool, token_rx, tx);
             })
@@ -136,10 +136,7 @@ impl Drop for BgzfStream {
 }
 
 struct Producer<R: Read> {
-    reader: BufReader<R>,
-    path: Arc<PathBuf>,
-    saw_eof_block: bool,
-    offset: u64,
+    blocks: BlockReader<R>,
 }
 
 impl<R: Read> Producer<R> {
@@ -157,7 +154,7 @@ impl<R: Read> Producer<R> {
                 Ok(None) => return,
                 Ok(Some(blocks)) => {
                     let tx = tx.clone();
-                    let path = self.path.clone();
+                    let path = self.blocks.path.clone();
                     let this = seq;
                     pool.spawn(move || {
                         let r = inflate_batch(&raw, &blocks, &mut out, &path).map(|_| out);
@@ -173,68 +170,20 @@ impl<R: Read> Producer<R> {
         }
     }
 
-    fn err(&self, msg: &str) -> Error {
-        Error::bgzf(
-            self.path.as_path(),
-            format!(
-                "{msg} (BGZF block at byte {}); the file is truncated or corrupt",
-                self.offset
-            ),
-        )
-    }
-
     /// Reads whole blocks until about `BATCH_COMPRESSED` bytes.
-    fn read_batch(&mut self, raw: &mut Vec<u8>) -> Result<Option<Vec<RawBlock>>> {
-        let mut blocks: Vec<RawBlock> = Vec::with_capacity(16);
-        let io = |e| Error::io(self.path.as_path(), e);
+    fn read_batch(&mut self, raw: &mut Vec<u8>) -> Result<Option<Vec<Frame>>> {
+        let mut blocks: Vec<Frame> = Vec::with_capacity(16);
         while raw.len() < BATCH_COMPRESSED {
-            let mut header = [0u8; 12];
-            let n = read_full(&mut self.reader, &mut header).map_err(io)?;
-            if n == 0 {
-                if blocks.is_empty() && !self.saw_eof_block {
-                    return Err(Error::bgzf(
-                        self.path.as_path(),
-                        "file is truncated: the BGZF end-of-file marker is missing",
-                    ));
+            match self.blocks.read_into(raw)? {
+                Some(f) => blocks.push(f),
+                None => {
+                    // The missing marker is reported after the blocks read before it.
+                    if blocks.is_empty() && !self.blocks.last_was_eof() {
+                        return Err(missing_eof(self.blocks.path()));
+                    }
+                    break;
                 }
-                break;
             }
-            if n < 12 {
-                return Err(self.err("file ends inside a block header"));
-            }
-            if header[0] != 0x1f || header[1] != 0x8b || header[2] != 8 || header[3] & 4 == 0 {
-                return Err(self.err("not a BGZF block (bad gzip magic or flags)"));
-            }
-            let xlen = u16::from_le_bytes([header[10], header[11]]) as usize;
-            let mut extra = vec![0u8; xlen];
-            if read_full(&mut self.reader, &mut extra).map_err(io)? < xlen {
-                return Err(self.err("file ends inside a block header"));
-            }
-            let bsize = find_bsize(&extra).ok_or_else(|| self.err("block has no BSIZE field"))?;
-            let block_len = bsize + 1;
-            let rest = block_len
-                .checked_sub(12 + xlen)
-                .filter(|r| *r >= 8)
-                .ok_or_else(|| self.err("block size field is too small"))?;
-            let start = raw.len();
-            raw.resize(start + rest, 0);
-            if read_full(&mut self.reader, &mut raw[start..]).map_err(io)? < rest {
-                return Err(self.err("file ends inside a block"));
-            }
-            let tail = &raw[start + rest - 8..start + rest];
-            let crc = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
-            let isize = u32::from_le_bytes([tail[4], tail[5], tail[6], tail[7]]) as usize;
-            if isize > 65536 {
-                return Err(self.err("block claims more than 64 KiB of data"));
-            }
-            self.saw_eof_block = isize == 0;
-            blocks.push(RawBlock {
-                start,
-                clen: rest - 8,
-                isize,
-                crc,
-            });
-            self.offset += block_len as u64;
         }
         if blocks.is_empty() {
             return Ok(None);
@@ -248,7 +197,7 @@ thread_local! {
         std::cell::RefCell::new(libdeflater::Decompressor::new());
 }
 
-fn inflate_batch(raw: &[u8], blocks: &[RawBlock], out: &mut Vec<u8>, path: &Path) -> Result<()> {
+fn inflate_batch(raw: &[u8], blocks: &[Frame], out: &mut Vec<u8>, path: &Path) -> Result<()> {
     let total: usize = blocks.iter().map(|b| b.isize).sum();
     // Contents are fully overwritten; only growth of a recycled buffer is zero-filled.
     out.resize(total, 0);
@@ -257,20 +206,350 @@ fn inflate_batch(raw: &[u8], blocks: &[RawBlock], out: &mut Vec<u8>, path: &Path
         let mut d = d.borrow_mut();
         for b in blocks {
             let dst = &mut out[at..at + b.isize];
-            let src = &raw[b.start..b.start + b.clen];
-            match d.deflate_decompress(src, dst) {
-                Ok(n) if n == b.isize && libdeflater::crc32(dst) == b.crc => {}
-                _ => {
-                    return Err(Error::bgzf(
-                        path,
-                        "a BGZF block does not inflate or fails its CRC check; the file is corrupt",
-                    ))
-                }
+            if !inflate_checked(&mut d, b.cdata(raw), b.crc, dst) {
+                return Err(block_error(path, b.coffset, BlockError::Inflate));
             }
             at += b.isize;
         }
         Ok(())
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The block walker: every place that reads BGZF blocks (the stream above, index files, VCF and
+// BED re-indexing, shard gathering) frames them here, with one set of checks and messages.
+
+/// What is wrong with a BGZF block; shown with the file and the block's offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    #[error("file ends inside a block header")]
+    ShortHeader,
+    #[error("not a BGZF block (bad gzip magic or flags)")]
+    BadMagic,
+    #[error("block has no BSIZE field")]
+    NoBsize,
+    #[error("block size field is too small")]
+    SmallBsize,
+    #[error("file ends inside a block")]
+    ShortBlock,
+    #[error("block claims more than 64 KiB of data")]
+    TooLarge,
+    #[error("block does not inflate or fails its CRC check")]
+    Inflate,
+}
+
+/// The error for `what` in the block at compressed offset `offset` of `path`.
+pub fn block_error(path: &Path, offset: u64, what: BlockError) -> Error {
+    Error::bgzf(
+        path,
+        format!("{what} (BGZF block at byte {offset}); the file is truncated or corrupt"),
+    )
+}
+
+/// The error for a file whose last block is not the end-of-file marker.
+pub fn missing_eof(path: &Path) -> Error {
+    Error::bgzf(
+        path,
+        "file is truncated: the BGZF end-of-file marker is missing",
+    )
+}
+
+/// Where one block lies in a buffer, and what its header and trailer say.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame {
+    /// Compressed offset of the block in its file.
+    pub coffset: u64,
+    /// The block's first byte in the buffer it was read into.
+    pub start: usize,
+    /// The whole block's length (BSIZE + 1).
+    pub len: usize,
+    /// Header length (12 + XLEN): the deflate data starts there.
+    header_len: usize,
+    /// Inflated size (ISIZE) and CRC32 of the inflated data.
+    pub isize: usize,
+    pub crc: u32,
+}
+
+impl Frame {
+    fn cdata<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        &buf[self.start + self.header_len..self.start + self.len - 8]
+    }
+}
+
+/// The XLEN of a block from its fixed 12-byte header.
+fn fixed_header(h: &[u8]) -> std::result::Result<usize, BlockError> {
+    if h[0] != 0x1f || h[1] != 0x8b || h[2] != 8 || h[3] & 4 == 0 {
+        return Err(BlockError::BadMagic);
+    }
+    Ok(u16::from_le_bytes([h[10], h[11]]) as usize)
+}
+
+/// The whole block's length from its extra field (the `BC` subfield holds BSIZE).
+fn block_len(xlen: usize, extra: &[u8]) -> std::result::Result<usize, BlockError> {
+    let bsize = find_bsize(extra).ok_or(BlockError::NoBsize)?;
+    let len = bsize + 1;
+    match len.checked_sub(12 + xlen) {
+        Some(rest) if rest >= 8 => Ok(len),
+        _ => Err(BlockError::SmallBsize),
+    }
+}
+
+/// CRC32 and ISIZE from a block's 8-byte trailer.
+fn trailer(t: &[u8]) -> std::result::Result<(u32, usize), BlockError> {
+    let crc = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
+    let isize = u32::from_le_bytes([t[4], t[5], t[6], t[7]]) as usize;
+    if isize > 65536 {
+        return Err(BlockError::TooLarge);
+    }
+    Ok((crc, isize))
+}
+
+/// Frames the block at the start of `b` (which may run on past it).
+fn frame_slice(b: &[u8], coffset: u64, start: usize) -> std::result::Result<Frame, BlockError> {
+    let head = b.get(..12).ok_or(BlockError::ShortHeader)?;
+    let xlen = fixed_header(head)?;
+    let extra = b.get(12..12 + xlen).ok_or(BlockError::ShortHeader)?;
+    let len = block_len(xlen, extra)?;
+    let tail = b.get(len - 8..len).ok_or(BlockError::ShortBlock)?;
+    let (crc, isize) = trailer(tail)?;
+    Ok(Frame {
+        coffset,
+        start,
+        len,
+        header_len: 12 + xlen,
+        isize,
+        crc,
+    })
+}
+
+fn find_bsize(extra: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i + 4 <= extra.len() {
+        let slen = u16::from_le_bytes([extra[i + 2], extra[i + 3]]) as usize;
+        if extra[i] == b'B' && extra[i + 1] == b'C' && slen == 2 && i + 6 <= extra.len() {
+            return Some(u16::from_le_bytes([extra[i + 4], extra[i + 5]]) as usize);
+        }
+        i += 4 + slen;
+    }
+    None
+}
+
+/// Inflates `cdata` into `dst` (exactly ISIZE long); false unless it fills `dst` exactly and
+/// matches `crc`.
+fn inflate_checked(
+    d: &mut libdeflater::Decompressor,
+    cdata: &[u8],
+    crc: u32,
+    dst: &mut [u8],
+) -> bool {
+    matches!(d.deflate_decompress(cdata, dst), Ok(n) if n == dst.len())
+        && libdeflater::crc32(dst) == crc
+}
+
+/// One whole BGZF block.
+#[derive(Clone, Copy, Debug)]
+pub struct Block<'a> {
+    /// Compressed offset of the block in its file.
+    pub coffset: u64,
+    /// The whole block, header to trailer.
+    pub raw: &'a [u8],
+    frame: Frame,
+}
+
+impl<'a> Block<'a> {
+    fn new(buf: &'a [u8], frame: Frame) -> Self {
+        Block {
+            coffset: frame.coffset,
+            raw: &buf[frame.start..frame.start + frame.len],
+            frame,
+        }
+    }
+
+    /// The same block placed at `coffset` of another file (one it is copied into).
+    pub fn moved_to(self, coffset: u64) -> Self {
+        Block { coffset, ..self }
+    }
+
+    /// Bytes the block inflates to (ISIZE).
+    pub fn isize(&self) -> usize {
+        self.frame.isize
+    }
+
+    /// Compressed offset just past the block.
+    pub fn end(&self) -> u64 {
+        self.coffset + self.raw.len() as u64
+    }
+
+    /// Inflates the block into `out` (replacing its contents), checking size and CRC.
+    pub fn inflate_into(
+        &self,
+        d: &mut libdeflater::Decompressor,
+        out: &mut Vec<u8>,
+        path: &Path,
+    ) -> Result<()> {
+        out.clear();
+        out.resize(self.frame.isize, 0);
+        let f = Frame {
+            start: 0,
+            ..self.frame
+        };
+        if inflate_checked(d, f.cdata(self.raw), f.crc, out) {
+            Ok(())
+        } else {
+            Err(block_error(path, self.coffset, BlockError::Inflate))
+        }
+    }
+}
+
+/// The blocks of a BGZF file held in memory, in order; the walk stops at the first error.
+pub struct SliceBlocks<'a> {
+    data: &'a [u8],
+    at: usize,
+    path: &'a Path,
+}
+
+/// Walks the blocks of `data` (a whole BGZF file, or whole blocks of one); errors name `path`.
+pub fn blocks<'a>(data: &'a [u8], path: &'a Path) -> SliceBlocks<'a> {
+    SliceBlocks { data, at: 0, path }
+}
+
+impl<'a> Iterator for SliceBlocks<'a> {
+    type Item = Result<Block<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at >= self.data.len() {
+            return None;
+        }
+        let at = self.at;
+        match frame_slice(&self.data[at..], at as u64, at) {
+            Ok(f) => {
+                self.at += f.len;
+                Some(Ok(Block::new(self.data, f)))
+            }
+            Err(e) => {
+                self.at = self.data.len();
+                Some(Err(block_error(self.path, at as u64, e)))
+            }
+        }
+    }
+}
+
+/// Inflates a whole BGZF file held in memory (index files, small outputs).
+pub fn inflate(data: &[u8], path: &Path) -> Result<Vec<u8>> {
+    let mut d = libdeflater::Decompressor::new();
+    let mut out = Vec::new();
+    for b in blocks(data, path) {
+        let b = b?;
+        // The output is bounded by the file's size (ISIZE is checked), not by a field in it.
+        let start = out.len();
+        out.resize(start + b.isize(), 0);
+        let f = Frame {
+            start: 0,
+            ..b.frame
+        };
+        if !inflate_checked(&mut d, f.cdata(b.raw), f.crc, &mut out[start..]) {
+            return Err(block_error(path, b.coffset, BlockError::Inflate));
+        }
+    }
+    Ok(out)
+}
+
+/// The blocks of a BGZF stream, read one at a time.
+pub struct BlockReader<R> {
+    reader: R,
+    path: Arc<PathBuf>,
+    /// Compressed offset of the next block.
+    offset: u64,
+    /// Whether the last block read was empty (the end-of-file marker).
+    last_empty: bool,
+    buf: Vec<u8>,
+}
+
+impl<R: Read> BlockReader<R> {
+    /// Reads blocks from `reader`, whose first byte is at compressed offset `offset` of `path`.
+    pub fn new(reader: R, path: impl Into<PathBuf>, offset: u64) -> Self {
+        BlockReader {
+            reader,
+            path: Arc::new(path.into()),
+            offset,
+            last_empty: false,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Whether the last block read was empty, as the end-of-file marker is.
+    pub fn last_was_eof(&self) -> bool {
+        self.last_empty
+    }
+
+    /// Compressed offset of the next block.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends the next whole block to `out`; `None` at the end of input.
+    pub fn read_into(&mut self, out: &mut Vec<u8>) -> Result<Option<Frame>> {
+        let start = out.len();
+        match self.read_frame(out, start) {
+            Ok(Some(f)) => {
+                self.last_empty = f.isize == 0;
+                self.offset += f.len as u64;
+                Ok(Some(f))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                out.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
+    /// The next block; `None` at the end of input.
+    pub fn next_block(&mut self) -> Result<Option<Block<'_>>> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let r = self.read_into(&mut buf);
+        self.buf = buf;
+        Ok(r?.map(|f| Block::new(&self.buf, f)))
+    }
+
+    fn read_frame(&mut self, out: &mut Vec<u8>, start: usize) -> Result<Option<Frame>> {
+        let bad = |e: BlockError| block_error(&self.path, self.offset, e);
+        let io = |e| Error::io(self.path.as_path(), e);
+        out.resize(start + 12, 0);
+        let n = read_full(&mut self.reader, &mut out[start..]).map_err(io)?;
+        if n == 0 {
+            out.truncate(start);
+            return Ok(None);
+        }
+        if n < 12 {
+            return Err(bad(BlockError::ShortHeader));
+        }
+        let xlen = fixed_header(&out[start..]).map_err(bad)?;
+        out.resize(start + 12 + xlen, 0);
+        if read_full(&mut self.reader, &mut out[start + 12..]).map_err(io)? < xlen {
+            return Err(bad(BlockError::ShortHeader));
+        }
+        let len = block_len(xlen, &out[start + 12..]).map_err(bad)?;
+        out.resize(start + len, 0);
+        if read_full(&mut self.reader, &mut out[start + 12 + xlen..]).map_err(io)? < len - 12 - xlen
+        {
+            return Err(bad(BlockError::ShortBlock));
+        }
+        let (crc, isize) = trailer(&out[start + len - 8..]).map_err(bad)?;
+        Ok(Some(Frame {
+            coffset: self.offset,
+            start,
+            len,
+            header_len: 12 + xlen,
+            isize,
+            crc,
+        }))
+    }
 }
 
 fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -284,18 +563,6 @@ fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(n)
-}
-
-fn find_bsize(extra: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    while i + 4 <= extra.len() {
-        let slen = u16::from_le_bytes([extra[i + 2], extra[i + 3]]) as usize;
-        if extra[i] == b'B' && extra[i + 1] == b'C' && slen == 2 && i + 6 <= extra.len() {
-            return Some(u16::from_le_bytes([extra[i + 4], extra[i + 5]]) as usize);
-        }
-        i += 4 + slen;
-    }
-    None
 }
 
 /// A cursor over the decompressed stream that hands out contiguous byte ranges, copying only the
@@ -423,9 +690,17 @@ struct PendingEntry {
     uoffset_end: u64,
 }
 
+/// What a [`BgzfWriter`] tells an index about each record written through it. The writer
+/// knows virtual offsets; how they are binned and stored (CSI, tabix) is the index's business,
+/// so this module does not depend on any index format.
+pub trait RecordIndex {
+    /// One record spanning `[beg, end)` of contig `tid`, stored between two virtual offsets.
+    fn push(&mut self, tid: u32, beg: u64, end: u64, vstart: u64, vend: u64);
+}
+
 /// A BGZF writer that compresses full blocks in parallel and, optionally, indexes the records
-/// written through it (CSI).
-pub struct BgzfWriter<W: Write> {
+/// written through it.
+pub struct BgzfWriter<W: Write, I: RecordIndex> {
     out: W,
     level: i32,
     pool: Arc<rayon::ThreadPool>,
@@ -437,16 +712,11 @@ pub struct BgzfWriter<W: Write> {
     entries: Vec<PendingEntry>,
     last_vend: u64,
     batch_bytes: usize,
-    index: Option<CsiBuilder>,
+    index: Option<I>,
 }
 
-impl<W: Write> BgzfWriter<W> {
-    pub fn new(
-        out: W,
-        level: i32,
-        pool: Arc<rayon::ThreadPool>,
-        index: Option<CsiBuilder>,
-    ) -> Self {
+impl<W: Write, I: RecordIndex> BgzfWriter<W, I> {
+    pub fn new(out: W, level: i32, pool: Arc<rayon::ThreadPool>, index: Option<I>) -> Self {
         let batch_bytes = BLOCK_DATA_SIZE * 16 * pool.current_num_threads().max(1);
         BgzfWriter {
             out,
@@ -641,7 +911,7 @@ impl<W: Write> BgzfWriter<W> {
 
     /// Flushes every pending byte, writes the EOF block and returns the inner writer and the
     /// index built along the way.
-    pub fn finish(mut self) -> std::io::Result<(W, Option<CsiBuilder>)> {
+    pub fn finish(mut self) -> std::io::Result<(W, Option<I>)> {
         self.flush_blocks(true)?;
         self.out.write_all(&EOF_BLOCK)?;
         self.out.flush()?;
@@ -700,4 +970,65 @@ pub fn compress_all(data: &[u8], level: i32) -> Vec<u8> {
     }
     out.extend_from_slice(&EOF_BLOCK);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(n: usize) -> Vec<u8> {
+        (0..n).map(|i| b"ACGT\n"[i % 5]).collect()
+    }
+
+    #[test]
+    fn slice_and_stream_walks_agree_and_inflate_to_the_input() {
+        let input = text(3 * BLOCK_DATA_SIZE + 1000);
+        let gz = compress_all(&input, 1);
+        let path = Path::new("x.gz");
+        let from_slice: Vec<(u64, Vec<u8>, usize)> = blocks(&gz, path)
+            .map(|b| b.map(|b| (b.coffset, b.raw.to_vec(), b.isize())))
+            .collect::<Result<_>>()
+            .unwrap();
+        assert_eq!(from_slice.len(), 5, "four data blocks and the EOF marker");
+        assert_eq!(from_slice.last().unwrap().1, EOF_BLOCK);
+        let mut r = BlockReader::new(&gz[..], path, 0);
+        let mut from_stream = Vec::new();
+        while let Some(b) = r.next_block().unwrap() {
+            from_stream.push((b.coffset, b.raw.to_vec(), b.isize()));
+        }
+        assert_eq!(from_slice, from_stream);
+        assert!(r.last_was_eof());
+        assert_eq!(r.offset(), gz.len() as u64);
+        assert_eq!(inflate(&gz, path).unwrap(), input);
+    }
+
+    #[test]
+    fn damage_is_named_with_the_file_and_the_block() {
+        let gz = compress_all(&text(2 * BLOCK_DATA_SIZE), 1);
+        let path = Path::new("x.gz");
+        let second = blocks(&gz, path).nth(1).unwrap().unwrap().coffset;
+        let msg = |data: &[u8]| inflate(data, path).unwrap_err().to_string();
+        let cut = msg(&gz[..second as usize + 30]);
+        assert!(cut.starts_with("x.gz: file ends inside a block"), "{cut}");
+        assert!(
+            cut.contains(&format!("BGZF block at byte {second}")),
+            "{cut}"
+        );
+        assert!(cut.contains("truncated"), "{cut}");
+        let mut bad = gz.clone();
+        bad[second as usize] = 0;
+        assert!(msg(&bad).contains("not a BGZF block"));
+        // A wrong CRC: the data inflates but is not what was written.
+        let mut bad = gz.clone();
+        let crc_at = second as usize - 8;
+        bad[crc_at] ^= 1;
+        assert!(msg(&bad).contains("fails its CRC check (BGZF block at byte 0)"));
+        // The stream reader says the same, and a missing marker is seen.
+        let mut r = BlockReader::new(&gz[..second as usize + 30], path, 0);
+        assert!(r.next_block().unwrap().is_some());
+        assert_eq!(r.next_block().unwrap_err().to_string(), cut);
+        let mut r = BlockReader::new(&gz[..gz.len() - EOF_BLOCK.len()], path, 0);
+        while r.next_block().unwrap().is_some() {}
+        assert!(!r.last_was_eof());
+    }
 }

@@ -3,8 +3,12 @@
 //! pseudo-bin that holds its span and record counts.
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
 
-use crate::io::bgzf::compress_all;
+use crate::error::{Error, Result};
+use crate::io::bgzf::{compress_all, Block, BlockReader, RecordIndex, BLOCK_DATA_SIZE};
 
 /// tabix "generic" preset with 0-based, half-open coordinates (BED).
 pub const TBX_UCSC: i32 = 0x10000;
@@ -265,6 +269,138 @@ impl CsiBuilder {
         r.off_end = vend;
         r.n_records += 1;
     }
+}
+
+impl RecordIndex for CsiBuilder {
+    fn push(&mut self, tid: u32, beg: u64, end: u64, vstart: u64, vend: u64) {
+        CsiBuilder::push(self, tid, beg, end, vstart, vend);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Re-indexing a finished file
+
+/// What re-indexing needs to know about the lines of a bgzipped text file (BED, VCF).
+pub trait IndexedLines {
+    /// A record line's contig, 0-based start and end; `None` for a line that is not a record
+    /// (a header or blank line), which the index skips.
+    fn record<'l>(&mut self, line: &'l [u8]) -> Result<Option<(&'l [u8], u64, u64)>>;
+    /// The empty index, made when the first record comes (so the header lines before it can
+    /// decide its shape) or at the end when none came.
+    fn new_index(&mut self) -> CsiBuilder;
+}
+
+/// Builds the index of a bgzipped line file from its blocks, exactly as [`BgzfWriter`] builds
+/// it while writing: a contig's first record starts where its line starts (the writers end a
+/// block there, see [`BgzfWriter::end_block`]); every other record spans from the previous
+/// record's end to its own; a record that ends a full block ends at the start of the next one.
+/// Contigs get index ids in order of appearance.
+///
+/// [`BgzfWriter`]: crate::io::bgzf::BgzfWriter
+/// [`BgzfWriter::end_block`]: crate::io::bgzf::BgzfWriter::end_block
+pub struct Reindexer<L> {
+    lines: L,
+    csi: Option<CsiBuilder>,
+    names: Vec<Vec<u8>>,
+    /// The line in progress (it may span blocks), and its virtual start offset.
+    line: Vec<u8>,
+    line_start: u64,
+    last_vend: u64,
+    path: PathBuf,
+    inflater: libdeflater::Decompressor,
+    data: Vec<u8>,
+}
+
+impl<L: IndexedLines> Reindexer<L> {
+    /// A re-indexer for the file `path` (named in errors).
+    pub fn new(lines: L, path: impl Into<PathBuf>) -> Self {
+        Reindexer {
+            lines,
+            csi: None,
+            names: Vec::new(),
+            line: Vec::new(),
+            line_start: 0,
+            last_vend: 0,
+            path: path.into(),
+            inflater: libdeflater::Decompressor::new(),
+            data: Vec::new(),
+        }
+    }
+
+    /// Feeds the file's next block; its `coffset` is its offset in the file being indexed.
+    pub fn block(&mut self, b: &Block) -> Result<()> {
+        let mut data = std::mem::take(&mut self.data);
+        b.inflate_into(&mut self.inflater, &mut data, &self.path)?;
+        let r = self.lines_of(b, &data);
+        self.data = data;
+        r
+    }
+
+    fn lines_of(&mut self, b: &Block, data: &[u8]) -> Result<()> {
+        let coffset = b.coffset;
+        let mut start = 0;
+        if self.line.is_empty() {
+            self.line_start = coffset << 16;
+        }
+        for nl in memchr::memchr_iter(b'\n', data) {
+            self.line.extend_from_slice(&data[start..nl]);
+            start = nl + 1;
+            let vend = if start == data.len() && data.len() == BLOCK_DATA_SIZE {
+                b.end() << 16
+            } else {
+                (coffset << 16) | start as u64
+            };
+            let line = std::mem::take(&mut self.line);
+            let r = self.record(&line, vend);
+            self.line = line;
+            r?;
+            self.line.clear();
+            self.line_start = (coffset << 16) | start as u64;
+        }
+        self.line.extend_from_slice(&data[start..]);
+        Ok(())
+    }
+
+    fn record(&mut self, line: &[u8], vend: u64) -> Result<()> {
+        let Some((chrom, beg, end)) = self.lines.record(line)? else {
+            return Ok(());
+        };
+        let csi = match self.csi.as_mut() {
+            Some(c) => c,
+            None => self.csi.insert(self.lines.new_index()),
+        };
+        if self.names.last().map(Vec::as_slice) != Some(chrom) {
+            self.names.push(chrom.to_vec());
+            self.last_vend = self.line_start;
+        }
+        let tid = (self.names.len() - 1) as u32;
+        csi.push(tid, beg, end, self.last_vend, vend);
+        self.last_vend = vend;
+        Ok(())
+    }
+
+    /// The index (with its contig names) and the line reader, once every block was fed.
+    pub fn finish(mut self) -> (L, CsiBuilder) {
+        let mut csi = match self.csi.take() {
+            Some(c) => c,
+            None => self.lines.new_index(),
+        };
+        for (i, c) in self.names.iter().enumerate() {
+            csi.ensure_name(i as u32, &String::from_utf8_lossy(c));
+        }
+        (self.lines, csi)
+    }
+}
+
+/// Walks the whole bgzipped line file `path` and builds its index (see [`Reindexer`]).
+pub fn reindex<L: IndexedLines>(path: &Path, lines: L) -> Result<(L, CsiBuilder)> {
+    let f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut blocks = BlockReader::new(BufReader::with_capacity(1 << 20, f), path, 0);
+    let mut index = Reindexer::new(lines, path);
+    while let Some(b) = blocks.next_block()? {
+        index.block(&b)?;
+    }
+    Ok(index.finish())
 }
 
 #[cfg(test)]

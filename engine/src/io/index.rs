@@ -152,36 +152,7 @@ impl Cursor<'_> {
     }
 }
 
-/// Inflates a small whole BGZF file in memory (index files).
+/// Inflates a small whole BGZF file in memory (index files); `None` if it is not whole BGZF.
 pub fn inflate_all(raw: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    let mut d = libdeflater::Decompressor::new();
-    while at < raw.len() {
-        let h = raw.get(at..at + 18)?;
-        if h[0] != 0x1f || h[1] != 0x8b {
-            return None;
-        }
-        let bsize = u16::from_le_bytes([h[16], h[17]]) as usize + 1;
-        // A block holds its 18-byte header and 8-byte trailer; its data inflates to at most
-        // 64 KiB, so the output is bounded by the file's size, not by a field in it.
-        if bsize < 26 {
-            return None;
-        }
-        let block = raw.get(at..at + bsize)?;
-        let isize = u32::from_le_bytes(block[bsize - 4..].try_into().ok()?) as usize;
-        if isize > 65536 {
-            return None;
-        }
-        let start = out.len();
-        out.resize(start + isize, 0);
-        let n = d
-            .deflate_decompress(&block[18..bsize - 8], &mut out[start..])
-            .ok()?;
-        if n != isize {
-            return None;
-        }
-        at += bsize;
-    }
-    Some(out)
+    crate::io::bgzf::inflate(raw, Path::new("")).ok()
 }

@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::io::atomic::{OutputSet, PendingFile};
-use crate::io::bgzf::{BgzfWriter, EOF_BLOCK};
-use crate::io::csi::{levels_for, CsiBuilder, CONF_VCF};
+use crate::io::bgzf::{blocks, missing_eof, BgzfWriter, EOF_BLOCK};
+use crate::io::csi::{levels_for, reindex, CsiBuilder, IndexedLines, CONF_VCF};
 
 /// Contigs at least this long need a CSI index (tabix's bins stop at 2^29).
 pub const TBI_MAX_LEN: u64 = 1 << 29;
@@ -185,7 +185,7 @@ pub fn index_path(vcf: &Path, csi: bool) -> PathBuf {
 pub struct VcfWriter {
     path: PathBuf,
     file: PendingFile,
-    bgzf: BgzfWriter<BufWriter<File>>,
+    bgzf: BgzfWriter<BufWriter<File>, CsiBuilder>,
     contigs: Vec<(String, u64)>,
     /// Header index of the current contig and the last start written.
     at: Option<(usize, u64)>,
@@ -318,41 +318,19 @@ pub fn concat_shards(parts: &[PathBuf], out: &Path) -> Result<PathBuf> {
     for (i, part) in parts.iter().enumerate() {
         let raw = std::fs::read(part).map_err(|e| Error::io(part, e))?;
         if !raw.ends_with(&EOF_BLOCK) {
-            return Err(Error::bgzf(part, "does not end with the BGZF EOF block"));
+            return Err(missing_eof(part));
         }
-        let body = &raw[..raw.len() - EOF_BLOCK.len()];
-        let mut at = 0;
         // After the first shard, the header's blocks (text starting with '#') are skipped.
         let mut in_header = i > 0;
-        while at < body.len() {
-            let h = body
-                .get(at..at + 18)
-                .ok_or_else(|| Error::bgzf(part, "a BGZF block is cut short"))?;
-            if h[0] != 0x1f || h[1] != 0x8b {
-                return Err(Error::bgzf(part, "not a BGZF block where one should start"));
-            }
-            let bsize = u16::from_le_bytes([h[16], h[17]]) as usize + 1;
-            let block = body
-                .get(at..at + bsize)
-                .ok_or_else(|| Error::bgzf(part, "a BGZF block is cut short"))?;
+        for b in blocks(&raw[..raw.len() - EOF_BLOCK.len()], part) {
+            let b = b?;
             if in_header {
-                let isize = u32::from_le_bytes([
-                    block[bsize - 4],
-                    block[bsize - 3],
-                    block[bsize - 2],
-                    block[bsize - 1],
-                ]) as usize;
-                data.resize(isize, 0);
-                match inflater.deflate_decompress(&block[18..bsize - 8], &mut data) {
-                    Ok(n) if n == isize => {}
-                    _ => return Err(Error::bgzf(part, "a BGZF block does not inflate")),
-                }
+                b.inflate_into(&mut inflater, &mut data, part)?;
                 in_header = data.first() == Some(&b'#');
             }
             if !in_header {
-                std::io::Write::write_all(&mut w, block).map_err(|e| Error::io(out, e))?;
+                std::io::Write::write_all(&mut w, b.raw).map_err(|e| Error::io(out, e))?;
             }
-            at += bsize;
         }
     }
     std::io::Write::write_all(&mut w, &EOF_BLOCK)
@@ -363,105 +341,47 @@ pub fn concat_shards(parts: &[PathBuf], out: &Path) -> Result<PathBuf> {
     index_vcf_gz(out)
 }
 
-/// (Re)builds the tabix index of a finished `.vcf.gz` (`.tbi`, or `.csi` when a `##contig`
-/// is 2^29 bp or longer), as `tabix -p vcf` would. Returns the index path.
-pub fn index_vcf_gz(path: &Path) -> Result<PathBuf> {
-    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let bad = |m: &str| Error::bgzf(path, m.to_string());
-    let mut d = libdeflater::Decompressor::new();
-    let mut contigs: Vec<(String, u64)> = Vec::new();
-    let mut builder: Option<(CsiBuilder, bool)> = None;
-    let mut names: Vec<Vec<u8>> = Vec::new();
-    let mut line: Vec<u8> = Vec::new();
-    let mut last_vend = 0u64;
-    let mut vstart = 0u64;
-    let mut at = 0usize;
-    let mut text = Vec::new();
-    while at < raw.len() {
-        let h = raw
-            .get(at..at + 18)
-            .ok_or_else(|| bad("truncated BGZF block"))?;
-        if h[0] != 0x1f || h[1] != 0x8b {
-            return Err(bad("not a BGZF file"));
-        }
-        let bsize = u16::from_le_bytes([h[16], h[17]]) as usize + 1;
-        let block = raw
-            .get(at..at + bsize)
-            .ok_or_else(|| bad("truncated BGZF block"))?;
-        let isize = u32::from_le_bytes([
-            block[bsize - 4],
-            block[bsize - 3],
-            block[bsize - 2],
-            block[bsize - 1],
-        ]) as usize;
-        text.clear();
-        text.resize(isize, 0);
-        let n = d
-            .deflate_decompress(&block[18..bsize - 8], &mut text)
-            .map_err(|_| bad("corrupt BGZF block"))?;
-        if n != isize {
-            return Err(bad("corrupt BGZF block"));
-        }
-        let coff = at as u64;
-        at += bsize;
-        let mut start = 0;
-        while start < text.len() {
-            let (piece, done) = match memchr::memchr(b'\n', &text[start..]) {
-                Some(k) => (&text[start..start + k], Some(start + k + 1)),
-                None => (&text[start..], None),
-            };
-            if line.is_empty() {
-                // A line at the start of a block begins there; otherwise where the last ended.
-                vstart = if start == 0 { coff << 16 } else { last_vend };
+/// A VCF's lines as tabix reads them; the `##contig` lines decide TBI or CSI.
+struct VcfLines<'p> {
+    path: &'p Path,
+    contigs: Vec<(String, u64)>,
+}
+
+impl IndexedLines for VcfLines<'_> {
+    fn record<'l>(&mut self, line: &'l [u8]) -> Result<Option<(&'l [u8], u64, u64)>> {
+        if line.first() == Some(&b'#') {
+            if let Some(c) = parse_contig_line(line) {
+                self.contigs.push(c);
             }
-            line.extend_from_slice(piece);
-            let Some(next) = done else { break };
-            start = next;
-            // A line ending exactly at the end of a full block points at the next block; at
-            // the end of a shorter (last, or contig-closing) block it points past its last
-            // byte. Both address the same place; this is how `BgzfWriter` records them, so
-            // a rebuilt index matches the one written on the fly byte for byte.
-            let vend = if next == text.len() && text.len() == crate::io::bgzf::BLOCK_DATA_SIZE {
-                (at as u64) << 16
-            } else {
-                (coff << 16) | next as u64
-            };
-            if line.first() == Some(&b'#') {
-                if let Some(c) = parse_contig_line(&line) {
-                    contigs.push(c);
-                }
-            } else if !line.is_empty() {
-                let (b, _) = builder.get_or_insert_with(|| {
-                    let csi = wants_csi(&contigs);
-                    let max_len = contigs.iter().map(|c| c.1).max().unwrap_or(0);
-                    (new_builder(csi, max_len), csi)
-                });
-                let (chrom, beg, end) =
-                    line_span(&line).ok_or_else(|| bad("a VCF record cannot be read"))?;
-                let tid = match names.iter().rposition(|n| n == chrom) {
-                    Some(t) => t,
-                    None => {
-                        names.push(chrom.to_vec());
-                        b.ensure_name((names.len() - 1) as u32, &String::from_utf8_lossy(chrom));
-                        names.len() - 1
-                    }
-                };
-                b.push(tid as u32, beg, end, vstart, vend);
-            }
-            last_vend = vend;
-            line.clear();
+            return Ok(None);
         }
+        if line.is_empty() {
+            return Ok(None);
+        }
+        line_span(line)
+            .map(Some)
+            .ok_or_else(|| Error::bgzf(self.path, "a VCF record cannot be read"))
     }
-    let (b, csi) = match builder {
-        Some(x) => x,
-        None => {
-            let csi = wants_csi(&contigs);
-            (new_builder(csi, 0), csi)
-        }
+
+    fn new_index(&mut self) -> CsiBuilder {
+        let max_len = self.contigs.iter().map(|c| c.1).max().unwrap_or(0);
+        new_builder(wants_csi(&self.contigs), max_len)
+    }
+}
+
+/// (Re)builds the tabix index of a finished `.vcf.gz` (`.tbi`, or `.csi` when a `##contig`
+/// is 2^29 bp or longer), as `tabix -p vcf` would, and as [`VcfWriter`] writes it. Returns
+/// the index path.
+pub fn index_vcf_gz(path: &Path) -> Result<PathBuf> {
+    let lines = VcfLines {
+        path,
+        contigs: Vec::new(),
     };
+    let (lines, builder) = reindex(path, lines)?;
+    let csi = wants_csi(&lines.contigs);
     let ipath = index_path(path, csi);
     let (f, mut w) = PendingFile::create(&ipath)?;
-    std::io::Write::write_all(&mut w, &serialise(b, csi))
+    std::io::Write::write_all(&mut w, &serialise(builder, csi))
         .and_then(|_| std::io::Write::flush(&mut w))
         .map_err(|e| Error::io(&ipath, e))?;
     drop(w);
