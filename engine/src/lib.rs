@@ -8,6 +8,7 @@ pub mod error;
 pub mod io;
 pub mod pipeline;
 pub mod progress;
+pub mod rng;
 pub mod shard;
 pub mod sv;
 pub mod threads;

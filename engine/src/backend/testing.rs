@@ -9,22 +9,14 @@ use super::cpu::reduce_depths;
 use super::pairhmm::{reference_costs, PairBatch};
 use super::{Backend, EventBatch, ReduceSpec};
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self, m: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % m.max(1)
-    }
-}
+use crate::rng::Rng;
 
 /// A contig's reads as they arrive sorted: (start, end) pairs, some long, some piled up.
 fn reads(rng: &mut Rng, len: u64, n: usize, max_span: u64) -> Vec<(u32, u32)> {
-    let mut starts: Vec<u64> = (0..n).map(|_| rng.next(len)).collect();
+    let mut starts: Vec<u64> = (0..n).map(|_| rng.below(len)).collect();
     // Pile-ups: deep stacks at a few places, to reach high depths.
     for _ in 0..3 {
-        let at = rng.next(len);
+        let at = rng.below(len);
         for _ in 0..(n / 8) {
             starts.push(at);
         }
@@ -33,7 +25,7 @@ fn reads(rng: &mut Rng, len: u64, n: usize, max_span: u64) -> Vec<(u32, u32)> {
     starts
         .into_iter()
         .map(|s| {
-            let e = (s + 1 + rng.next(max_span)).min(len);
+            let e = (s + 1 + rng.below(max_span)).min(len);
             (s as u32, e as u32)
         })
         .collect()
@@ -75,7 +67,7 @@ pub fn check_backend(backend: &dyn Backend) {
         let mut step = 0;
         while done < len as usize + 1 {
             // Deliver the reads starting before a point ahead of `done`, in a few batches.
-            let ahead = done + 1 + rng.next(1 << 21) as usize;
+            let ahead = done + 1 + rng.below(1 << 21) as usize;
             let mut batch = EventBatch::default();
             while next < reads.len() && (reads[next].0 as usize) < ahead {
                 batch.starts.push(reads[next].0);
@@ -92,16 +84,16 @@ pub fn check_backend(backend: &dyn Backend) {
             } else {
                 len as usize + 1
             };
-            let to = (done + 1 + rng.next(1 << 20) as usize)
+            let to = (done + 1 + rng.below(1 << 20) as usize)
                 .min(limit)
                 .max(done)
                 .min(len as usize + 1);
             let lo = done as u64;
             let hi = to as u64;
-            let intervals: Vec<(u64, u64)> = (0..rng.next(40))
+            let intervals: Vec<(u64, u64)> = (0..rng.below(40))
                 .map(|_| {
-                    let s = lo.saturating_sub(50) + rng.next(hi - lo + 100);
-                    (s, s + rng.next(3000))
+                    let s = lo.saturating_sub(50) + rng.below(hi - lo + 100);
+                    (s, s + rng.below(3000))
                 })
                 .chain([(0, len + 1), (hi, hi + 10)])
                 .collect();
@@ -153,11 +145,11 @@ pub fn random_batch(seed: u64, n_haps: usize, reads_per_hap: usize) -> PairBatch
     };
     let mut haps = Vec::new();
     for _ in 0..n_haps {
-        let len = 1 + rng.next(300) as usize;
+        let len = 1 + rng.below(300) as usize;
         let words: Vec<u32> = (0..len)
             .map(|_| {
-                let code = if rng.next(50) == 0 { 4 } else { rng.next(4) };
-                code as u32 | ((15 + rng.next(40)) as u32) << 8
+                let code = if rng.below(50) == 0 { 4 } else { rng.below(4) };
+                code as u32 | ((15 + rng.below(40)) as u32) << 8
             })
             .collect();
         haps.push((b.push_item(&words), words));
@@ -165,23 +157,23 @@ pub fn random_batch(seed: u64, n_haps: usize, reads_per_hap: usize) -> PairBatch
     let mut reads = Vec::new();
     for (_, hap) in &haps {
         for _ in 0..reads_per_hap {
-            let s = rng.next(hap.len() as u64) as usize;
-            let e = (s + rng.next(200) as usize).min(hap.len());
+            let s = rng.below(hap.len() as u64) as usize;
+            let e = (s + rng.below(200) as usize).min(hap.len());
             let mut words = Vec::new();
             for w in &hap[s..e] {
-                match rng.next(30) {
+                match rng.below(30) {
                     0 => {}
                     1 => {
                         words.push(w & 0xff | 30 << 8 | 45 << 16);
-                        words.push(rng.next(5) as u32 | 20 << 8 | 30 << 16);
+                        words.push(rng.below(5) as u32 | 20 << 8 | 30 << 16);
                     }
                     2 => words.push(
-                        rng.next(4) as u32
-                            | (rng.next(41) as u32) << 8
-                            | (10 + rng.next(50) as u32) << 16,
+                        rng.below(4) as u32
+                            | (rng.below(41) as u32) << 8
+                            | (10 + rng.below(50) as u32) << 16,
                     ),
                     _ => words.push(
-                        w & 0xff | (rng.next(41) as u32) << 8 | (10 + rng.next(50) as u32) << 16,
+                        w & 0xff | (rng.below(41) as u32) << 8 | (10 + rng.below(50) as u32) << 16,
                     ),
                 }
             }
@@ -190,7 +182,7 @@ pub fn random_batch(seed: u64, n_haps: usize, reads_per_hap: usize) -> PairBatch
     }
     for &r in &reads {
         for (h, _) in &haps {
-            if rng.next(3) > 0 {
+            if rng.below(3) > 0 {
                 b.push_pair(r, *h);
             }
         }

@@ -78,27 +78,8 @@ pub fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
-/// xorshift64: the same numbers on every machine, so generated data and its asserted calls
-/// never drift.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// A random ACGT sequence.
-    pub fn seq(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| b"ACGT"[self.below(4) as usize]).collect()
-    }
-}
+/// The one test generator (xorshift64), shared with the library's unit tests.
+pub use kasane::rng::Rng;
 
 /// Writes `path` (60 bases a line) and its `.fai`, so readers need not index it themselves.
 pub fn write_fasta(path: &Path, contigs: &[(&str, &[u8])]) {
