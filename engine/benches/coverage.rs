@@ -44,13 +44,8 @@ fn bam_record(name: &str, pos: i32, flag: u16, mpos: i32, cigar: &[(u32, u32)]) 
 /// 30x-like short-read pairs over `len` bases: most 150M, some with an indel, some overlapping.
 fn records(len: i32) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    let mut x: u64 = 42;
-    let mut rnd = |m: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % m
-    };
+    let mut rng = kasane::rng::Rng(42);
+    let mut rnd = |m: u64| rng.below(m);
     let mut pos = 0i32;
     let mut i = 0;
     while pos < len - 1000 {

@@ -76,13 +76,8 @@ fn pairhmm_kernel_matches_reference_under_cpu_emulation() {
         String::from_utf8_lossy(&built.stderr)
     );
     // Random haplotypes (some N, varied gap opens) and reads drawn from them with errors.
-    let mut s = 0x2545_f491_4f6c_dd1du64;
-    let mut rnd = |m: u64| {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        s % m
-    };
+    let mut rng = kasane::rng::Rng(0x2545_f491_4f6c_dd1d);
+    let mut rnd = |m: u64| rng.below(m);
     let mut b = PairBatch {
         gap_ext: 10,
         ..Default::default()

@@ -328,11 +328,14 @@ fn resolve<'a>(path: &[String], files: &'a BTreeMap<Vec<String>, String>) -> Opt
     (0..=path.len()).rev().find_map(|n| files.get(&path[..n]))
 }
 
+/// One file read: its path, module, tokens without test code, and its test-only submodules.
+type Parsed = (String, Vec<String>, Vec<Tok>, Vec<String>);
+
 type Graph = BTreeMap<String, BTreeMap<String, BTreeSet<String>>>;
 
 /// Edges between files (`from -> to: the names used`), from (relative path, source) pairs.
 fn graph(sources: &[(PathBuf, String)]) -> Graph {
-    let parsed: Vec<(String, Vec<String>, Vec<Tok>, Vec<String>)> = sources
+    let parsed: Vec<Parsed> = sources
         .iter()
         .map(|(p, src)| {
             let (t, test_mods) = without_tests(tokens(src));

@@ -196,13 +196,8 @@ mod tests {
             .num_threads(2)
             .build()
             .unwrap();
-        let mut x: u64 = 7;
-        let mut rnd = |m: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % m
-        };
+        let mut rng = crate::rng::Rng(7);
+        let mut rnd = |m: u64| rng.below(m);
         for trial in 0..40 {
             let len = 1 + rnd(3 * PIECE as u64) as usize;
             // Long flat stretches and busy ones, so runs cross piece edges both ways.

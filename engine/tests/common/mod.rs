@@ -79,6 +79,7 @@ pub fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 }
 
 /// The one test generator (xorshift64), shared with the library's unit tests.
+#[allow(unused_imports)] // not every test file draws numbers
 pub use kasane::rng::Rng;
 
 /// Writes `path` (60 bases a line) and its `.fai`, so readers need not index it themselves.
