@@ -431,3 +431,44 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Each analysis subcommand has exactly its table's options, in the table's order, and the
+    /// whole command line is well formed.
+    #[test]
+    fn analysis_flags_are_the_tables() {
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        for (name, defs) in [
+            ("coverage", options::coverage::OPTIONS),
+            ("sv", options::sv::OPTIONS),
+            ("call", options::call::OPTIONS),
+        ] {
+            let sub = cli.find_subcommand(name).expect(name);
+            let ids: Vec<&str> = sub
+                .get_arguments()
+                .map(|a| a.get_id().as_str())
+                .filter(|id| *id != "help" && *id != "version")
+                .collect();
+            let names: Vec<&str> = defs.iter().map(|d| d.name).collect();
+            assert_eq!(ids, names, "{name}");
+            for d in defs {
+                let a = sub
+                    .get_arguments()
+                    .find(|a| a.get_id() == d.name)
+                    .expect(d.name);
+                assert_eq!(
+                    a.get_long(),
+                    (!d.positional).then_some(d.long),
+                    "{}",
+                    d.name
+                );
+                assert_eq!(a.get_short(), d.short, "{}", d.name);
+            }
+        }
+    }
+}

@@ -477,12 +477,16 @@ impl VcfIndex {
     }
 }
 
+/// The VCF `kasane sv` and `kasane call` write for `prefix` (their `--output`).
+pub fn vcf_path(prefix: &str) -> String {
+    format!("{prefix}.vcf.gz")
+}
+
 /// A VCF and its index, as `kasane sv` and `kasane call` write them for `prefix`.
 pub fn vcf_outputs(prefix: &str, index: VcfIndex) -> Vec<String> {
-    vec![
-        format!("{prefix}.vcf.gz"),
-        format!("{prefix}.vcf.gz.{}", index.ext()),
-    ]
+    let vcf = vcf_path(prefix);
+    let idx = format!("{vcf}.{}", index.ext());
+    vec![vcf, idx]
 }
 
 #[cfg(test)]
@@ -505,5 +509,102 @@ mod tests {
                 assert!(d.value_name.is_some(), "{}", d.name);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod defaults {
+    use super::*;
+    use std::path::Path;
+
+    fn cli(defs: &'static [OptDef], args: &[&str]) -> Values {
+        let m = command(clap::Command::new("x"), defs)
+            .try_get_matches_from(std::iter::once("x").chain(args.iter().copied()))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        values(&m, defs)
+    }
+
+    #[test]
+    fn table_defaults_are_the_option_structs_defaults() {
+        // CallOptions::new keeps the CPU backend; the CLI's default is auto.
+        let mut c = crate::call::CallOptions::new("r.fa".into(), "o.vcf.gz".into(), vec![]);
+        c.backend = BackendKind::Auto;
+        let got = call::to_options(&cli(call::OPTIONS, &["-f", "r.fa", "-o", "o.vcf.gz", "a"]))
+            .expect("call options");
+        c.inputs = vec!["a".into()];
+        assert_eq!(format!("{got:?}"), format!("{c:?}"));
+
+        // SvOptions::new has one thread; the CLI's default is 0 (counted as 1).
+        let mut s = crate::sv::SvOptions::new(vec!["a".into()], "r.fa".into(), "o.vcf.gz".into());
+        s.threads = 0;
+        let got = sv::to_options(
+            &cli(sv::OPTIONS, &["-f", "r.fa", "-o", "o.vcf.gz", "a"]),
+            vec![],
+        )
+        .expect("sv options");
+        assert_eq!(format!("{got:?}"), format!("{s:?}"));
+
+        // Coverage has no constructor: mosdepth's defaults.
+        let got = coverage::to_options(&cli(coverage::OPTIONS, &["p", "a.bam"]), &|_| None, vec![])
+            .expect("coverage options");
+        let f = &got.filter;
+        assert_eq!((f.exclude_flags, f.include_flags, f.min_mapq), (1796, 0, 0));
+        assert_eq!((f.min_frag_len, f.max_frag_len), (None, None));
+        assert!(!f.fast_mode && !f.fragment_mode && !got.no_per_base && !got.use_median);
+        assert_eq!((got.threads, got.precision), (0, 2));
+        assert_eq!(got.backend, BackendKind::Auto);
+        assert!(got.by.is_none() && got.quantize.is_none() && got.thresholds.is_empty());
+    }
+
+    /// Values that start from the table's defaults build the same struct as a command line
+    /// that gives no options.
+    #[test]
+    fn defaults_alone_equal_an_empty_command_line() {
+        let mut v = Values::defaults(call::OPTIONS);
+        v.set("fasta", Value::Path("r.fa".into()));
+        v.set("output", Value::Path("o.vcf.gz".into()));
+        v.set("inputs", Value::Paths(vec!["a".into()]));
+        let a = call::to_options(&v).expect("from defaults");
+        let b = call::to_options(&cli(call::OPTIONS, &["-f", "r.fa", "-o", "o.vcf.gz", "a"]))
+            .expect("from the CLI");
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    }
+
+    #[test]
+    fn parse_errors_keep_their_words() {
+        let e = |args: &[&str]| {
+            coverage::to_options(&cli(coverage::OPTIONS, args), &|_| None, vec![])
+                .expect_err("an error")
+                .to_string()
+        };
+        assert_eq!(
+            e(&["-b", "0", "p", "a"]),
+            "window size for --by must be positive"
+        );
+        assert_eq!(
+            e(&["-T", "1,x", "-b", "5", "p", "a"]),
+            "invalid --thresholds '1,x': expected comma-separated integers: invalid digit found in string"
+        );
+        assert_eq!(
+            e(&["-l", "10", "-u", "5", "p", "a"]),
+            "--max-frag-len (5) is lower than --min-frag-len (10)"
+        );
+    }
+
+    #[test]
+    fn vcf_index_follows_the_longest_contig() {
+        assert_eq!(VcfIndex::for_lengths([1u64, 5].into_iter()), VcfIndex::Tbi);
+        assert_eq!(
+            VcfIndex::for_lengths([1u64 << 29].into_iter()),
+            VcfIndex::Csi
+        );
+        assert_eq!(
+            VcfIndex::for_reference(Some(Path::new("/nonexistent.fa"))),
+            VcfIndex::Tbi
+        );
+        assert_eq!(
+            vcf_outputs("s/a", VcfIndex::Csi),
+            vec!["s/a.vcf.gz".to_string(), "s/a.vcf.gz.csi".to_string()]
+        );
     }
 }
