@@ -658,9 +658,7 @@ fn param(c: &mut Checker, spec: &OptDef, v: &Spanned<DeValue>, has_regions: bool
         );
         None
     };
-    let Some(kind) = spec.param.map(|p| p.kind) else {
-        return None;
-    };
+    let kind = spec.param.map(|p| p.kind)?;
     match (kind, v.get_ref()) {
         (ParamKind::Bool, DeValue::Boolean(b)) => Some(Param::Bool(*b)),
         (ParamKind::Bool, _) => wrong(c, "a boolean"),
