@@ -6,6 +6,7 @@ pub mod call;
 pub mod coverage;
 pub mod error;
 pub mod io;
+pub mod options;
 pub mod pipeline;
 pub mod progress;
 pub mod rng;

@@ -7,7 +7,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use kasane::backend::BackendKind;
-use kasane::coverage::{self, depth::ReadFilter, stats, By, CoverageOptions};
+use kasane::coverage;
+use kasane::options::{self, Values};
 use kasane::progress::Progress;
 
 #[derive(Parser)]
@@ -32,16 +33,16 @@ enum Command {
     /// {prefix}.mosdepth.region.dist.txt (with -b), {prefix}.quantized.bed.gz (with -q) and
     /// {prefix}.thresholds.bed.gz (with -T), each .bed.gz with a .csi index. Environment:
     /// MOSDEPTH_PRECISION (decimals, default 2), MOSDEPTH_Q0, MOSDEPTH_Q1, ... (quantize labels).
-    Coverage(Box<CoverageArgs>),
+    Coverage(CoverageArgs),
     /// Structural variants (>= 50 bp) from long-read alignments (PacBio HiFi, ONT).
     ///
     /// Writes OUT.vcf.gz (sorted, bgzipped) with its .tbi index (.csi when a contig is 2^29 bp
     /// or longer) and OUT.kasane.json (provenance). Several inputs are called jointly: one
     /// sample column each (named by @RG SM).
-    Sv(Box<SvArgs>),
+    Sv(SvArgs),
     /// Germline SNVs and indels (diploid), one sample or several jointly, from short or long
     /// reads. Writes a bgzipped VCF 4.3 and its tabix index (.tbi).
-    Call(Box<CallArgs>),
+    Call(CallArgs),
     /// List the compute backends this machine offers, and why any is unavailable.
     Backends,
     /// Run a pipeline file: every step for every sample, skipping what an earlier run finished;
@@ -166,309 +167,62 @@ fn load_pipeline(file: &std::path::Path) -> Result<kasane::pipeline::Pipeline> {
     }
 }
 
-#[derive(Args)]
-struct CallArgs {
-    /// Reference FASTA (indexed with .fai, or indexed in memory).
-    #[arg(short = 'f', long = "fasta")]
-    fasta: PathBuf,
-    /// Output VCF (bgzipped; the index is written next to it).
-    #[arg(short = 'o', long)]
-    output: PathBuf,
-    /// Call only this region: CHROM or CHROM:START-END (1-based, inclusive). Needs indexes.
-    #[arg(short = 'r', long)]
-    region: Option<String>,
-    /// Call only the regions of this BED file. Needs indexes.
-    #[arg(short = 'R', long = "regions")]
-    regions: Option<PathBuf>,
-    /// Threads.
-    #[arg(short = 't', long, default_value_t = 1)]
-    threads: usize,
-    /// Compute backend of the read x haplotype likelihoods (results are identical on all).
-    #[arg(long, value_enum, default_value_t = BackendKind::Auto)]
-    backend: BackendKind,
-    /// Reads with a lower mapping quality are left out.
-    #[arg(long, default_value_t = 20)]
-    min_mapq: u8,
-    /// Mismatches with a lower base quality do not count towards candidates.
-    #[arg(long, default_value_t = 10)]
-    min_base_qual: u8,
-    /// No progress line (it is shown only when stderr is a terminal anyway; `KASANE_QUIET`
-    /// does the same).
-    #[arg(long)]
-    quiet: bool,
-    /// One of N shards of whole contigs (used by `kasane run --shard`; `kasane gather` joins
-    /// the shards).
-    #[arg(long, value_name = "i/N", hide = true)]
-    shard: Option<String>,
-    /// Alignment files (BAM or CRAM), one sample each, called jointly.
-    #[arg(required = true)]
-    inputs: Vec<PathBuf>,
-}
+/// An analysis's options, parsed from its table in `kasane::options` (one definition feeds the
+/// command line, the pipeline checker and the schema).
+macro_rules! analysis_args {
+    ($name:ident, $table:path) => {
+        #[derive(Clone, Debug)]
+        struct $name(Values);
 
-#[derive(Args)]
-struct CoverageArgs {
-    /// Output prefix.
-    prefix: String,
-    /// Alignments: BAM or CRAM, sorted by coordinate.
-    #[arg(value_name = "BAM-or-CRAM")]
-    input: PathBuf,
-    /// Worker threads for decompression and computation (0 counts as 1).
-    #[arg(short = 't', long, default_value_t = 0)]
-    threads: usize,
-    /// Restrict to one chromosome (CHROM or CHROM:START-END; only the name is used, as in
-    /// mosdepth). Needs the index.
-    #[arg(short = 'c', long)]
-    chrom: Option<String>,
-    /// BED file of regions, or a window size in bases, for region statistics.
-    #[arg(short = 'b', long, value_name = "bed|window")]
-    by: Option<String>,
-    /// Do not write per-base depth (faster).
-    #[arg(short = 'n', long)]
-    no_per_base: bool,
-    /// Reference FASTA (with .fai) for CRAM input.
-    #[arg(short = 'f', long, env = "REF_PATH")]
-    fasta: Option<PathBuf>,
-    /// Exclude reads with any of these flag bits set.
-    #[arg(short = 'F', long, default_value = "1796", value_parser = parse_flag)]
-    flag: u16,
-    /// Only include reads with any of these flag bits set (0: no requirement).
-    #[arg(short = 'i', long, default_value = "0", value_parser = parse_flag)]
-    include_flag: u16,
-    /// Count each read over its whole span: no CIGAR walk, no mate-overlap correction.
-    #[arg(short = 'x', long)]
-    fast_mode: bool,
-    /// Count the full fragment of proper pairs (from read 1), insert included.
-    #[arg(short = 'a', long)]
-    fragment_mode: bool,
-    /// Ignore reads whose absolute insert size is below this (-1: no limit).
-    #[arg(short = 'l', long, default_value_t = -1, allow_negative_numbers = true)]
-    min_frag_len: i64,
-    /// Ignore reads whose absolute insert size is above this (-1: no limit).
-    #[arg(short = 'u', long, default_value_t = -1, allow_negative_numbers = true)]
-    max_frag_len: i64,
-    /// Write quantized depth: bin edges like 0:1:4:10: (a trailing colon is open-ended).
-    #[arg(short = 'q', long, value_name = "segments")]
-    quantize: Option<String>,
-    /// Mapping-quality threshold: reads below it are ignored.
-    #[arg(short = 'Q', long, default_value_t = 0)]
-    mapq: u8,
-    /// For each region in --by, count bases covered at least at each of these depths (comma-separated).
-    #[arg(short = 'T', long)]
-    thresholds: Option<String>,
-    /// Report the median of each region instead of the mean.
-    #[arg(short = 'm', long)]
-    use_median: bool,
-    /// Only count reads of these comma-separated read-group IDs.
-    #[arg(short = 'R', long)]
-    read_groups: Option<String>,
-    /// Compute backend. Every backend writes byte-identical files; auto takes CUDA, else wgpu
-    /// on a real GPU, else the CPU, and keeps inputs under KASANE_GPU_MIN_BYTES (default 4 GiB)
-    /// on the CPU. `kasane backends` lists what this machine offers.
-    #[arg(long, value_enum, default_value_t = BackendKind::Auto)]
-    backend: BackendKind,
-    /// No progress display.
-    #[arg(long)]
-    quiet: bool,
-    /// One of N shards of whole contigs (used by `kasane run --shard`; `kasane gather` joins
-    /// the shards).
-    #[arg(long, value_name = "i/N", hide = true)]
-    shard: Option<String>,
-}
-
-#[derive(Args)]
-struct SvArgs {
-    /// Alignments: BAM or CRAM files, sorted by coordinate (one sample each).
-    #[arg(value_name = "BAM-or-CRAM", required = true)]
-    inputs: Vec<PathBuf>,
-    /// Reference FASTA (a .fai index is used when present).
-    #[arg(short = 'f', long)]
-    fasta: PathBuf,
-    /// Output VCF, bgzipped: must end in .vcf.gz.
-    #[arg(short = 'o', long)]
-    output: PathBuf,
-    /// Worker threads (0 counts as 1). The output does not depend on it.
-    #[arg(short = 't', long, default_value_t = 0)]
-    threads: usize,
-    /// Compute backend (SV calling runs on the CPU; recorded in provenance).
-    #[arg(long, value_enum, default_value_t = BackendKind::Auto)]
-    backend: BackendKind,
-    /// BED of tandem repeats: events inside one are clustered over the whole repeat.
-    #[arg(long, value_name = "BED")]
-    tandem_repeats: Option<PathBuf>,
-    /// Only call on these contigs (comma-separated); inputs must be indexed.
-    #[arg(long, value_delimiter = ',')]
-    contigs: Option<Vec<String>>,
-    /// One of N shards of whole contigs (used by `kasane run --shard`; `kasane gather` joins
-    /// the shards).
-    #[arg(long, value_name = "i/N", hide = true)]
-    shard: Option<String>,
-    /// Smallest SV length reported.
-    #[arg(long, default_value_t = 50)]
-    min_svlen: i64,
-    /// Reads with a lower mapping quality are ignored.
-    #[arg(long, default_value_t = 20)]
-    min_mapq: u8,
-    /// Minimum supporting reads (default: adapts to each contig's depth).
-    #[arg(long)]
-    min_support: Option<u32>,
-    /// Also report low-fraction (mosaic/somatic) events: allele fraction down to 3%.
-    #[arg(long)]
-    mosaic: bool,
-    /// No progress display.
-    #[arg(long)]
-    quiet: bool,
-}
-
-fn parse_flag(s: &str) -> Result<u16, String> {
-    let v = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        u16::from_str_radix(h, 16)
-    } else {
-        s.parse::<u16>()
-    };
-    v.map_err(|_| format!("'{s}' is not a flag value (0-65535, decimal or 0x hex)"))
-}
-
-fn coverage_options(a: CoverageArgs) -> Result<(CoverageOptions, bool)> {
-    let precision = std::env::var("MOSDEPTH_PRECISION")
-        .ok()
-        .and_then(|s| s.trim().parse::<usize>().ok())
-        .unwrap_or(2)
-        .min(32);
-    let by = match a.by {
-        None => None,
-        Some(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-            let w: u64 = s.parse().context("window size is too large")?;
-            if w == 0 {
-                bail!("window size for --by must be positive");
+        impl clap::FromArgMatches for $name {
+            fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+                Ok($name(options::values(m, $table)))
             }
-            Some(By::Windows(w))
+            fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+                self.0 = options::values(m, $table);
+                Ok(())
+            }
         }
-        Some(s) => Some(By::Bed(PathBuf::from(s))),
-    };
-    let thresholds = match a.thresholds {
-        None => Vec::new(),
-        Some(s) => {
-            let mut v = s
-                .split(',')
-                .map(|x| x.trim().parse::<u64>())
-                .collect::<Result<Vec<_>, _>>()
-                .with_context(|| {
-                    format!("invalid --thresholds '{s}': expected comma-separated integers")
-                })?;
-            v.sort_unstable();
-            v
+
+        impl Args for $name {
+            fn augment_args(cmd: clap::Command) -> clap::Command {
+                options::command(cmd, $table)
+            }
+            fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+                options::command(cmd, $table)
+            }
         }
     };
-    let quantize = match &a.quantize {
-        None => None,
-        Some(s) => Some(stats::parse_quantize(s).with_context(|| {
-            format!("invalid --quantize '{s}': expected integers separated by ':'")
-        })?),
-    };
-    let labels = quantize
-        .as_ref()
-        .map(|q| stats::quantize_labels(q, &|k| std::env::var(k).ok()))
-        .unwrap_or_default();
-    let min_frag = (a.min_frag_len >= 0).then_some(a.min_frag_len as u64);
-    let max_frag = (a.max_frag_len >= 0).then_some(a.max_frag_len as u64);
-    if let (Some(lo), Some(hi)) = (min_frag, max_frag) {
-        if hi < lo {
-            bail!("--max-frag-len ({hi}) is lower than --min-frag-len ({lo})");
-        }
-    }
-    let read_groups = a
-        .read_groups
-        .map(|s| s.split(',').map(|g| g.as_bytes().to_vec()).collect())
-        .unwrap_or_default();
-    Ok((
-        CoverageOptions {
-            prefix: a.prefix,
-            input: a.input,
-            threads: a.threads,
-            chrom: a.chrom,
-            by,
-            no_per_base: a.no_per_base,
-            fasta: a.fasta.filter(|p| !p.as_os_str().is_empty()),
-            filter: ReadFilter {
-                min_mapq: a.mapq,
-                exclude_flags: a.flag,
-                include_flags: a.include_flag,
-                read_groups,
-                fast_mode: a.fast_mode,
-                fragment_mode: a.fragment_mode,
-                min_frag_len: min_frag,
-                max_frag_len: max_frag,
-            },
-            quantize,
-            quantize_labels: labels,
-            thresholds,
-            use_median: a.use_median,
-            precision,
-            backend: a.backend,
-            command_line: std::env::args().collect(),
-            shard: a
-                .shard
-                .as_deref()
-                .map(kasane::shard::Shard::parse)
-                .transpose()?,
-        },
-        a.quiet,
-    ))
 }
+
+analysis_args!(CoverageArgs, options::coverage::OPTIONS);
+analysis_args!(SvArgs, options::sv::OPTIONS);
+analysis_args!(CallArgs, options::call::OPTIONS);
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Coverage(a) => {
-            let (opts, quiet) = coverage_options(*a)?;
-            let progress = Progress::new(quiet);
+        Command::Coverage(CoverageArgs(v)) => {
+            let env = |k: &str| std::env::var(k).ok();
+            let opts = options::coverage::to_options(&v, &env, std::env::args().collect())?;
+            let progress = Progress::new(v.flag("quiet"));
             let report = coverage::run(&opts, &progress)?;
             for w in &report.warnings {
                 eprintln!("kasane: warning: {w}");
             }
             Ok(())
         }
-        Command::Sv(a) => {
-            let a = *a;
-            let mut opts = kasane::sv::SvOptions::new(a.inputs, a.fasta, a.output);
-            opts.threads = a.threads;
-            opts.backend = a.backend;
-            opts.tandem_repeats = a.tandem_repeats;
-            opts.contigs = a.contigs;
-            opts.shard = a
-                .shard
-                .as_deref()
-                .map(kasane::shard::Shard::parse)
-                .transpose()?;
-            opts.min_svlen = a.min_svlen;
-            opts.min_mapq = a.min_mapq;
-            opts.min_support = a.min_support;
-            opts.mosaic = a.mosaic;
-            opts.command_line = std::env::args().collect();
-            let progress = Progress::new(a.quiet);
+        Command::Sv(SvArgs(v)) => {
+            let opts = options::sv::to_options(&v, std::env::args().collect())?;
+            let progress = Progress::new(v.flag("quiet"));
             let report = kasane::sv::run(&opts, &progress)?;
             for w in &report.warnings {
                 eprintln!("kasane: warning: {w}");
             }
             Ok(())
         }
-        Command::Call(a) => {
-            let mut o = kasane::call::CallOptions::new(a.fasta, a.output, a.inputs);
-            o.region = a.region;
-            o.regions_bed = a.regions;
-            o.threads = a.threads.max(1);
-            o.backend = a.backend;
-            o.min_mapq = a.min_mapq;
-            o.min_base_qual = a.min_base_qual;
-            let progress = Progress::new(a.quiet);
-            if let Some(s) = a.shard.as_deref() {
-                let shard = kasane::shard::Shard::parse(s)?;
-                let fa = kasane::io::fasta::FastaReader::open(&o.reference)?;
-                let lengths: Vec<u64> = fa.contigs().iter().map(|c| c.len).collect();
-                let range = shard
-                    .contigs(&lengths)
-                    .with_context(|| o.reference.display().to_string())?;
-                o.contigs = Some(fa.contigs()[range].iter().map(|c| c.name.clone()).collect());
-            }
+        Command::Call(CallArgs(v)) => {
+            let progress = Progress::new(v.flag("quiet"));
+            let o = options::call::to_options(&v)?;
             kasane::call::run(&o, &progress)?;
             Ok(())
         }
@@ -627,9 +381,8 @@ fn inputs_of(c: &Command) -> Option<String> {
             .join(", ")
     };
     match c {
-        Command::Coverage(a) => Some(a.input.display().to_string()),
-        Command::Sv(a) => Some(join(&a.inputs)),
-        Command::Call(a) => Some(join(&a.inputs)),
+        Command::Coverage(CoverageArgs(v)) => v.path("input").map(|p| p.display().to_string()),
+        Command::Sv(SvArgs(v)) | Command::Call(CallArgs(v)) => Some(join(&v.paths("inputs"))),
         Command::Run(a) => Some(a.file.display().to_string()),
         Command::Gather(a) => Some(a.file.display().to_string()),
         Command::Export(ExportCommand::Snakemake(a)) => Some(a.file.display().to_string()),
@@ -675,6 +428,47 @@ fn main() -> ExitCode {
             }
             kasane::threads::print_error_once(&format!("kasane: error: {msg}"));
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Each analysis subcommand has exactly its table's options, in the table's order, and the
+    /// whole command line is well formed.
+    #[test]
+    fn analysis_flags_are_the_tables() {
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        for (name, defs) in [
+            ("coverage", options::coverage::OPTIONS),
+            ("sv", options::sv::OPTIONS),
+            ("call", options::call::OPTIONS),
+        ] {
+            let sub = cli.find_subcommand(name).expect(name);
+            let ids: Vec<&str> = sub
+                .get_arguments()
+                .map(|a| a.get_id().as_str())
+                .filter(|id| *id != "help" && *id != "version")
+                .collect();
+            let names: Vec<&str> = defs.iter().map(|d| d.name).collect();
+            assert_eq!(ids, names, "{name}");
+            for d in defs {
+                let a = sub
+                    .get_arguments()
+                    .find(|a| a.get_id() == d.name)
+                    .expect(d.name);
+                assert_eq!(
+                    a.get_long(),
+                    (!d.positional).then_some(d.long),
+                    "{}",
+                    d.name
+                );
+                assert_eq!(a.get_short(), d.short, "{}", d.name);
+            }
         }
     }
 }

@@ -172,6 +172,20 @@ fn check_fai(path: &Path, file: &File, entries: &[FaiEntry]) -> Result<()> {
     Ok(())
 }
 
+/// The `.fai` index next to `reference` (`reference.fai`), read without the FASTA: an error when
+/// there is none, it is not a regular file (a FIFO would hang the reader), or a line is not an
+/// index line.
+pub fn read_fai_of(reference: &Path) -> Result<Vec<FaiEntry>> {
+    let mut s = reference.as_os_str().to_owned();
+    s.push(".fai");
+    let fai = PathBuf::from(s);
+    if !fai.is_file() {
+        return Err(Error::format(&fai, "not a regular file"));
+    }
+    let text = std::fs::read_to_string(&fai).map_err(|e| Error::io(&fai, e))?;
+    parse_fai(&fai, &text)
+}
+
 fn parse_fai(fai: &Path, text: &str) -> Result<Vec<FaiEntry>> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {

@@ -8,177 +8,27 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::{safe, Diagnostic, Param, Pipeline, Sample, Step, StepKind};
+use crate::options::{self, OptDef, ParamKind, Value};
 
-/// The type of a step parameter, as the schema and the checker see it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ParamType {
-    Bool,
-    Int,
-    Str,
-    /// A string or an integer (a BED path or a window size).
-    StrOrInt,
-    /// A list of integers (or a comma-separated string of them).
-    IntList,
-}
-
-/// One parameter of a step kind: its CLI option name, type, default and meaning.
-pub struct ParamSpec {
-    pub name: &'static str,
-    pub ty: ParamType,
-    pub default: Option<Param>,
-    pub help: &'static str,
-}
-
-/// `kasane coverage`'s options, by their long names, with the CLI's defaults.
-pub fn coverage_params() -> Vec<ParamSpec> {
-    use ParamType::*;
-    let p = |name, ty, default, help| ParamSpec {
-        name,
-        ty,
-        default,
-        help,
-    };
-    vec![
-        p("chrom", Str, None, "restrict to one chromosome (-c)"),
-        p(
-            "by",
-            StrOrInt,
-            None,
-            "BED file, window size, or \"regions\" for the pipeline's regions (-b)",
-        ),
-        p(
-            "no_per_base",
-            Bool,
-            Some(Param::Bool(false)),
-            "do not write per-base depth (-n)",
-        ),
-        p(
-            "flag",
-            Int,
-            Some(Param::Int(1796)),
-            "exclude reads with any of these flag bits (-F)",
-        ),
-        p(
-            "include_flag",
-            Int,
-            Some(Param::Int(0)),
-            "only reads with all of these flag bits (-i)",
-        ),
-        p(
-            "fast_mode",
-            Bool,
-            Some(Param::Bool(false)),
-            "count deletions, skip mate-overlap correction (-x)",
-        ),
-        p(
-            "fragment_mode",
-            Bool,
-            Some(Param::Bool(false)),
-            "count whole fragments of proper pairs (-a)",
-        ),
-        p(
-            "min_frag_len",
-            Int,
-            Some(Param::Int(-1)),
-            "shortest fragment counted (-l)",
-        ),
-        p(
-            "max_frag_len",
-            Int,
-            Some(Param::Int(-1)),
-            "longest fragment counted (-u)",
-        ),
-        p("quantize", Str, None, "quantize bins, e.g. \"0:1:5:\" (-q)"),
-        p(
-            "mapq",
-            Int,
-            Some(Param::Int(0)),
-            "minimum mapping quality (-Q)",
-        ),
-        p(
-            "thresholds",
-            IntList,
-            None,
-            "depths to count bases at or above, per region (-T)",
-        ),
-        p(
-            "use_median",
-            Bool,
-            Some(Param::Bool(false)),
-            "median instead of mean per region (-m)",
-        ),
-        p("read_groups", Str, None, "only these read groups (-R)"),
-    ]
-}
-
-/// `kasane sv`'s options, by their long names, with the CLI's defaults.
-pub fn sv_params() -> Vec<ParamSpec> {
-    use ParamType::*;
-    let p = |name, ty, default, help| ParamSpec {
-        name,
-        ty,
-        default,
-        help,
-    };
-    vec![
-        p(
-            "tandem_repeats",
-            Str,
-            None,
-            "BED of tandem repeats: events inside one cluster over the whole repeat",
-        ),
-        p(
-            "min_svlen",
-            Int,
-            Some(Param::Int(50)),
-            "smallest SV length reported",
-        ),
-        p(
-            "min_mapq",
-            Int,
-            Some(Param::Int(20)),
-            "reads with a lower mapping quality are ignored",
-        ),
-        p(
-            "min_support",
-            Int,
-            None,
-            "minimum supporting reads (default: adapts to each contig's depth)",
-        ),
-        p(
-            "mosaic",
-            Bool,
-            Some(Param::Bool(false)),
-            "also report low-fraction (mosaic/somatic) events",
-        ),
-    ]
-}
-
-/// `kasane call`'s options, by their long names, with the CLI's defaults.
-pub fn call_params() -> Vec<ParamSpec> {
-    use ParamType::*;
-    vec![
-        ParamSpec {
-            name: "min_mapq",
-            ty: Int,
-            default: Some(Param::Int(20)),
-            help: "reads with a lower mapping quality are left out",
-        },
-        ParamSpec {
-            name: "min_base_qual",
-            ty: Int,
-            default: Some(Param::Int(10)),
-            help: "bases with a lower quality are not counted as mismatch evidence",
-        },
-    ]
-}
-
-/// The parameter table of a step kind.
-pub fn params_for(kind: StepKind) -> Vec<ParamSpec> {
+/// The option table of a step kind; its entries marked as pipeline parameters are the step's
+/// `params` (by their names).
+pub fn options_for(kind: StepKind) -> &'static [OptDef] {
     match kind {
-        StepKind::Coverage => coverage_params(),
-        StepKind::Sv => sv_params(),
-        StepKind::Call => call_params(),
+        StepKind::Coverage => options::coverage::OPTIONS,
+        StepKind::Sv => options::sv::OPTIONS,
+        StepKind::Call => options::call::OPTIONS,
+    }
+}
+
+/// A parameter's default as a step value: the CLI's default (a switch is off).
+pub fn default_param(d: &OptDef) -> Option<Param> {
+    let kind = d.param?.kind;
+    match (kind, d.default_value()?) {
+        (ParamKind::Bool, Value::Bool(b)) => Some(Param::Bool(b)),
+        (ParamKind::Int, Value::Int(n)) => Some(Param::Int(n)),
+        (ParamKind::Int, Value::Uint(n)) => i64::try_from(n).ok().map(Param::Int),
+        // Only switches and numbers have defaults among the parameters.
+        _ => None,
     }
 }
 
@@ -747,10 +597,11 @@ fn step(
             ),
         }
     }
-    let specs = params_for(kind.unwrap_or(StepKind::Coverage));
+    let specs: Vec<&OptDef> =
+        options::params(options_for(kind.unwrap_or(StepKind::Coverage))).collect();
     let mut params: BTreeMap<String, Param> = specs
         .iter()
-        .filter_map(|s| s.default.clone().map(|d| (s.name.to_string(), d)))
+        .filter_map(|s| default_param(s).map(|d| (s.name.to_string(), d)))
         .collect();
     if let Some(v) = Checker::get(t, "params") {
         match v.get_ref() {
@@ -795,12 +646,7 @@ fn step(
     ))
 }
 
-fn param(
-    c: &mut Checker,
-    spec: &ParamSpec,
-    v: &Spanned<DeValue>,
-    has_regions: bool,
-) -> Option<Param> {
+fn param(c: &mut Checker, spec: &OptDef, v: &Spanned<DeValue>, has_regions: bool) -> Option<Param> {
     let wrong = |c: &mut Checker, want: &str| {
         c.at(
             v.span(),
@@ -812,25 +658,26 @@ fn param(
         );
         None
     };
-    match (spec.ty, v.get_ref()) {
-        (ParamType::Bool, DeValue::Boolean(b)) => Some(Param::Bool(*b)),
-        (ParamType::Bool, _) => wrong(c, "a boolean"),
-        (ParamType::Int, x @ DeValue::Integer(_)) => int_of(x).map(Param::Int),
-        (ParamType::Int, _) => wrong(c, "an integer"),
-        (ParamType::Str, DeValue::String(s)) if spec.name == "tandem_repeats" => {
+    let kind = spec.param.map(|p| p.kind)?;
+    match (kind, v.get_ref()) {
+        (ParamKind::Bool, DeValue::Boolean(b)) => Some(Param::Bool(*b)),
+        (ParamKind::Bool, _) => wrong(c, "a boolean"),
+        (ParamKind::Int, x @ DeValue::Integer(_)) => int_of(x).map(Param::Int),
+        (ParamKind::Int, _) => wrong(c, "an integer"),
+        (ParamKind::Path, DeValue::String(s)) => {
             let p = c.base.join(s.as_ref());
             if let Some(problem) = safe::input_problem(&p) {
                 c.at(v.span(), format!("parameter `{}`: {problem}", spec.name));
             }
             Some(Param::Str(p.display().to_string()))
         }
-        (ParamType::Str, DeValue::String(s)) => Some(Param::Str(s.to_string())),
-        (ParamType::Str, _) => wrong(c, "a string"),
-        (ParamType::StrOrInt, x @ DeValue::Integer(_)) => {
+        (ParamKind::Str, DeValue::String(s)) => Some(Param::Str(s.to_string())),
+        (ParamKind::Str | ParamKind::Path, _) => wrong(c, "a string"),
+        (ParamKind::BedOrWindow, x @ DeValue::Integer(_)) => {
             int_of(x).map(|n| Param::Str(n.to_string()))
         }
-        (ParamType::StrOrInt, DeValue::String(s)) => {
-            if spec.name == "by" && s.as_ref() == "regions" {
+        (ParamKind::BedOrWindow, DeValue::String(s)) => {
+            if s.as_ref() == "regions" {
                 if !has_regions {
                     c.at(
                         v.span(),
@@ -849,8 +696,8 @@ fn param(
             }
             Some(Param::Str(s.to_string()))
         }
-        (ParamType::StrOrInt, _) => wrong(c, "a BED path or a window size"),
-        (ParamType::IntList, DeValue::Array(a)) => {
+        (ParamKind::BedOrWindow, _) => wrong(c, "a BED path or a window size"),
+        (ParamKind::IntList, DeValue::Array(a)) => {
             let mut out = Vec::new();
             for x in a.iter() {
                 match int_of(x.get_ref()) {
@@ -866,7 +713,7 @@ fn param(
             }
             Some(Param::List(out))
         }
-        (ParamType::IntList, DeValue::String(s)) => {
+        (ParamKind::IntList, DeValue::String(s)) => {
             let parts: Vec<String> = s.split(',').map(|p| p.trim().to_string()).collect();
             if parts.iter().any(|p| p.parse::<u64>().is_err()) {
                 c.at(
@@ -877,7 +724,7 @@ fn param(
             }
             Some(Param::List(parts))
         }
-        (ParamType::IntList, _) => wrong(c, "a list of integers"),
+        (ParamKind::IntList, _) => wrong(c, "a list of integers"),
     }
 }
 

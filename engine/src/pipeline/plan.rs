@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
+use super::parse::options_for;
 use super::{fingerprint, safe};
 use super::{Param, Pipeline, StepKind};
+use crate::options::{self, OptDef, ParamKind, VcfIndex};
 
 #[derive(Clone, Debug)]
 pub struct Job {
@@ -44,7 +46,7 @@ pub fn jobs(p: &Pipeline) -> Vec<Job> {
         .map(|(i, s)| (s.id.as_str(), i))
         .collect();
     // The reference's index is read once, not once per job.
-    let vcf_index = vcf_index(p.reference.as_deref());
+    let vcf_index = VcfIndex::for_reference(p.reference.as_deref());
     for step in &p.steps {
         let mut deps: Vec<usize> = step
             .depends_on
@@ -56,7 +58,14 @@ pub fn jobs(p: &Pipeline) -> Vec<Job> {
         for (k, sample) in p.samples.iter().enumerate() {
             let mut args = Vec::new();
             let mut reads = vec![sample.path.clone()];
-            let flag = |name: &str| format!("--{}", name.replace('_', "-"));
+            let table = options_for(step.kind);
+            let def = |name: &str| table.iter().find(|d| d.name == name);
+            let flag = |name: &str| {
+                def(name).map_or_else(
+                    || format!("--{}", name.replace('_', "-")),
+                    |d| format!("--{}", d.long),
+                )
+            };
             for (name, v) in &step.params {
                 match v {
                     Param::Bool(true) => args.push(flag(name)),
@@ -75,7 +84,7 @@ pub fn jobs(p: &Pipeline) -> Vec<Job> {
                     Param::Str(s) => {
                         args.push(flag(name));
                         args.push(s.clone());
-                        if (name == "by" && s.parse::<u64>().is_err()) || name == "tandem_repeats" {
+                        if names_a_file(def(name), s) {
                             reads.push(PathBuf::from(s));
                         }
                     }
@@ -92,8 +101,15 @@ pub fn jobs(p: &Pipeline) -> Vec<Job> {
             }
             let prefix = format!("{}/{}", step.id, sample.id);
             let writes = match step.kind {
-                StepKind::Coverage => coverage_outputs(&prefix, step),
-                StepKind::Sv | StepKind::Call => vcf_outputs(&prefix, vcf_index),
+                StepKind::Coverage => {
+                    options::coverage::outputs(&prefix, &|k| match step.params.get(k) {
+                        Some(Param::Bool(b)) => *b,
+                        Some(_) => true,
+                        None => false,
+                    })
+                }
+                StepKind::Sv => options::sv::outputs(&prefix, vcf_index),
+                StepKind::Call => options::call::outputs(&prefix, vcf_index),
             };
             let after = deps.iter().map(|&d| d * n + k).collect();
             out.push(Job {
@@ -113,35 +129,13 @@ pub fn jobs(p: &Pipeline) -> Vec<Job> {
     out
 }
 
-/// The index a VCF gets: `.tbi`, or `.csi` when the reference has a contig of 2^29 bp or more
-/// (as the writer chooses).
-fn vcf_index(reference: Option<&Path>) -> &'static str {
-    let long = reference
-        .map(|r| PathBuf::from(format!("{}.fai", r.display())))
-        // Only a regular file: a FIFO there would hang planning.
-        .filter(|fai| fai.is_file())
-        .and_then(|fai| std::fs::read_to_string(fai).ok())
-        .is_some_and(|fai| {
-            fai.lines().any(|l| {
-                l.split('\t')
-                    .nth(1)
-                    .and_then(|n| n.parse::<u64>().ok())
-                    .is_some_and(|n| n >= 1 << 29)
-            })
-        });
-    if long {
-        "csi"
-    } else {
-        "tbi"
+/// Whether a parameter's value is a file the job reads: a path, or a BED (not a window size).
+fn names_a_file(def: Option<&OptDef>, value: &str) -> bool {
+    match def.and_then(|d| d.param).map(|p| p.kind) {
+        Some(ParamKind::Path) => true,
+        Some(ParamKind::BedOrWindow) => value.parse::<u64>().is_err(),
+        _ => false,
     }
-}
-
-/// A VCF and its index.
-fn vcf_outputs(prefix: &str, index: &str) -> Vec<String> {
-    vec![
-        format!("{prefix}.vcf.gz"),
-        format!("{prefix}.vcf.gz.{index}"),
-    ]
 }
 
 /// The arguments after a job's options: where it writes and what it reads.
@@ -153,43 +147,10 @@ pub fn tail_args(job: &Job, prefix: &Path) -> Vec<String> {
         ],
         StepKind::Sv | StepKind::Call => vec![
             "--output".into(),
-            format!("{}.vcf.gz", prefix.display()),
+            options::vcf_path(&prefix.display().to_string()),
             job.input.display().to_string(),
         ],
     }
-}
-
-fn coverage_outputs(prefix: &str, step: &super::Step) -> Vec<String> {
-    let on = |k: &str| match step.params.get(k) {
-        Some(Param::Bool(b)) => *b,
-        Some(_) => true,
-        None => false,
-    };
-    let mut w = vec![
-        format!("{prefix}.mosdepth.global.dist.txt"),
-        format!("{prefix}.mosdepth.summary.txt"),
-    ];
-    let mut bed = |name: &str| {
-        w.push(format!("{prefix}.{name}.bed.gz"));
-        w.push(format!("{prefix}.{name}.bed.gz.csi"));
-    };
-    if !on("no_per_base") {
-        bed("per-base");
-    }
-    if on("by") {
-        bed("regions");
-    }
-    if on("quantize") {
-        bed("quantized");
-    }
-    if on("thresholds") {
-        bed("thresholds");
-    }
-    if on("by") {
-        w.push(format!("{prefix}.mosdepth.region.dist.txt"));
-    }
-    w.sort();
-    w
 }
 
 /// The job that runs shard `shard` of `job`: only the shard's contigs, its BED files and a
@@ -276,4 +237,159 @@ pub fn up_to_date(out: &Path, job: &Job, key: &str) -> bool {
                 && fingerprint::checksum(&out.join(w)).is_ok_and(|got| got == h)
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::{call, coverage, sv, OptDef, Values};
+
+    /// A job's command line as the CLI reads it, from the analysis's own table.
+    fn parsed(defs: &'static [OptDef], job: &Job) -> Values {
+        let args: Vec<String> = job
+            .args
+            .iter()
+            .cloned()
+            .chain(tail_args(job, Path::new(&job.prefix)))
+            .collect();
+        let m = options::command(clap::Command::new("kasane"), defs)
+            .try_get_matches_from(std::iter::once("kasane".to_string()).chain(args.clone()))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        options::values(&m, defs)
+    }
+
+    fn cli(defs: &'static [OptDef], args: &[&str]) -> Values {
+        let m = options::command(clap::Command::new("kasane"), defs)
+            .try_get_matches_from(std::iter::once("kasane").chain(args.iter().copied()))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        options::values(&m, defs)
+    }
+
+    /// Pipeline step parameters and the CLI flags they stand for build the same option structs.
+    #[test]
+    fn params_and_flags_give_the_same_options() {
+        // Cargo.toml stands in for every input: the checker only needs files that exist.
+        let text = r#"
+reference = "Cargo.toml"
+[[samples]]
+id = "a"
+path = "Cargo.toml"
+[[steps]]
+id = "cov"
+kind = "coverage"
+params = { mapq = 30, by = 500, thresholds = [1, 5], fast_mode = true, flag = 3844, min_frag_len = 10, chrom = "chr1", quantize = "0:1:5:", read_groups = "g1,g2" }
+[[steps]]
+id = "sv"
+kind = "sv"
+params = { min_svlen = 80, min_mapq = 5, min_support = 3, mosaic = true }
+[[steps]]
+id = "call"
+kind = "call"
+params = { min_mapq = 7, min_base_qual = 12 }
+"#;
+        let p = crate::pipeline::parse::parse_str(Path::new("p.toml"), text)
+            .unwrap_or_else(|d| panic!("{d:?}"));
+        let jobs = jobs(&p);
+        let none = |_: &str| None;
+
+        let from_params =
+            coverage::to_options(&parsed(coverage::OPTIONS, &jobs[0]), &none, vec![]).unwrap();
+        let from_flags = coverage::to_options(
+            &cli(
+                coverage::OPTIONS,
+                &[
+                    "-Q",
+                    "30",
+                    "-b",
+                    "500",
+                    "-T",
+                    "1,5",
+                    "-x",
+                    "-F",
+                    "3844",
+                    "-l",
+                    "10",
+                    "-c",
+                    "chr1",
+                    "-q",
+                    "0:1:5:",
+                    "-R",
+                    "g1,g2",
+                    "--fasta",
+                    "./Cargo.toml",
+                    "cov/a",
+                    "./Cargo.toml",
+                ],
+            ),
+            &none,
+            vec![],
+        )
+        .unwrap();
+        assert_eq!(format!("{from_params:?}"), format!("{from_flags:?}"));
+
+        let from_params = sv::to_options(&parsed(sv::OPTIONS, &jobs[1]), vec![]).unwrap();
+        let from_flags = sv::to_options(
+            &cli(
+                sv::OPTIONS,
+                &[
+                    "--min-svlen",
+                    "80",
+                    "--min-mapq",
+                    "5",
+                    "--min-support",
+                    "3",
+                    "--mosaic",
+                    "-f",
+                    "./Cargo.toml",
+                    "-o",
+                    "sv/a.vcf.gz",
+                    "./Cargo.toml",
+                ],
+            ),
+            vec![],
+        )
+        .unwrap();
+        assert_eq!(format!("{from_params:?}"), format!("{from_flags:?}"));
+
+        let from_params = call::to_options(&parsed(call::OPTIONS, &jobs[2])).unwrap();
+        let from_flags = call::to_options(&cli(
+            call::OPTIONS,
+            &[
+                "--min-mapq",
+                "7",
+                "--min-base-qual",
+                "12",
+                "-f",
+                "./Cargo.toml",
+                "-o",
+                "call/a.vcf.gz",
+                "./Cargo.toml",
+            ],
+        ))
+        .unwrap();
+        assert_eq!(format!("{from_params:?}"), format!("{from_flags:?}"));
+        assert_eq!(from_params.min_mapq, 7);
+    }
+
+    /// Every pipeline parameter is an option of its kind's table, with a flag.
+    #[test]
+    fn the_parameter_sets_stay_as_they_were() {
+        let names =
+            |d: &'static [OptDef]| -> Vec<&str> { options::params(d).map(|d| d.name).collect() };
+        assert_eq!(names(coverage::OPTIONS).len(), 14);
+        assert_eq!(
+            names(sv::OPTIONS),
+            [
+                "tandem_repeats",
+                "min_svlen",
+                "min_mapq",
+                "min_support",
+                "mosaic"
+            ]
+        );
+        assert_eq!(names(call::OPTIONS), ["min_mapq", "min_base_qual"]);
+        for d in [coverage::OPTIONS, sv::OPTIONS, call::OPTIONS] {
+            assert!(options::params(d).all(|o| !o.positional && !o.long.is_empty()));
+        }
+    }
 }

@@ -3,23 +3,25 @@
 
 use serde_json::{json, Map, Value};
 
-use super::parse::{call_params, coverage_params, sv_params, ParamType};
+use super::parse::default_param;
 use super::Param;
+use crate::options::{self, ParamKind};
 
 pub fn schema() -> Value {
     let mut params = Map::new();
     let mut seen = std::collections::BTreeSet::new();
-    let all = coverage_params()
-        .into_iter()
-        .chain(sv_params())
-        .chain(call_params());
-    for p in all.filter(|p| seen.insert(p.name)) {
-        let mut s = match p.ty {
-            ParamType::Bool => json!({ "type": "boolean" }),
-            ParamType::Int => json!({ "type": "integer" }),
-            ParamType::Str => json!({ "type": "string" }),
-            ParamType::StrOrInt => json!({ "type": ["string", "integer"] }),
-            ParamType::IntList => json!({
+    // Coverage, sv, call: where kinds share a parameter, the first one's help is shown.
+    let all = options::params(options::coverage::OPTIONS)
+        .chain(options::params(options::sv::OPTIONS))
+        .chain(options::params(options::call::OPTIONS));
+    for d in all.filter(|d| seen.insert(d.name)) {
+        let Some(p) = d.param else { continue };
+        let mut s = match p.kind {
+            ParamKind::Bool => json!({ "type": "boolean" }),
+            ParamKind::Int => json!({ "type": "integer" }),
+            ParamKind::Str | ParamKind::Path => json!({ "type": "string" }),
+            ParamKind::BedOrWindow => json!({ "type": ["string", "integer"] }),
+            ParamKind::IntList => json!({
                 "oneOf": [
                     { "type": "array", "items": { "type": "integer", "minimum": 0 } },
                     { "type": "string", "pattern": "^[0-9]+(,[0-9]+)*$" }
@@ -27,15 +29,15 @@ pub fn schema() -> Value {
             }),
         };
         s["description"] = json!(p.help);
-        if let Some(d) = p.default {
-            s["default"] = match d {
+        if let Some(v) = default_param(d) {
+            s["default"] = match v {
                 Param::Bool(b) => json!(b),
                 Param::Int(n) => json!(n),
                 Param::Str(v) => json!(v),
                 Param::List(l) => json!(l),
             };
         }
-        params.insert(p.name.to_string(), s);
+        params.insert(d.name.to_string(), s);
     }
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
