@@ -110,18 +110,9 @@ pub fn run(opts: &SvOptions, progress: &Progress) -> Result<SvReport> {
         return Err(Error::Usage("--min-svlen must be at least 1".into()));
     }
     let threads = crate::threads::cap(opts.threads).max(1);
-    let mk_pool = |n: usize, name: &'static str| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .thread_name(move |i| format!("kasane-{name}-{i}"))
-            .panic_handler(crate::threads::worker_panicked)
-            .build()
-            .map(Arc::new)
-            .map_err(|e| Error::Usage(format!("cannot start {n} threads: {e}")))
-    };
     // Decompression runs on its own pool: workers that read files block on it.
-    let io_pool = mk_pool(threads, "io")?;
-    let work_pool = mk_pool(threads, "sv")?;
+    let io_pool = crate::input::pool(threads, "io")?;
+    let work_pool = crate::input::pool(threads, "sv")?;
     let input_bytes: u64 = opts
         .inputs
         .iter()
