@@ -23,7 +23,7 @@ use crate::backend::{self, BackendKind};
 use crate::error::{Error, Result};
 use crate::io::atomic::OutputSet;
 use crate::io::fasta::{check_reference, FastaReader};
-use crate::io::{Alignment, AlignmentReader, Header, Visitor};
+use crate::io::{Alignment, AlignmentReader, Fields, Header, Visitor};
 use crate::progress::Progress;
 
 use cluster::{Cluster, Repeats};
@@ -490,7 +490,7 @@ fn gather(
     match (&opts.contigs, opts.shard) {
         (None, None) => {
             let mut r = AlignmentReader::open(path, Some(&opts.fasta), None, pool)?;
-            r.want_full_records();
+            r.set_fields(Fields::SeqTags);
             r.visit(&mut g)?;
         }
         _ => {
@@ -499,7 +499,7 @@ fn gather(
                 let name = &contig_name(t, names);
                 let mut r =
                     AlignmentReader::open(path, Some(&opts.fasta), Some(name), pool.clone())?;
-                r.want_full_records();
+                r.set_fields(Fields::SeqTags);
                 g.only = Some(t as i32);
                 g.last = (i32::MIN, i64::MIN);
                 r.visit(&mut g)?;
