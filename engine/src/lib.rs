@@ -5,6 +5,7 @@ pub mod backend;
 pub mod call;
 pub mod coverage;
 pub mod error;
+pub mod input;
 pub mod io;
 pub mod options;
 pub mod pipeline;

@@ -770,13 +770,7 @@ pub fn run(o: &CallOptions, progress: &Progress) -> Result<CallSummary> {
         return Err(Error::Usage("no alignment files given".into()));
     }
     let threads = crate::threads::cap(o.threads).max(1);
-    let pool = Arc::new(
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .panic_handler(crate::threads::worker_panicked)
-            .build()
-            .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))?,
-    );
+    let pool = crate::input::pool(threads, "call")?;
     let fasta = FastaReader::open(&o.reference)?;
     let targets = target_intervals(o, &fasta)?;
     let work = work_intervals(&targets, &fasta);

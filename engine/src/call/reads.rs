@@ -7,12 +7,8 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::error::{Error, Result};
-use crate::io::{Alignment, AlignmentReader, CigarOp, Visitor};
-
-pub const FLAG_UNMAPPED: u16 = 0x4;
-pub const FLAG_SECONDARY: u16 = 0x100;
-pub const FLAG_QCFAIL: u16 = 0x200;
-pub const FLAG_DUP: u16 = 0x400;
+use crate::io::bam::{FLAG_DUP, FLAG_QCFAIL, FLAG_SECONDARY, FLAG_UNMAPPED};
+use crate::io::{Alignment, AlignmentReader, CigarOp, Fields, Visitor};
 
 /// Reads with any of these flags are left out.
 pub const SKIP_FLAGS: u16 = FLAG_UNMAPPED | FLAG_SECONDARY | FLAG_QCFAIL | FLAG_DUP;
@@ -304,7 +300,7 @@ pub fn spawn(
                         Some(&names[r.tid]),
                         pool.clone(),
                     )?;
-                    reader.want_full_records();
+                    reader.set_fields(Fields::Full);
                     let mut c = Collect {
                         src: &src,
                         tx: &tx,
@@ -327,7 +323,7 @@ pub fn spawn(
             } else {
                 let mut reader =
                     AlignmentReader::open(&src.path, Some(&src.reference), None, pool.clone())?;
-                reader.want_full_records();
+                reader.set_fields(Fields::Full);
                 let mut c = Collect {
                     src: &src,
                     tx: &tx,

@@ -87,14 +87,7 @@ pub fn run(opts: &CoverageOptions, progress: &Progress) -> Result<CoverageReport
         ));
     }
     let threads = crate::threads::cap(opts.threads).max(1);
-    let pool = Arc::new(
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("kasane-{i}"))
-            .panic_handler(crate::threads::worker_panicked)
-            .build()
-            .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))?,
-    );
+    let pool = crate::input::pool(threads, "cov")?;
     // An input that cannot be read counts as small: the reader then says what is wrong.
     let input_bytes = Some(std::fs::metadata(&opts.input).map_or(0, |m| m.len()));
     let backend = backend::open(opts.backend, threads, input_bytes)?;

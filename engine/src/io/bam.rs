@@ -12,6 +12,8 @@ pub const FLAG_PROPER_PAIR: u16 = 0x2;
 pub const FLAG_UNMAPPED: u16 = 0x4;
 pub const FLAG_READ2: u16 = 0x80;
 pub const FLAG_SECONDARY: u16 = 0x100;
+pub const FLAG_QCFAIL: u16 = 0x200;
+pub const FLAG_DUP: u16 = 0x400;
 pub const FLAG_SUPPLEMENTARY: u16 = 0x800;
 
 // Record and header lengths are 32-bit values added up in `usize`: with 64 bits no sum of a

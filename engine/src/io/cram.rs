@@ -18,7 +18,7 @@ use rust_htslib::htslib as hts;
 use crate::error::{Error, Result};
 use crate::io::bam::BamRecord;
 use crate::io::fasta::FastaReader;
-use crate::io::{CigarOp, Header, Reference, Visitor};
+use crate::io::{CigarOp, Fields, Header, Reference, Visitor};
 
 /// htslib's `HTS_POS_MAX`: an iterator to the end of a contig.
 const HTS_POS_MAX: i64 = ((i32::MAX as i64) << 32) | i32::MAX as i64;
@@ -36,9 +36,22 @@ const CORE_FIELDS: u32 = hts::sam_fields_SAM_QNAME
     | hts::sam_fields_SAM_TLEN
     | hts::sam_fields_SAM_RGAUX;
 
-/// call reads bases, qualities and `NM`; sv bases and `SA`.
-const FULL_FIELDS: u32 =
-    CORE_FIELDS | hts::sam_fields_SAM_SEQ | hts::sam_fields_SAM_QUAL | hts::sam_fields_SAM_AUX;
+/// sv reads bases and `SA`, never qualities.
+const SEQ_TAG_FIELDS: u32 = CORE_FIELDS | hts::sam_fields_SAM_SEQ | hts::sam_fields_SAM_AUX;
+
+/// call reads bases, qualities and `NM`.
+const FULL_FIELDS: u32 = SEQ_TAG_FIELDS | hts::sam_fields_SAM_QUAL;
+
+/// What htslib is asked to decode for `f`, and whether it may rebuild `MD`/`NM` from the
+/// reference (its default) (CRAM usually leaves them out; only call reads `NM`, and rebuilding walks
+/// every base against the reference).
+fn required_fields(f: Fields) -> (u32, bool) {
+    match f {
+        Fields::Positions => (CORE_FIELDS, false),
+        Fields::SeqTags => (SEQ_TAG_FIELDS, false),
+        Fields::Full => (FULL_FIELDS, true),
+    }
+}
 
 /// The open htslib objects; freed in reverse order of creation.
 struct Hts {
@@ -80,8 +93,8 @@ pub struct CramReader {
     h: Hts,
     pub header: Header,
     path: PathBuf,
-    /// Decode sequences, qualities and optional fields too (see `AlignmentReader::want_full_records`).
-    pub full_records: bool,
+    /// The fields to decode (see [`Fields`]); set before reading starts.
+    pub fields: Fields,
     threads: usize,
     /// The contig to read through the `.crai` (index path, tid), applied when reading starts,
     /// after the required fields are set.
@@ -187,7 +200,7 @@ impl CramReader {
             h,
             header,
             path: path.to_path_buf(),
-            full_records: false,
+            fields: Fields::Positions,
             threads: pool.current_num_threads(),
             contig: None,
             started: false,
@@ -206,18 +219,16 @@ impl CramReader {
     /// Options go in before the first container is decoded: htslib reads them per container.
     fn start(&mut self) -> Result<()> {
         self.started = true;
-        let fields = if self.full_records {
-            FULL_FIELDS
-        } else {
-            CORE_FIELDS
-        };
-        // SAFETY: `fp` is open; `hts_set_opt` reads an `int` for this option.
+        let (fields, decode_md) = required_fields(self.fields);
+        // SAFETY: `fp` is open; `hts_set_opt` reads an `int` for both options.
         unsafe {
             if hts::hts_set_opt(
                 self.h.fp,
                 hts::hts_fmt_option_CRAM_OPT_REQUIRED_FIELDS,
                 fields as c_int,
             ) != 0
+                || (!decode_md
+                    && hts::hts_set_opt(self.h.fp, hts::hts_fmt_option_CRAM_OPT_DECODE_MD, 0) != 0)
             {
                 return Err(Error::format(&self.path, "htslib refused the CRAM options"));
             }

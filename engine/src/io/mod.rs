@@ -180,6 +180,20 @@ pub enum AuxValue<'a> {
 /// BAM's 4-bit base codes as ASCII.
 pub const SEQ_NT16: &[u8; 16] = b"=ACMGRSVTWYHKDBN";
 
+/// What a stage reads of each record, so that CRAM decodes nothing else. Every set includes
+/// the reference id, position, flag, MAPQ, CIGAR, name, mate fields and read group.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Fields {
+    /// Nothing more (coverage).
+    #[default]
+    Positions,
+    /// Plus bases and the stored optional fields, without qualities, and without the `MD`/`NM`
+    /// tags a CRAM leaves to be rebuilt from the reference (sv: inserted bases and `SA`).
+    SeqTags,
+    /// Everything, `MD`/`NM` rebuilt where the CRAM left them out (call: bases, qualities, `NM`).
+    Full,
+}
+
 /// Callback for [`AlignmentReader::visit`]: called for each record in file order.
 pub trait Visitor {
     /// Returns false to stop reading.
@@ -239,12 +253,12 @@ impl AlignmentReader {
         }
     }
 
-    /// CRAM records are copied out of their containers; sequences, qualities and optional
-    /// fields are copied only after this is called (BAM decodes them lazily in any case), so
-    /// coverage-like stages keep their speed.
-    pub fn want_full_records(&mut self) {
+    /// The fields a stage reads. CRAM decodes only these (the default is
+    /// [`Fields::Positions`]), so coverage-like stages keep their speed; BAM decodes every
+    /// field lazily in any case. Set before the first record is read.
+    pub fn set_fields(&mut self, fields: Fields) {
         if let AlignmentReader::Cram(r) = self {
-            r.full_records = true;
+            r.fields = fields;
         }
     }
 

@@ -23,7 +23,7 @@ use crate::backend::{self, BackendKind};
 use crate::error::{Error, Result};
 use crate::io::atomic::OutputSet;
 use crate::io::fasta::{check_reference, FastaReader};
-use crate::io::{Alignment, AlignmentReader, Header, Visitor};
+use crate::io::{Alignment, AlignmentReader, Fields, Header, Visitor};
 use crate::progress::Progress;
 
 use cluster::{Cluster, Repeats};
@@ -110,18 +110,9 @@ pub fn run(opts: &SvOptions, progress: &Progress) -> Result<SvReport> {
         return Err(Error::Usage("--min-svlen must be at least 1".into()));
     }
     let threads = crate::threads::cap(opts.threads).max(1);
-    let mk_pool = |n: usize, name: &'static str| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .thread_name(move |i| format!("kasane-{name}-{i}"))
-            .panic_handler(crate::threads::worker_panicked)
-            .build()
-            .map(Arc::new)
-            .map_err(|e| Error::Usage(format!("cannot start {n} threads: {e}")))
-    };
     // Decompression runs on its own pool: workers that read files block on it.
-    let io_pool = mk_pool(threads, "io")?;
-    let work_pool = mk_pool(threads, "sv")?;
+    let io_pool = crate::input::pool(threads, "io")?;
+    let work_pool = crate::input::pool(threads, "sv")?;
     let input_bytes: u64 = opts
         .inputs
         .iter()
@@ -499,7 +490,7 @@ fn gather(
     match (&opts.contigs, opts.shard) {
         (None, None) => {
             let mut r = AlignmentReader::open(path, Some(&opts.fasta), None, pool)?;
-            r.want_full_records();
+            r.set_fields(Fields::SeqTags);
             r.visit(&mut g)?;
         }
         _ => {
@@ -508,7 +499,7 @@ fn gather(
                 let name = &contig_name(t, names);
                 let mut r =
                     AlignmentReader::open(path, Some(&opts.fasta), Some(name), pool.clone())?;
-                r.want_full_records();
+                r.set_fields(Fields::SeqTags);
                 g.only = Some(t as i32);
                 g.last = (i32::MIN, i64::MIN);
                 r.visit(&mut g)?;
