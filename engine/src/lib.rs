@@ -1,21 +1,10 @@
-//! kasane: a genome analysis engine. Stages read alignments (`io`), compute on a backend
-//! (`backend`), and write standard formats; each analysis is a module (`coverage`, ...).
+//! kasane: a genome analysis engine. This crate is the command line (`src/main.rs`) and the
+//! one name the crates below are used by (tests, benches): formats and input
+//! (`kasane_formats`), backends (`kasane_backend`), analyses (`kasane_analyses`) and
+//! pipelines (`kasane_pipeline`), over a shared base (`kasane_core`).
 
-pub mod backend;
-pub mod call;
-pub mod coverage;
-pub mod error;
-pub mod input;
-pub mod io;
-pub mod options;
-pub mod pipeline;
-pub mod progress;
-pub mod rng;
-pub mod shard;
-pub mod sv;
-pub mod threads;
-
-pub use error::{Error, Result};
-
-/// Version string recorded with outputs.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub use kasane_analyses::{call, coverage, sv};
+pub use kasane_backend::backend;
+pub use kasane_core::{error, progress, rng, shard, Error, Result, VERSION};
+pub use kasane_formats::{input, io, threads};
+pub use kasane_pipeline::{options, pipeline};

@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex};
 use crate::backend::error::{BackendError, BackendResult};
 use crate::backend::{Backend, CoverageOps, DeviceInfo, PairHmmOps};
 
-pub const SOURCE: &str = include_str!("../../../../shaders/coverage.wgsl");
+pub const SOURCE: &str = include_str!("../../../../../../shaders/coverage.wgsl");
 /// The read × haplotype shader of `kasane call` ([`crate::backend::pairhmm`]).
-pub const PAIRHMM_SOURCE: &str = include_str!("../../../../shaders/pairhmm.wgsl");
+pub const PAIRHMM_SOURCE: &str = include_str!("../../../../../../shaders/pairhmm.wgsl");
 
 /// Entry points and the bindings each one uses (auto layouts hold only those).
 const ENTRIES: [(&str, &[u32]); 9] = [

@@ -38,10 +38,10 @@ use crate::backend::error::{BackendError, BackendResult};
 use crate::backend::{Backend, CoverageOps, DeviceInfo, PairHmmOps};
 
 /// The kernel source, compiled by NVRTC when the backend opens.
-pub const SOURCE: &str = include_str!("../../../../kernels/coverage.cu");
+pub const SOURCE: &str = include_str!("../../../../../../kernels/coverage.cu");
 
 /// The read × haplotype kernel of `kasane call` ([`crate::backend::pairhmm`]).
-pub const PAIRHMM_SOURCE: &str = include_str!("../../../../kernels/pairhmm.cu");
+pub const PAIRHMM_SOURCE: &str = include_str!("../../../../../../kernels/pairhmm.cu");
 pub const PAIRHMM_KERNELS: [&str; 1] = ["pair_costs"];
 
 /// A kernel source file and the kernels it must define.
