@@ -7,7 +7,7 @@
 # every backend this machine offers (best of 3 wall-clock runs), checks that every backend wrote
 # byte-identical files, and prints the input size from which each GPU backend is no slower than
 # the CPU. That size is what `auto` uses (KASANE_GPU_MIN_BYTES; default in
-# engine/src/backend/mod.rs: GPU_MIN_BYTES).
+# engine/crates/backend/src/backend/mod.rs: GPU_MIN_BYTES).
 set -euo pipefail
 bam=${1:?usage: backend_crossover.sh BAM [THREADS] [-- opts]}
 threads=${2:-$(nproc)}
