@@ -395,8 +395,7 @@ fn read_all(path: &Path, pool: &std::sync::Arc<rayon::ThreadPool>) -> Result<(),
             Ok(true)
         }
     }
-    let mut rd =
-        AlignmentReader::open(path, None, None, pool.clone()).map_err(|e| e.to_string())?;
+    let mut rd = AlignmentReader::open(path, None, pool.clone()).map_err(|e| e.to_string())?;
     rd.visit(&mut Touch).map_err(|e| e.to_string())
 }
 

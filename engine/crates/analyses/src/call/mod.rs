@@ -35,9 +35,10 @@ use std::sync::Arc;
 
 use crate::backend::{self, pairhmm::PairBatch, Backend, BackendKind};
 use crate::error::{Error, Result};
-use crate::io::fasta::{check_reference, FastaReader};
+use crate::input::{self, Plan, Selection};
+use crate::io::fasta::FastaReader;
 use crate::io::vcf::VcfWriter;
-use crate::io::AlignmentReader;
+use crate::io::Reference;
 use crate::progress::Progress;
 
 use candidates::{find_candidates, Allele, CandidateParams, RefWindow};
@@ -63,6 +64,8 @@ pub struct CallOptions {
     pub regions_bed: Option<PathBuf>,
     /// Only these contigs (the header still lists every contig).
     pub contigs: Option<Vec<String>>,
+    /// One of N shards of whole contigs (of the reference); joined by `kasane gather`.
+    pub shard: Option<crate::shard::Shard>,
     pub threads: usize,
     pub backend: BackendKind,
     pub min_mapq: u8,
@@ -78,6 +81,7 @@ impl CallOptions {
             region: None,
             regions_bed: None,
             contigs: None,
+            shard: None,
             threads: 1,
             backend: BackendKind::Cpu,
             min_mapq: 20,
@@ -93,100 +97,34 @@ pub struct CallSummary {
     pub backend: String,
 }
 
-/// Intervals to call per reference contig, sorted and merged.
-fn target_intervals(o: &CallOptions, fasta: &FastaReader) -> Result<Vec<Vec<(i64, i64)>>> {
-    let contigs = fasta.contigs();
-    let mut out: Vec<Vec<(i64, i64)>> = vec![Vec::new(); contigs.len()];
-    let find = |name: &str, what: &str| -> Result<usize> {
-        contigs.iter().position(|c| c.name == name).ok_or_else(|| {
-            Error::format(
-                &o.reference,
-                format!("{what}: contig {name} is not in the reference"),
-            )
+/// Intervals to call per reference contig, sorted and merged, from `-r`, `-R` and
+/// `--contigs` (see [`Plan`]).
+fn target_intervals(o: &CallOptions, fasta: &FastaReader) -> Result<(Plan, Vec<Vec<(i64, i64)>>)> {
+    let refs: Vec<Reference> = fasta
+        .contigs()
+        .iter()
+        .map(|c| Reference {
+            name: c.name.clone(),
+            len: c.len,
         })
-    };
-    let mut any = false;
-    let mut add = |ci: usize, s: u64, e: u64, what: &str| -> Result<()> {
-        let len = contigs[ci].len;
-        if s >= len || e > len {
-            return Err(Error::format(
-                &o.reference,
-                format!(
-                    "{what} lies outside contig {} (length {len})",
-                    contigs[ci].name
-                ),
-            ));
-        }
-        out[ci].push((s as i64, e as i64));
-        Ok(())
-    };
-    if let Some(r) = &o.region {
-        let reg = crate::io::bed::parse_region(r)?;
-        let ci = find(&reg.chrom, &format!("region {r}"))?;
-        let e = if reg.end == 0 {
-            contigs[ci].len
-        } else {
-            reg.end
-        };
-        add(ci, reg.start, e, &format!("region {r}"))?;
-        any = true;
-    }
-    if let Some(bed) = &o.regions_bed {
-        let regions = crate::io::bed::BedRegions::read(bed)?;
-        for chrom in &regions.chrom_order {
-            let ci = contigs
-                .iter()
-                .position(|c| &c.name == chrom)
-                .ok_or_else(|| {
-                    Error::format(bed, format!("contig {chrom} is not in the reference"))
-                })?;
-            for r in &regions.by_chrom[chrom] {
-                let len = contigs[ci].len;
-                if r.start >= len || r.end > len {
-                    return Err(Error::format(
-                        bed,
-                        format!(
-                            "region {chrom}:{}-{} lies outside contig {chrom} (length {len})",
-                            r.start + 1,
-                            r.end
-                        ),
-                    ));
-                }
-                if r.end > r.start {
-                    out[ci].push((r.start as i64, r.end as i64));
-                }
-            }
-        }
-        any = true;
-    }
-    if !any {
-        for (ci, c) in contigs.iter().enumerate() {
-            out[ci].push((0, c.len as i64));
-        }
-    }
-    if let Some(only) = &o.contigs {
-        let mut keep = vec![false; contigs.len()];
-        for name in only {
-            keep[find(name, "--contigs")?] = true;
-        }
-        for (ci, k) in keep.iter().enumerate() {
-            if !k {
-                out[ci].clear();
-            }
-        }
-    }
-    for v in &mut out {
-        v.sort_unstable();
-        let mut merged: Vec<(i64, i64)> = Vec::new();
-        for &(s, e) in v.iter() {
-            match merged.last_mut() {
-                Some(m) if s <= m.1 => m.1 = m.1.max(e),
-                _ => merged.push((s, e)),
-            }
-        }
-        *v = merged;
-    }
-    Ok(out)
+        .collect();
+    let plan = Plan::new(
+        &Selection {
+            region: o.region.clone(),
+            regions_bed: o.regions_bed.clone(),
+            contigs: o.contigs.clone(),
+            shard: o.shard,
+            ..Default::default()
+        },
+        &refs,
+        &o.reference,
+    )?;
+    let targets = plan
+        .all()
+        .iter()
+        .map(|v| v.iter().map(|&(s, e)| (s as i64, e as i64)).collect())
+        .collect();
+    Ok((plan, targets))
 }
 
 /// What is computed for `targets`: each interval widened by [`phase::PHASE_SPAN`] (the
@@ -772,42 +710,26 @@ pub fn run(o: &CallOptions, progress: &Progress) -> Result<CallSummary> {
     let threads = crate::threads::cap(o.threads).max(1);
     let pool = crate::input::pool(threads, "call")?;
     let fasta = FastaReader::open(&o.reference)?;
-    let targets = target_intervals(o, &fasta)?;
+    let (plan, targets) = target_intervals(o, &fasta)?;
     let work = work_intervals(&targets, &fasta);
     let contigs: Vec<(String, u64)> = fasta
         .contigs()
         .iter()
         .map(|c| (c.name.clone(), c.len))
         .collect();
-    let want_regions = o.region.is_some() || o.regions_bed.is_some() || o.contigs.is_some();
-    let mut samples: Vec<String> = Vec::new();
+    let inputs = input::open_all(&o.inputs, Some((&o.reference, &fasta)), &pool)?;
+    let samples: Vec<String> = inputs.iter().map(|i| i.sample.clone()).collect();
     let mut streams = Vec::new();
     let mut input_bytes = 0u64;
-    for (si, path) in o.inputs.iter().enumerate() {
-        let reader = AlignmentReader::open(path, Some(&o.reference), None, pool.clone())?;
-        let header = reader.header().clone();
-        drop(reader);
-        check_reference(&header, path, &fasta)?;
-        input_bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        let mut name = header.sample_name(path);
-        if samples.contains(&name) {
-            name = format!("{name}.{}", si + 1);
-        }
-        samples.push(name);
-        let has_index = !crate::io::index::candidates(path, &["bai", "csi", "crai"])
-            .iter()
-            .all(|p| !p.is_file());
-        if want_regions && !has_index {
-            return Err(Error::format(
-                path,
-                "index not found (looked for .bai, .csi, .crai); regions need one: create it \
-                 with `samtools index`",
-            ));
+    for input in inputs {
+        input_bytes += std::fs::metadata(&input.path).map(|m| m.len()).unwrap_or(0);
+        if !plan.is_whole_genome() {
+            input.require_index("regions")?;
         }
         let mut ranges = Vec::new();
         for (key, iv) in work.iter().enumerate() {
             if let (Some(f), Some(l)) = (iv.first(), iv.last()) {
-                if let Some(tid) = header.tid(&contigs[key].0) {
+                if let Some(tid) = input.header.tid(&contigs[key].0) {
                     ranges.push(ContigRange {
                         tid,
                         key,
@@ -818,19 +740,12 @@ pub fn run(o: &CallOptions, progress: &Progress) -> Result<CallSummary> {
             }
         }
         ranges.sort_by_key(|r| r.tid);
-        let names = header.refs.iter().map(|r| r.name.clone()).collect();
-        let rx = reads::spawn(
-            ReadSource {
-                path: path.clone(),
-                sample: si as u32,
-                reference: o.reference.clone(),
-                min_mapq: o.min_mapq,
-                indexed: has_index,
-            },
-            ranges,
-            names,
-            pool.clone(),
-        );
+        let src = ReadSource {
+            sample: streams.len() as u32,
+            min_mapq: o.min_mapq,
+            indexed: input.has_index(),
+        };
+        let rx = reads::spawn(input, src, ranges);
         streams.push(Stream {
             rx,
             buf: Vec::new(),

@@ -1,14 +1,14 @@
 //! Reads for the caller: the alignment files are read on their own threads (one per file),
 //! records filtered and copied into owned [`Read`]s, and sent in batches, contig by contig.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::error::{Error, Result};
+use crate::input::{Input, Reach, Sink};
 use crate::io::bam::{FLAG_DUP, FLAG_QCFAIL, FLAG_SECONDARY, FLAG_UNMAPPED};
-use crate::io::{Alignment, AlignmentReader, CigarOp, Fields, Visitor};
+use crate::io::{Alignment, CigarOp, Fields};
 
 /// Reads with any of these flags are left out.
 pub const SKIP_FLAGS: u16 = FLAG_UNMAPPED | FLAG_SECONDARY | FLAG_QCFAIL | FLAG_DUP;
@@ -107,10 +107,9 @@ pub struct ContigRange {
     pub hi: i64,
 }
 
+/// What the reader thread of one file needs besides the file.
 pub struct ReadSource {
-    pub path: PathBuf,
     pub sample: u32,
-    pub reference: PathBuf,
     pub min_mapq: u8,
     /// Seek to each contig with the index (required when regions were asked for); without it
     /// the file is read from the start.
@@ -124,16 +123,15 @@ const BATCH_BASES: usize = 256 << 10;
 
 struct Collect<'a> {
     src: &'a ReadSource,
+    path: &'a Path,
     tx: &'a Sender<Msg>,
     /// The ranges by tid (`None`: contig not wanted).
     want: &'a [Option<ContigRange>],
-    /// Only this contig (indexed mode).
-    only: Option<usize>,
     batch: Vec<Read>,
     /// Bases in `batch`.
     bases: usize,
     cur: Option<usize>,
-    last: (i64, i64),
+    /// Records seen (for messages).
     n: u64,
     /// Set when the consumer went away: stop quietly.
     closed: bool,
@@ -167,36 +165,14 @@ impl Collect<'_> {
     }
 }
 
-impl Visitor for Collect<'_> {
-    fn record<A: Alignment>(&mut self, rec: &A) -> Result<bool> {
+impl Sink for Collect<'_> {
+    fn record<A: Alignment>(&mut self, tid: usize, rec: &A) -> Result<bool> {
         self.n += 1;
-        let tid = rec.ref_id();
-        if tid < 0 {
-            // Unplaced reads come last in a sorted file.
-            return Ok(false);
-        }
-        let tid = tid as usize;
-        if let Some(o) = self.only {
-            if tid != o {
-                // An earlier contig's records can share the first container (CRAM): skip
-                // them; a record of a later contig ends this one.
-                return Ok(tid < o);
-            }
-        }
         let pos = rec.pos();
         if Some(tid) != self.cur {
-            if let Some(c) = self.cur {
-                if tid < c {
-                    return Err(unsorted(&self.src.path, self.n));
-                }
-            }
             self.end_contig();
             self.cur = Some(tid);
-            self.last = (tid as i64, pos);
-        } else if pos < self.last.1 {
-            return Err(unsorted(&self.src.path, self.n));
         }
-        self.last.1 = pos;
         if self.closed {
             return Ok(false);
         }
@@ -204,8 +180,8 @@ impl Visitor for Collect<'_> {
             return Ok(true);
         };
         if pos >= range.hi {
-            // Past the range: in indexed mode this contig is done.
-            return Ok(self.only.is_none());
+            // Past the range: when reading contig by contig, this contig is done.
+            return Ok(!self.src.indexed);
         }
         if rec.flag() & SKIP_FLAGS != 0 || rec.mapq() < self.src.min_mapq || rec.mapq() == 255 {
             return Ok(true);
@@ -229,7 +205,7 @@ impl Visitor for Collect<'_> {
         // BAM records were checked by the decoder already (same message); this guards CRAM.
         if qlen != seq.len() {
             return Err(Error::format(
-                &self.src.path,
+                self.path,
                 format!(
                     "corrupt record #{} ({}): CIGAR covers {qlen} bases but the sequence has {}",
                     self.n,
@@ -269,51 +245,33 @@ impl Visitor for Collect<'_> {
     }
 }
 
-fn unsorted(path: &Path, n: u64) -> Error {
-    Error::format(
-        path,
-        format!("record #{n} is out of order: the file must be sorted by coordinate"),
-    )
-}
-
-/// Starts the reader thread of one file over `ranges` (ascending tid). Every wanted contig
+/// Starts the reader thread of `input` over `ranges` (ascending tid). Every wanted contig
 /// gets an [`Msg::EndContig`], even one without reads.
-pub fn spawn(
-    src: ReadSource,
-    ranges: Vec<ContigRange>,
-    names: Vec<String>,
-    pool: Arc<rayon::ThreadPool>,
-) -> Receiver<Msg> {
+pub fn spawn(mut input: Input, src: ReadSource, ranges: Vec<ContigRange>) -> Receiver<Msg> {
     // A few batches ahead are enough to keep the workers fed.
     let (tx, rx) = crossbeam_channel::bounded(4);
     std::thread::spawn(move || {
-        let mut want = vec![None; names.len()];
+        let mut want = vec![None; input.header.refs.len()];
         for r in &ranges {
             want[r.tid] = Some(*r);
         }
-        let run = || -> Result<()> {
+        let path = input.path.clone();
+        let mut c = Collect {
+            src: &src,
+            path: &path,
+            tx: &tx,
+            want: &want,
+            batch: Vec::new(),
+            bases: 0,
+            cur: None,
+            n: 0,
+            closed: false,
+        };
+        let mut run = || -> Result<()> {
             if src.indexed {
                 for r in &ranges {
-                    let mut reader = AlignmentReader::open(
-                        &src.path,
-                        Some(&src.reference),
-                        Some(&names[r.tid]),
-                        pool.clone(),
-                    )?;
-                    reader.set_fields(Fields::Full);
-                    let mut c = Collect {
-                        src: &src,
-                        tx: &tx,
-                        want: &want,
-                        only: Some(r.tid),
-                        batch: Vec::new(),
-                        bases: 0,
-                        cur: Some(r.tid),
-                        last: (r.tid as i64, i64::MIN),
-                        n: 0,
-                        closed: false,
-                    };
-                    reader.visit(&mut c)?;
+                    c.cur = Some(r.tid);
+                    input.read(Reach::Contigs(&[r.tid]), Fields::Full, &mut c, None)?;
                     c.cur = Some(r.tid);
                     c.end_contig();
                     if c.closed {
@@ -321,26 +279,11 @@ pub fn spawn(
                     }
                 }
             } else {
-                let mut reader =
-                    AlignmentReader::open(&src.path, Some(&src.reference), None, pool.clone())?;
-                reader.set_fields(Fields::Full);
-                let mut c = Collect {
-                    src: &src,
-                    tx: &tx,
-                    want: &want,
-                    only: None,
-                    batch: Vec::new(),
-                    bases: 0,
-                    cur: None,
-                    last: (-1, i64::MIN),
-                    n: 0,
-                    closed: false,
-                };
-                reader.visit(&mut c)?;
+                input.read(Reach::All, Fields::Full, &mut c, None)?;
                 c.end_contig();
                 // Contigs without reads still end.
                 for r in &ranges {
-                    let _ = tx.send(Msg::EndContig(r.key));
+                    let _ = c.tx.send(Msg::EndContig(r.key));
                 }
             }
             Ok(())

@@ -18,10 +18,11 @@ use std::sync::Arc;
 
 use crate::backend::{self, Backend, BackendKind, ContigDepth, ReduceSpec, Reduced};
 use crate::error::{Error, Result};
+use crate::input::{Input, Plan, Reach, Selection, Sink};
 use crate::io::atomic::OutputSet;
 use crate::io::bed::{BedRegions, Region};
 use crate::io::csi::levels_for;
-use crate::io::{Alignment, AlignmentReader, Header, Visitor};
+use crate::io::{Alignment, Fields, Header};
 use crate::progress::Progress;
 use crate::shard::Shard;
 use depth::{EventBuilder, ReadFilter};
@@ -105,75 +106,37 @@ pub fn run(opts: &CoverageOptions, progress: &Progress) -> Result<CoverageReport
         Some(By::Bed(p)) => Some(BedRegions::read(p)?),
         _ => None,
     };
-    if opts.shard.is_some() && chrom_name.is_some() {
-        return Err(Error::Usage(
-            "--shard and --chrom cannot be combined: a shard chooses its own contigs".into(),
-        ));
-    }
-    let mut reader = AlignmentReader::open(
+    let mut input = Input::open(&opts.input, opts.fasta.as_deref(), pool.clone())?;
+    let header = input.header.clone();
+    let plan = Plan::new(
+        &Selection {
+            contigs: chrom_name.map(|c| vec![c]),
+            contigs_flag: "--chrom",
+            shard: opts.shard,
+            ..Default::default()
+        },
+        &header.refs,
         &opts.input,
-        opts.fasta.as_deref(),
-        chrom_name.as_deref(),
-        pool.clone(),
     )?;
-    let mut header = reader.header().clone();
-    let targets: Option<Vec<usize>> = match (&chrom_name, opts.shard) {
-        (Some(c), _) => Some(vec![header.tid(c).ok_or_else(|| {
-            Error::Usage(format!(
-                "chromosome {c} not found in {}",
-                opts.input.display()
-            ))
-        })?]),
-        (None, Some(shard)) => {
-            let lengths: Vec<u64> = header.refs.iter().map(|r| r.len).collect();
-            let range = shard
-                .contigs(&lengths)
-                .map_err(|e| Error::format(&opts.input, e.to_string()))?;
-            // With a BAM index, start at the shard's first record; without one, read from the
-            // start and pass over other contigs.
-            if range.start > 0 && matches!(reader, AlignmentReader::Bam(_)) {
-                if let Some(name) = shard_start(&opts.input, &header, range.clone())? {
-                    reader = AlignmentReader::open(
-                        &opts.input,
-                        opts.fasta.as_deref(),
-                        Some(&name),
-                        pool.clone(),
-                    )?;
-                    header = reader.header().clone();
-                }
-            }
-            Some(range.collect())
-        }
-        (None, None) => None,
+    let tids = plan.contigs();
+    // One contig (`--chrom`) is read through the index; a shard starts at its first record
+    // when there is a BAM index, and the driver stops after its contigs.
+    let (targets, reach) = if plan.is_whole_genome() {
+        (None, Reach::All)
+    } else if opts.shard.is_some() {
+        (Some(tids.clone()), Reach::From(&tids))
+    } else {
+        input.require_index("--chrom")?;
+        (Some(tids.clone()), Reach::Contigs(&tids))
     };
     // The reader runs on this thread, never inside the pool: the pool inflates its blocks.
     let mut driver = Driver::new(opts, &header, targets, bed, backend, pool.clone(), progress)?;
-    reader.visit(&mut driver)?;
+    input.read(reach, Fields::Positions, &mut driver, Some(progress))?;
+    driver.records = input.records_decoded();
     driver.finish_remaining()?;
     let report = driver.finish()?;
     progress.done();
     Ok(report)
-}
-
-/// The contig of `range` whose first record the index places earliest; `None` without an
-/// index. A shard whose contigs have no records starts at its first contig (and reads nothing).
-fn shard_start(
-    input: &std::path::Path,
-    header: &Header,
-    range: std::ops::Range<usize>,
-) -> Result<Option<String>> {
-    let has_index = crate::io::index::candidates(input, &["bai", "csi"])
-        .iter()
-        .any(|p| p.exists());
-    if !has_index {
-        return Ok(None);
-    }
-    for tid in range.clone() {
-        if crate::io::index::first_offset(input, tid)?.is_some() {
-            return Ok(Some(header.refs[tid].name.clone()));
-        }
-    }
-    Ok(Some(header.refs[range.start].name.clone()))
 }
 
 /// A contig that had reads: its histogram and statistics, from the stream.
@@ -202,7 +165,6 @@ struct Driver<'a> {
     current: Option<usize>,
     current_active: bool,
     found: bool,
-    last_pos: i64,
     depth: Option<Box<dyn ContigDepth>>,
     stream: Option<ContigStream>,
     region_stream: Option<RegionStream>,
@@ -289,7 +251,6 @@ impl<'a> Driver<'a> {
             current: None,
             current_active: false,
             found: false,
-            last_pos: -1,
             depth: None,
             stream: None,
             region_stream: None,
@@ -338,7 +299,6 @@ impl<'a> Driver<'a> {
         }
         self.current = Some(tid);
         self.found = false;
-        self.last_pos = -1;
         self.current_active = false;
         if self.next_target < self.targets.len() && self.targets[self.next_target] == tid {
             self.next_target += 1;
@@ -767,34 +727,10 @@ impl Driver<'_> {
     }
 }
 
-impl Visitor for Driver<'_> {
+impl Sink for Driver<'_> {
     #[inline]
-    fn record<A: Alignment>(&mut self, rec: &A) -> Result<bool> {
-        self.records += 1;
-        if self.records & 0xfffff == 0 {
-            self.progress.records(self.records);
-        }
-        let tid = rec.ref_id();
-        if tid < 0 {
-            // Unplaced reads come last in a sorted file.
-            return Ok(false);
-        }
-        let tid = tid as usize;
-        if tid >= self.header.refs.len() {
-            return Err(Error::format(
-                &self.opts.input,
-                format!("record refers to contig #{tid}, which the header does not list"),
-            ));
-        }
+    fn record<A: Alignment>(&mut self, tid: usize, rec: &A) -> Result<bool> {
         if self.current != Some(tid) {
-            if let Some(c) = self.current {
-                if tid < c {
-                    return Err(Error::format(
-                        &self.opts.input,
-                        "records are not sorted by coordinate (sort with `samtools sort`)",
-                    ));
-                }
-            }
             if self.next_target >= self.targets.len() && self.current.is_some() {
                 return Ok(false);
             }
@@ -810,13 +746,6 @@ impl Visitor for Driver<'_> {
         if pos < 0 {
             return Ok(true);
         }
-        if pos < self.last_pos {
-            return Err(Error::format(
-                &self.opts.input,
-                "records are not sorted by coordinate (sort with `samtools sort`)",
-            ));
-        }
-        self.last_pos = pos;
         self.found = true;
         let pos = pos as usize;
         if self.streaming {

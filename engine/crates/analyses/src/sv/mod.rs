@@ -14,16 +14,17 @@ pub mod output;
 pub mod signatures;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::backend::{self, BackendKind};
 use crate::error::{Error, Result};
+use crate::input::{self, Input, Plan, Reach, Selection, Sink};
 use crate::io::atomic::OutputSet;
-use crate::io::fasta::{check_reference, FastaReader};
-use crate::io::{Alignment, AlignmentReader, Fields, Header, Visitor};
+use crate::io::fasta::FastaReader;
+use crate::io::{Alignment, Fields, Header};
 use crate::progress::Progress;
 
 use cluster::{Cluster, Repeats};
@@ -126,68 +127,27 @@ pub fn run(opts: &SvOptions, progress: &Progress) -> Result<SvReport> {
 
     let fasta = FastaReader::open(&opts.fasta)?;
     // Headers first: every problem with the inputs is found before any output exists.
-    let mut headers: Vec<Header> = Vec::new();
-    let mut samples: Vec<String> = Vec::new();
-    for path in &opts.inputs {
-        let r = AlignmentReader::open(path, Some(&opts.fasta), None, io_pool.clone())?;
-        let h = r.header().clone();
-        check_reference(&h, path, &fasta)?;
-        if let Some(first) = headers.first() {
-            if first.refs != h.refs {
-                return Err(Error::format(
-                    path,
-                    format!(
-                        "its contigs (names, lengths or order) differ from those of {}",
-                        opts.inputs[0].display()
-                    ),
-                ));
-            }
-        }
-        samples.push(h.sample_name(path));
-        headers.push(h);
-    }
-    dedup_names(&mut samples);
-    let header = headers.swap_remove(0);
+    let mut inputs = input::open_all(&opts.inputs, Some((&opts.fasta, &fasta)), &io_pool)?;
+    input::require_same_contigs(&inputs)?;
+    let samples: Vec<String> = inputs.iter().map(|i| i.sample.clone()).collect();
+    let header = inputs[0].header.clone();
     let n_contigs = header.refs.len();
-    if opts.shard.is_some() && opts.contigs.is_some() {
-        return Err(Error::Usage(
-            "--shard and --contigs cannot be combined: a shard chooses its own contigs".into(),
-        ));
+    let plan = Plan::new(
+        &Selection {
+            contigs: opts.contigs.clone(),
+            shard: opts.shard,
+            ..Default::default()
+        },
+        &header.refs,
+        &opts.inputs[0],
+    )?;
+    let targets = plan.contigs();
+    if !plan.is_whole_genome() {
+        // Only the chosen contigs are read, through the index.
+        for i in &inputs {
+            i.require_index("--contigs or --shard")?;
+        }
     }
-    let shard_contigs = match opts.shard {
-        Some(s) => {
-            let lengths: Vec<u64> = header.refs.iter().map(|r| r.len).collect();
-            let range = s
-                .contigs(&lengths)
-                .map_err(|e| Error::format(&opts.inputs[0], e.to_string()))?;
-            Some(
-                header.refs[range]
-                    .iter()
-                    .map(|r| r.name.clone())
-                    .collect::<Vec<_>>(),
-            )
-        }
-        None => None,
-    };
-    let contigs = shard_contigs.as_ref().or(opts.contigs.as_ref());
-    let targets: Vec<usize> = match contigs {
-        None => (0..n_contigs).collect(),
-        Some(names) => {
-            let mut v = Vec::new();
-            for n in names {
-                let t = header.tid(n).ok_or_else(|| {
-                    Error::Usage(format!(
-                        "contig {n} not found in {}",
-                        opts.inputs[0].display()
-                    ))
-                })?;
-                v.push(t);
-            }
-            v.sort_unstable();
-            v.dedup();
-            v
-        }
-    };
     let repeats = match &opts.tandem_repeats {
         Some(p) => read_repeats(p, &header)?,
         None => vec![Repeats::default(); n_contigs],
@@ -206,32 +166,21 @@ pub fn run(opts: &SvOptions, progress: &Progress) -> Result<SvReport> {
         .enumerate()
         .map(|(i, r)| (r.name.as_bytes().to_vec(), i as u32))
         .collect();
-    let want: Vec<bool> = {
-        let mut w = vec![false; n_contigs];
-        for &t in &targets {
-            w[t] = true;
-        }
-        w
+    let want = plan.wanted();
+    let reach = if plan.is_whole_genome() {
+        Reach::All
+    } else {
+        Reach::Contigs(&targets)
     };
 
     // --- Evidence, one input file per task.
     let per_file: Vec<Result<(Vec<ContigEvidence>, u64)>> = work_pool.install(|| {
-        opts.inputs
-            .par_iter()
+        inputs
+            .par_iter_mut()
             .enumerate()
-            .map(|(i, path)| {
+            .map(|(i, input)| {
                 gather(
-                    path,
-                    opts,
-                    i as u16,
-                    &sp,
-                    &names,
-                    &want,
-                    &targets,
-                    n_contigs,
-                    io_pool.clone(),
-                    &warnings,
-                    progress,
+                    input, reach, i as u16, &sp, &names, &want, n_contigs, &warnings, progress,
                 )
             })
             .collect()
@@ -358,18 +307,6 @@ pub fn run(opts: &SvOptions, progress: &Progress) -> Result<SvReport> {
     })
 }
 
-/// VCF sample columns must be unique: repeated names get `_2`, `_3`, ...
-fn dedup_names(v: &mut [String]) {
-    let mut seen: FxHashMap<String, u32> = FxHashMap::default();
-    for s in v.iter_mut() {
-        let n = seen.entry(s.clone()).or_insert(0);
-        *n += 1;
-        if *n > 1 {
-            *s = format!("{s}_{n}");
-        }
-    }
-}
-
 fn read_repeats(path: &Path, header: &Header) -> Result<Vec<Repeats>> {
     let bed = crate::io::bed::BedRegions::read(path)?;
     let mut out = vec![Repeats::default(); header.refs.len()];
@@ -386,54 +323,18 @@ fn read_repeats(path: &Path, header: &Header) -> Result<Vec<Repeats>> {
 }
 
 struct Gatherer<'a> {
-    path: &'a Path,
     sample: u16,
     sp: &'a SigParams,
     names: &'a FxHashMap<Vec<u8>, u32>,
     want: &'a [bool],
     ev: Vec<ContigEvidence>,
     scratch: Scratch,
-    records: u64,
     bad_sa: u64,
     first_bad_sa: Option<String>,
-    last: (i32, i64),
-    /// Stop when the reader leaves this contig (indexed, per-contig reading).
-    only: Option<i32>,
-    progress: &'a Progress,
 }
 
-impl Visitor for Gatherer<'_> {
-    fn record<A: Alignment>(&mut self, rec: &A) -> Result<bool> {
-        let tid = rec.ref_id();
-        if tid < 0 {
-            return Ok(false);
-        }
-        if let Some(o) = self.only {
-            if tid != o {
-                // An earlier contig's records can share the first container (CRAM): skip
-                // them; a record of a later contig ends this one.
-                return Ok(tid < o);
-            }
-        }
-        self.records += 1;
-        if self.records & 0xffff == 0 {
-            self.progress.records(self.records);
-        }
-        let t = tid as usize;
-        if t >= self.ev.len() {
-            return Err(Error::format(
-                self.path,
-                format!("record refers to contig #{t}, which the header does not list"),
-            ));
-        }
-        let key = (tid, rec.pos());
-        if key < self.last {
-            return Err(Error::format(
-                self.path,
-                "records are not sorted by coordinate (sort with `samtools sort`)",
-            ));
-        }
-        self.last = key;
+impl Sink for Gatherer<'_> {
+    fn record<A: Alignment>(&mut self, t: usize, rec: &A) -> Result<bool> {
         if !self.want[t] {
             return Ok(true);
         }
@@ -458,58 +359,34 @@ impl Visitor for Gatherer<'_> {
     }
 }
 
+/// One input's evidence on the wanted contigs, and the records read for it.
 #[allow(clippy::too_many_arguments)]
 fn gather(
-    path: &Path,
-    opts: &SvOptions,
+    input: &mut Input,
+    reach: Reach<'_>,
     sample: u16,
     sp: &SigParams,
     names: &FxHashMap<Vec<u8>, u32>,
     want: &[bool],
-    targets: &[usize],
     n_contigs: usize,
-    pool: Arc<rayon::ThreadPool>,
     warnings: &Mutex<Vec<String>>,
     progress: &Progress,
 ) -> Result<(Vec<ContigEvidence>, u64)> {
     let mut g = Gatherer {
-        path,
         sample,
         sp,
         names,
         want,
         ev: (0..n_contigs).map(|_| Default::default()).collect(),
         scratch: Scratch::default(),
-        records: 0,
         bad_sa: 0,
         first_bad_sa: None,
-        last: (i32::MIN, i64::MIN),
-        only: None,
-        progress,
     };
-    match (&opts.contigs, opts.shard) {
-        (None, None) => {
-            let mut r = AlignmentReader::open(path, Some(&opts.fasta), None, pool)?;
-            r.set_fields(Fields::SeqTags);
-            r.visit(&mut g)?;
-        }
-        _ => {
-            // Only the requested contigs are read, through the index (which must exist).
-            for &t in targets {
-                let name = &contig_name(t, names);
-                let mut r =
-                    AlignmentReader::open(path, Some(&opts.fasta), Some(name), pool.clone())?;
-                r.set_fields(Fields::SeqTags);
-                g.only = Some(t as i32);
-                g.last = (i32::MIN, i64::MIN);
-                r.visit(&mut g)?;
-            }
-        }
-    }
+    input.read(reach, Fields::SeqTags, &mut g, Some(progress))?;
     if g.bad_sa > 0 {
         let msg = format!(
             "{}: {} record(s) with a malformed SA tag (first: read {}); their split alignments were ignored",
-            path.display(),
+            input.path.display(),
             g.bad_sa,
             g.first_bad_sa.unwrap_or_default()
         );
@@ -517,17 +394,7 @@ fn gather(
             w.push(msg);
         }
     }
-    Ok((g.ev, g.records))
-}
-
-fn contig_name(tid: usize, names: &FxHashMap<Vec<u8>, u32>) -> String {
-    {
-        names
-            .iter()
-            .find(|(_, &t)| t as usize == tid)
-            .map(|(n, _)| String::from_utf8_lossy(n).into_owned())
-            .unwrap_or_default()
-    }
+    Ok((g.ev, input.records_delivered()))
 }
 
 /// Minimum support for a sample with mean depth `cov`: a tenth of the depth, at least 2

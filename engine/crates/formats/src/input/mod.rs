@@ -1,10 +1,20 @@
-//! The one way in for every analysis: thread pools, the contigs a run covers, sample names
-//! and (later) the reading of alignment files itself.
+//! The one way in for every analysis, in the order a run uses it:
+//! 1. [`pool`]: the thread pool that inflates and decodes;
+//! 2. [`open_all`]: each input opened once, its header checked against the reference, its
+//!    sample named by one rule ([`unique_names`]);
+//! 3. [`Plan`]: whole genome, `--shard i/N`, contigs, `-r` or `-R` as contig stretches;
+//! 4. [`Input::read`]: seek per contig, check order, hand records to the analysis's [`Sink`].
 //!
 //! This module depends only on `io`, `error`, `shard`, `threads` and `progress`, never on an
-//! analysis, so that it can move into a formats-and-input crate.
+//! analysis.
+
+pub mod plan;
+pub mod source;
 
 use std::sync::Arc;
+
+pub use plan::{Plan, Selection};
+pub use source::{open_all, require_same_contigs, unique_names, Input, Reach, Sink};
 
 use crate::error::{Error, Result};
 

@@ -453,19 +453,14 @@ impl BamReader {
         })
     }
 
-    /// Reads the header from the file start, then continues at virtual offset `voffset`.
-    pub fn open_at(path: &Path, voffset: u64, pool: Arc<rayon::ThreadPool>) -> Result<Self> {
-        let header = BamReader::open(path, pool.clone())?.header;
-        let stream = BgzfStream::open(path, voffset >> 16, pool)?;
-        let mut cur = ByteCursor::new(stream, path.to_path_buf());
+    /// Goes on reading at virtual offset `voffset` (from an index); the header is kept.
+    pub fn seek(&mut self, voffset: u64, pool: Arc<rayon::ThreadPool>) -> Result<()> {
+        let stream = BgzfStream::open(&self.path, voffset >> 16, pool)?;
+        let mut cur = ByteCursor::new(stream, self.path.clone());
         cur.skip((voffset & 0xffff) as usize)?;
-        Ok(BamReader {
-            cur,
-            path: path.to_path_buf(),
-            header,
-            n_records: 0,
-            consume_next: 0,
-        })
+        self.cur = cur;
+        self.consume_next = 0;
+        Ok(())
     }
 
     /// The next record, or `None` at the end of the file.

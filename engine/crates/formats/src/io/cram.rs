@@ -96,9 +96,6 @@ pub struct CramReader {
     /// The fields to decode (see [`Fields`]); set before reading starts.
     pub fields: Fields,
     threads: usize,
-    /// The contig to read through the `.crai` (index path, tid), applied when reading starts,
-    /// after the required fields are set.
-    contig: Option<(PathBuf, usize)>,
     started: bool,
     /// The current record laid out as a BAM record (without `block_size`).
     buf: Vec<u8>,
@@ -202,17 +199,49 @@ impl CramReader {
             path: path.to_path_buf(),
             fields: Fields::Positions,
             threads: pool.current_num_threads(),
-            contig: None,
             started: false,
             buf: Vec::new(),
             n_records: 0,
         })
     }
 
-    /// Reading will cover contig `tid` only, found through the `.crai` index `crai` (a
-    /// contig it lists no container for has no records).
+    /// Reading goes on with contig `tid` only, found through the `.crai` index `crai` (a
+    /// contig it lists no container for has no records). May be called again for another
+    /// contig; the fields to decode are fixed by then.
     pub fn seek_to_contig(&mut self, crai: &Path, tid: usize) -> Result<()> {
-        self.contig = Some((crai.to_path_buf(), tid));
+        if !self.started {
+            self.start()?;
+        }
+        let cpath = c_path(&self.path)?;
+        let ccrai = c_path(crai)?;
+        // SAFETY: `fp` is open; the index and iterator are owned by `Hts`, which frees them.
+        unsafe {
+            if self.h.idx.is_null() {
+                self.h.idx = hts::sam_index_load3(
+                    self.h.fp,
+                    cpath.as_ptr(),
+                    ccrai.as_ptr(),
+                    hts::HTS_IDX_SILENT_FAIL as c_int,
+                );
+                if self.h.idx.is_null() {
+                    return Err(Error::format(crai, "cannot read the CRAM index"));
+                }
+            }
+            if !self.h.itr.is_null() {
+                hts::hts_itr_destroy(self.h.itr);
+                self.h.itr = std::ptr::null_mut();
+            }
+            self.h.itr = hts::sam_itr_queryi(self.h.idx, tid as c_int, 0, HTS_POS_MAX);
+            if self.h.itr.is_null() {
+                return Err(Error::format(
+                    crai,
+                    format!(
+                        "cannot seek to contig {} with the CRAM index",
+                        self.header.refs.get(tid).map_or("?", |r| r.name.as_str())
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -238,32 +267,6 @@ impl CramReader {
                     &self.path,
                     "htslib cannot start its decoding threads",
                 ));
-            }
-        }
-        if let Some((crai, tid)) = self.contig.take() {
-            let cpath = c_path(&self.path)?;
-            let ccrai = c_path(&crai)?;
-            // SAFETY: `fp` is open; the index and iterator are freed by `Hts`.
-            unsafe {
-                self.h.idx = hts::sam_index_load3(
-                    self.h.fp,
-                    cpath.as_ptr(),
-                    ccrai.as_ptr(),
-                    hts::HTS_IDX_SILENT_FAIL as c_int,
-                );
-                if self.h.idx.is_null() {
-                    return Err(Error::format(&crai, "cannot read the CRAM index"));
-                }
-                self.h.itr = hts::sam_itr_queryi(self.h.idx, tid as c_int, 0, HTS_POS_MAX);
-                if self.h.itr.is_null() {
-                    return Err(Error::format(
-                        &crai,
-                        format!(
-                            "cannot seek to contig {} with the CRAM index",
-                            self.header.refs.get(tid).map_or("?", |r| r.name.as_str())
-                        ),
-                    ));
-                }
             }
         }
         Ok(())

@@ -38,6 +38,19 @@ pub fn require_cram_index(path: &Path) -> Result<PathBuf> {
 
 /// Virtual offset of the first record placed on `tid`, or `None` if the index lists none.
 pub fn first_offset(bam: &Path, tid: usize) -> Result<Option<u64>> {
+    Ok(first_offsets(bam)?.get(tid).copied().flatten())
+}
+
+/// The BAI or CSI index next to `bam`, if there is one.
+pub fn bam_index(bam: &Path) -> Option<PathBuf> {
+    candidates(bam, &["bai", "csi"])
+        .into_iter()
+        .find(|p| p.is_file())
+}
+
+/// Per contig of the index, the virtual offset of its first record (`None`: no records). One
+/// pass over the index, so that reading many contigs does not parse it once each.
+pub fn first_offsets(bam: &Path) -> Result<Vec<Option<u64>>> {
     let idx = find_index(bam, &["bai", "csi"])?;
     let raw = std::fs::read(&idx).map_err(|e| Error::io(&idx, e))?;
     let bad = |m: &str| Error::format(&idx, format!("corrupt index: {m}"));
@@ -74,8 +87,7 @@ pub fn first_offset(bam: &Path, tid: usize) -> Result<Option<u64>> {
             },
         )
     };
-    scan_first_offset(&mut r, tid, layout)
-        .ok_or_else(|| bad("short file, or a count in it is wrong"))
+    scan_first_offsets(&mut r, layout).ok_or_else(|| bad("short file, or a count in it is wrong"))
 }
 
 /// How BAI and CSI lay out a contig's bins.
@@ -88,14 +100,16 @@ struct Layout {
     pseudo: u32,
 }
 
-/// The smallest chunk start among `tid`'s real bins; `None` only if the index is cut short.
-/// Counts are checked against the bytes left (each item's smallest size), so a corrupt count
-/// fails at once instead of looping over data that is not there; nothing is allocated by count.
-fn scan_first_offset(r: &mut Cursor, tid: usize, l: Layout) -> Option<Option<u64>> {
+/// Per contig, the smallest chunk start among its real bins; `None` (the whole) only if the
+/// index is cut short. Counts are checked against the bytes left (each item's smallest size),
+/// so a corrupt count fails at once instead of looping over data that is not there; the one
+/// allocation by count is bounded by the bytes left.
+fn scan_first_offsets(r: &mut Cursor, l: Layout) -> Option<Vec<Option<u64>>> {
     let bin_size = if l.loffset { 16 } else { 8 };
     // A contig takes at least its bin count (and, in a BAI, its interval count).
     let n_ref = r.count(if l.linear { 8 } else { 4 })?;
-    for t in 0..n_ref {
+    let mut out = Vec::with_capacity(n_ref);
+    for _ in 0..n_ref {
         let mut best: Option<u64> = None;
         for _ in 0..r.count(bin_size)? {
             let bin = r.u32()?;
@@ -114,11 +128,9 @@ fn scan_first_offset(r: &mut Cursor, tid: usize, l: Layout) -> Option<Option<u64
             let n_intv = r.count(8)?;
             r.skip(8 * n_intv)?;
         }
-        if t == tid {
-            return Some(best);
-        }
+        out.push(best);
     }
-    Some(None)
+    Some(out)
 }
 
 struct Cursor<'a> {

@@ -200,39 +200,25 @@ pub trait Visitor {
     fn record<A: Alignment>(&mut self, rec: &A) -> Result<bool>;
 }
 
-/// A BAM or CRAM file, chosen by its content.
+/// A BAM or CRAM file, chosen by its content. Analyses reach it through the input layer
+/// (`crate::input`), which seeks, checks order and counts.
 pub enum AlignmentReader {
-    Bam(bam::BamReader),
+    Bam(bam::BamReader, Arc<rayon::ThreadPool>),
     Cram(cram::CramReader),
 }
 
 impl AlignmentReader {
-    /// Opens `path`; `reference` is required for CRAM. With `tid`, reading starts at that
-    /// contig's first record using the index (which must then exist).
+    /// Opens `path` and reads its header; `reference` is required for CRAM.
     pub fn open(
         path: &Path,
         reference: Option<&Path>,
-        tid_for_index: Option<&str>,
         pool: Arc<rayon::ThreadPool>,
     ) -> Result<Self> {
-        let kind = sniff(path)?;
-        match kind {
-            Kind::Bam => {
-                let mut r = bam::BamReader::open(path, pool.clone())?;
-                if let Some(name) = tid_for_index {
-                    let tid = r.header.tid(name).ok_or_else(|| {
-                        Error::Usage(format!("chromosome {name} not found in {}", path.display()))
-                    })?;
-                    match index::first_offset(path, tid)? {
-                        Some(v) => r = bam::BamReader::open_at(path, v, pool)?,
-                        None => {
-                            r = bam::BamReader::open_at(path, u64::MAX, pool)
-                                .or(Ok::<_, Error>(r))?
-                        }
-                    }
-                }
-                Ok(AlignmentReader::Bam(r))
-            }
+        match sniff(path)? {
+            Kind::Bam => Ok(AlignmentReader::Bam(
+                bam::BamReader::open(path, pool.clone())?,
+                pool,
+            )),
             Kind::Cram => {
                 let reference = reference.ok_or_else(|| {
                     Error::format(
@@ -240,16 +226,30 @@ impl AlignmentReader {
                         "CRAM needs its reference: give it with -f/--fasta (or set REF_PATH)",
                     )
                 })?;
-                let mut r = cram::CramReader::open(path, reference, pool)?;
-                if let Some(name) = tid_for_index {
-                    let crai = index::require_cram_index(path)?;
-                    let tid = r.header.tid(name).ok_or_else(|| {
-                        Error::Usage(format!("chromosome {name} not found in {}", path.display()))
-                    })?;
-                    r.seek_to_contig(&crai, tid)?;
-                }
-                Ok(AlignmentReader::Cram(r))
+                Ok(AlignmentReader::Cram(cram::CramReader::open(
+                    path, reference, pool,
+                )?))
             }
+        }
+    }
+
+    pub fn is_cram(&self) -> bool {
+        matches!(self, AlignmentReader::Cram(_))
+    }
+
+    /// BAM: goes on at virtual offset `voffset` (from the BAI/CSI).
+    pub fn seek_bam(&mut self, voffset: u64) -> Result<()> {
+        match self {
+            AlignmentReader::Bam(r, pool) => r.seek(voffset, pool.clone()),
+            AlignmentReader::Cram(_) => Ok(()),
+        }
+    }
+
+    /// CRAM: goes on with contig `tid` only, through the `.crai` at `crai`.
+    pub fn seek_cram(&mut self, crai: &Path, tid: usize) -> Result<()> {
+        match self {
+            AlignmentReader::Bam(..) => Ok(()),
+            AlignmentReader::Cram(r) => r.seek_to_contig(crai, tid),
         }
     }
 
@@ -264,7 +264,7 @@ impl AlignmentReader {
 
     pub fn header(&self) -> &Header {
         match self {
-            AlignmentReader::Bam(r) => &r.header,
+            AlignmentReader::Bam(r, _) => &r.header,
             AlignmentReader::Cram(r) => &r.header,
         }
     }
@@ -272,7 +272,7 @@ impl AlignmentReader {
     /// Feeds records in file order to `v` until it returns false or the file ends.
     pub fn visit<V: Visitor>(&mut self, v: &mut V) -> Result<()> {
         match self {
-            AlignmentReader::Bam(r) => {
+            AlignmentReader::Bam(r, _) => {
                 while let Some(rec) = r.next_record()? {
                     if !v.record(&rec)? {
                         break;

@@ -5,7 +5,7 @@ use super::coverage::SHARD_HELP;
 use super::{OptDef, ParamKind, Ty, Values, VcfIndex};
 use crate::backend::BackendKind;
 use crate::call::CallOptions;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Every option of `kasane call`, in `--help` order.
 pub const OPTIONS: &[OptDef] = &[
@@ -90,8 +90,8 @@ pub const OPTIONS: &[OptDef] = &[
     ),
 ];
 
-/// The option struct of a call run. A shard (`--shard i/N`) becomes the contigs it holds, from
-/// the reference's index.
+/// The option struct of a call run. A shard (`--shard i/N`) is resolved against the
+/// reference's contigs by the input layer's plan.
 pub fn to_options(v: &Values) -> Result<CallOptions> {
     let mut o = CallOptions::new(
         v.need_path("fasta")?,
@@ -109,13 +109,7 @@ pub fn to_options(v: &Values) -> Result<CallOptions> {
         o.min_base_qual = q;
     }
     if let Some(s) = v.string("shard") {
-        let shard = crate::shard::Shard::parse(&s)?;
-        let fa = crate::io::fasta::FastaReader::open(&o.reference)?;
-        let lengths: Vec<u64> = fa.contigs().iter().map(|c| c.len).collect();
-        let range = shard
-            .contigs(&lengths)
-            .map_err(|e| Error::Usage(format!("{}: {e}", o.reference.display())))?;
-        o.contigs = Some(fa.contigs()[range].iter().map(|c| c.name.clone()).collect());
+        o.shard = Some(crate::shard::Shard::parse(&s)?);
     }
     Ok(o)
 }

@@ -14,7 +14,7 @@ use super::plan;
 use super::run::output_dir;
 use super::Pipeline;
 use crate::error::{Error, Result};
-use crate::io::AlignmentReader;
+use crate::input::Input;
 
 /// Alignment bytes one shard job should read, when the shard count is chosen automatically:
 /// a few minutes of work, so scheduling overhead stays small and a failed job is cheap to redo.
@@ -69,8 +69,8 @@ fn sample_contigs(p: &Pipeline) -> Result<Vec<(String, Vec<u64>)>> {
         let lengths = match seen.get(s.path.as_path()) {
             Some(l) => l.clone(),
             None => {
-                let r = AlignmentReader::open(&s.path, p.reference.as_deref(), None, pool.clone())?;
-                let l: Vec<u64> = r.header().refs.iter().map(|c| c.len).collect();
+                let r = Input::open(&s.path, p.reference.as_deref(), pool.clone())?;
+                let l: Vec<u64> = r.header.refs.iter().map(|c| c.len).collect();
                 seen.insert(s.path.as_path(), l.clone());
                 l
             }
