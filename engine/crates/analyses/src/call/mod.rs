@@ -97,9 +97,12 @@ pub struct CallSummary {
     pub backend: String,
 }
 
+/// Per reference contig, its intervals (0-based, half-open).
+type Intervals = Vec<Vec<(i64, i64)>>;
+
 /// Intervals to call per reference contig, sorted and merged, from `-r`, `-R` and
 /// `--contigs` (see [`Plan`]).
-fn target_intervals(o: &CallOptions, fasta: &FastaReader) -> Result<(Plan, Vec<Vec<(i64, i64)>>)> {
+fn target_intervals(o: &CallOptions, fasta: &FastaReader) -> Result<(Plan, Intervals)> {
     let refs: Vec<Reference> = fasta
         .contigs()
         .iter()
