@@ -272,7 +272,7 @@ pub fn spawn(mut input: Input, src: ReadSource, ranges: Vec<ContigRange>) -> Rec
                 for r in &ranges {
                     c.cur = Some(r.tid);
                     input.read(Reach::Contigs(&[r.tid]), Fields::Full, &mut c, None)?;
-                    c.cur = Some(r.tid);
+                    // Still `r.tid`: records of other contigs are not delivered.
                     c.end_contig();
                     if c.closed {
                         return Ok(());

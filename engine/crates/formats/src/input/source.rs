@@ -77,14 +77,18 @@ impl Input {
         })
     }
 
-    /// Whether an index (`.bai`/`.csi` for BAM, `.crai` for CRAM) lies next to the file.
-    pub fn has_index(&self) -> bool {
-        let exts: &[&str] = if self.reader.is_cram() {
+    /// The index extensions samtools looks for: `.bai`/`.csi` for BAM, `.crai` for CRAM.
+    fn index_exts(&self) -> &'static [&'static str] {
+        if self.reader.is_cram() {
             &["crai"]
         } else {
             &["bai", "csi"]
-        };
-        index::candidates(&self.path, exts)
+        }
+    }
+
+    /// Whether an index lies next to the file.
+    pub fn has_index(&self) -> bool {
+        index::candidates(&self.path, self.index_exts())
             .iter()
             .any(|p| p.is_file())
     }
@@ -94,14 +98,13 @@ impl Input {
         if self.has_index() {
             return Ok(());
         }
-        let exts = if self.reader.is_cram() {
-            ".crai"
-        } else {
-            ".bai, .csi"
-        };
         Err(Error::format(
             &self.path,
-            format!("index not found (looked for {exts}); reading {why} needs one: create it with `samtools index`"),
+            format!(
+                "index not found (looked for .{}); reading {why} needs one: create it with \
+                 `samtools index`",
+                self.index_exts().join(", .")
+            ),
         ))
     }
 

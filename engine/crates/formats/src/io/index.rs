@@ -36,18 +36,6 @@ pub fn require_cram_index(path: &Path) -> Result<PathBuf> {
     find_index(path, &["crai"])
 }
 
-/// Virtual offset of the first record placed on `tid`, or `None` if the index lists none.
-pub fn first_offset(bam: &Path, tid: usize) -> Result<Option<u64>> {
-    Ok(first_offsets(bam)?.get(tid).copied().flatten())
-}
-
-/// The BAI or CSI index next to `bam`, if there is one.
-pub fn bam_index(bam: &Path) -> Option<PathBuf> {
-    candidates(bam, &["bai", "csi"])
-        .into_iter()
-        .find(|p| p.is_file())
-}
-
 /// Per contig of the index, the virtual offset of its first record (`None`: no records). One
 /// pass over the index, so that reading many contigs does not parse it once each.
 pub fn first_offsets(bam: &Path) -> Result<Vec<Option<u64>>> {
