@@ -122,10 +122,13 @@ fn target_intervals(o: &CallOptions, fasta: &FastaReader) -> Result<(Plan, Inter
         &refs,
         &o.reference,
     )?;
-    let targets = plan
-        .all()
-        .iter()
-        .map(|v| v.iter().map(|&(s, e)| (s as i64, e as i64)).collect())
+    let targets = (0..plan.n_contigs())
+        .map(|t| {
+            plan.stretches(t)
+                .iter()
+                .map(|&(s, e)| (s as i64, e as i64))
+                .collect()
+        })
         .collect();
     Ok((plan, targets))
 }

@@ -16,6 +16,7 @@ pub mod stream;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::backend::depth::INLINE_BASES;
 use crate::backend::{self, Backend, BackendKind, ContigDepth, ReduceSpec, Reduced};
 use crate::error::{Error, Result};
 use crate::input::{Input, Plan, Reach, Selection, Sink};
@@ -24,7 +25,7 @@ use crate::io::bed::{BedRegions, Region};
 use crate::io::csi::levels_for;
 use crate::io::{Alignment, Fields, Header};
 use crate::progress::Progress;
-use crate::shard::Shard;
+use crate::shard::{Groups, Shard};
 use depth::{EventBuilder, ReadFilter};
 use output::IndexedBed;
 use regions::{QuantizeStream, RegionResult, RegionStream};
@@ -182,13 +183,25 @@ struct Driver<'a> {
     region_bed: Option<IndexedBed>,
     quantized: Option<IndexedBed>,
     thresholds: Option<IndexedBed>,
-    /// Contigs with reads, in order: what the summary and distribution files are made of.
+    /// The summary and distribution files, written as contigs finish (unsharded runs).
+    texts: Option<shards::SummaryFiles>,
+    /// Contigs with reads, in order, for the shard record (sharded runs).
     done: Vec<ContigSummary>,
     chrom_region_stat: DepthStat,
     warnings: Vec<String>,
 }
 
 const BATCH_EVENTS: usize = 1 << 16;
+
+/// Runs `f` on the pool, or here when it covers at most [`INLINE_BASES`] bases (nothing
+/// parallel then, and a pool round trip per tiny contig would dominate).
+fn on_pool<R: Send>(pool: &rayon::ThreadPool, bases: usize, f: impl FnOnce() -> R + Send) -> R {
+    if bases <= INLINE_BASES {
+        f()
+    } else {
+        pool.install(f)
+    }
+}
 /// Bases reduced per backend call: large enough to keep a GPU busy, small enough that the
 /// pieces in flight stay a few megabytes.
 const STEP: usize = 4 * stream::PIECE;
@@ -205,7 +218,16 @@ impl<'a> Driver<'a> {
     ) -> Result<Self> {
         let levels = levels_for(header.refs.iter().map(|r| r.len).max().unwrap_or(0));
         let p = &opts.prefix;
-        let open = |suffix: &str| IndexedBed::create(format!("{p}.{suffix}"), levels, pool.clone());
+        let lengths: Vec<u64> = header.refs.iter().map(|r| r.len).collect();
+        let groups = Arc::new(Groups::new(&lengths));
+        let open = |suffix: &str| {
+            IndexedBed::create(
+                format!("{p}.{suffix}"),
+                levels,
+                pool.clone(),
+                groups.clone(),
+            )
+        };
         let per_base = if opts.no_per_base {
             None
         } else {
@@ -240,6 +262,14 @@ impl<'a> Driver<'a> {
             _ => RegionSource::None,
         };
         let targets = targets.unwrap_or_else(|| (0..header.refs.len()).collect());
+        let texts = match opts.shard {
+            None => Some(shards::SummaryFiles::create(
+                p,
+                opts.by.is_some(),
+                opts.precision,
+            )?),
+            Some(_) => None,
+        };
         Ok(Driver {
             opts,
             header,
@@ -264,6 +294,7 @@ impl<'a> Driver<'a> {
             region_bed,
             quantized,
             thresholds,
+            texts,
             done: Vec::new(),
             chrom_region_stat: DepthStat::CLEARED,
             warnings: Vec::new(),
@@ -324,6 +355,7 @@ impl<'a> Driver<'a> {
                 }
                 let r = &self.header.refs[tid];
                 self.stream = Some(ContigStream::new(
+                    tid,
                     &r.name,
                     r.len as usize,
                     self.per_base.is_some(),
@@ -414,7 +446,7 @@ impl<'a> Driver<'a> {
             let Some(d) = self.depth.as_mut() else {
                 return Ok(());
             };
-            let r = self.pool.install(|| d.reduce(to, &spec))?;
+            let r = on_pool(&self.pool, to - at, || d.reduce(to, &spec))?;
             self.consume(tid, &r)?;
         }
     }
@@ -422,7 +454,7 @@ impl<'a> Driver<'a> {
     /// Feeds one reduction to every output that wants it.
     fn consume(&mut self, tid: usize, r: &Reduced) -> Result<()> {
         if let Some(rs) = self.region_stream.as_mut() {
-            let done = self.pool.install(|| rs.push(r));
+            let done = on_pool(&self.pool, r.to - r.from, || rs.push(r));
             if !done.is_empty() {
                 self.write_regions(tid, done)?;
             }
@@ -452,8 +484,9 @@ impl<'a> Driver<'a> {
             ..ReduceSpec::default()
         };
         let pool = &self.pool;
-        let r = pool.install(|| d.reduce(len + 1, &spec))?;
-        let done = pool.install(|| rs.push(&r));
+        // Only the extra base is left after advance_final.
+        let r = on_pool(pool, 1, || d.reduce(len + 1, &spec))?;
+        let done = on_pool(pool, r.to - r.from, || rs.push(&r));
         if !done.is_empty() {
             self.write_regions(tid, done)?;
         }
@@ -467,6 +500,7 @@ impl<'a> Driver<'a> {
         let name = &self.header.refs[tid].name;
         for &(s, e, b) in runs {
             qb.line(
+                tid,
                 name,
                 s as u64,
                 e as u64,
@@ -484,6 +518,7 @@ impl<'a> Driver<'a> {
         for (reg, res) in &done {
             if let Some(b) = self.region_bed.as_mut() {
                 b.line(
+                    tid,
                     name,
                     reg.start,
                     reg.end,
@@ -498,6 +533,7 @@ impl<'a> Driver<'a> {
             }
             if let Some(t) = self.thresholds.as_mut() {
                 t.line(
+                    tid,
                     name,
                     reg.start,
                     reg.end,
@@ -576,6 +612,7 @@ impl<'a> Driver<'a> {
                 for reg in &regions {
                     if let Some(b) = self.region_bed.as_mut() {
                         b.line(
+                            tid,
                             &name,
                             reg.start,
                             reg.end,
@@ -584,6 +621,7 @@ impl<'a> Driver<'a> {
                     }
                     if let Some(t) = self.thresholds.as_mut() {
                         t.line(
+                            tid,
                             &name,
                             reg.start,
                             reg.end,
@@ -593,25 +631,36 @@ impl<'a> Driver<'a> {
                 }
             }
             if let Some(pb) = self.per_base.as_mut() {
-                pb.line(&name, 0, len, &format!("{name}\t0\t{len}\t0\n"))?;
+                pb.line(tid, &name, 0, len, &format!("{name}\t0\t{len}\t0\n"))?;
             }
             if let (Some(q), Some(qb)) = (opts.quantize.as_ref(), self.quantized.as_mut()) {
                 if q[0] == 0 && !opts.quantize_labels.is_empty() {
                     let label = &opts.quantize_labels[0];
-                    qb.line(&name, 0, len, &format!("{name}\t0\t{len}\t{label}\n"))?;
+                    qb.line(tid, &name, 0, len, &format!("{name}\t0\t{len}\t{label}\n"))?;
                 }
             }
             return Ok(());
         };
         let region_stat = std::mem::replace(&mut self.chrom_region_stat, DepthStat::CLEARED);
-        let region_hist = std::mem::take(&mut self.chrom_region_dist);
-        self.done.push(ContigSummary {
+        let mut region_hist = std::mem::take(&mut self.chrom_region_dist);
+        let c = ContigSummary {
             name,
             stat,
             region_stat,
             hist,
-            region_hist,
-        });
+            region_hist: Histogram::default(),
+        };
+        match self.texts.as_mut() {
+            Some(t) => {
+                let c = ContigSummary { region_hist, ..c };
+                t.add(&c)?;
+            }
+            None => {
+                // Kept until the end: without the empty tail of window mode's 1000 bins.
+                region_hist.trim();
+                self.done.push(ContigSummary { region_hist, ..c });
+            }
+        }
         Ok(())
     }
 
@@ -660,18 +709,8 @@ impl<'a> Driver<'a> {
         }
         match opts.shard {
             None => {
-                let t = shards::texts(&self.done, opts.by.is_some(), prec);
-                let mut texts = vec![
-                    ("mosdepth.global.dist.txt", t.global_dist),
-                    ("mosdepth.summary.txt", t.summary),
-                ];
-                if let Some(rd) = t.region_dist {
-                    texts.push(("mosdepth.region.dist.txt", rd));
-                }
-                for (suffix, text) in texts {
-                    let path = format!("{p}.{suffix}");
-                    output::write_text(path.clone(), &text, &mut set)?;
-                    outputs.push(path);
+                if let Some(t) = self.texts.take() {
+                    outputs.extend(t.finish(&mut set)?);
                 }
             }
             Some(shard) => {

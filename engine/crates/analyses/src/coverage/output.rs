@@ -10,6 +10,7 @@ use crate::io::atomic::{OutputSet, PendingFile};
 use crate::io::bed::Region;
 use crate::io::bgzf::BgzfWriter;
 use crate::io::csi::CsiBuilder;
+use crate::shard::Groups;
 
 /// Per-base lines of one piece, already compressed into whole BGZF blocks (made by
 /// `coverage::stream`, written by [`IndexedBed::write_piece`]).
@@ -26,19 +27,30 @@ pub struct CompressedPiece {
 pub struct IndexedBed {
     file: PendingFile,
     writer: BgzfWriter<BufWriter<File>, CsiBuilder>,
-    /// Contigs in order of first appearance; the index refers to them by position.
-    names: Vec<String>,
+    /// Contigs so far, in order of first appearance; the index refers to them by position
+    /// and is given each name as it comes.
+    n_contigs: u32,
+    /// The header index of the last contig written, and the contig groups of the header.
+    last: Option<usize>,
+    groups: Arc<Groups>,
     header_bytes: u64,
 }
 
 impl IndexedBed {
-    pub fn create(path: String, levels: u32, pool: Arc<rayon::ThreadPool>) -> Result<Self> {
+    pub fn create(
+        path: String,
+        levels: u32,
+        pool: Arc<rayon::ThreadPool>,
+        groups: Arc<Groups>,
+    ) -> Result<Self> {
         crate::io::atomic::check_destination(format!("{path}.csi"))?; // before the work, too
         let (file, w) = PendingFile::create(path)?;
         Ok(IndexedBed {
             file,
             writer: BgzfWriter::new(w, 1, pool, Some(CsiBuilder::new(14, levels))),
-            names: Vec::new(),
+            n_contigs: 0,
+            last: None,
+            groups,
             header_bytes: 0,
         })
     }
@@ -47,16 +59,24 @@ impl IndexedBed {
         Error::io(self.file.final_path(), e)
     }
 
-    /// Each contig starts a new BGZF block, so a file's blocks for one contig do not depend on
-    /// what came before: shard outputs concatenate into the unsharded file byte for byte.
-    fn select(&mut self, chrom: &str) -> Result<u32> {
-        if self.names.last().map(String::as_str) != Some(chrom) {
-            if !self.names.is_empty() {
-                self.writer.end_block().map_err(|e| self.io_err(e))?;
+    /// Each group of contigs (see [`Groups`]) starts a new BGZF block, so a file's blocks for
+    /// one group do not depend on what came before: shard outputs (whole groups) concatenate
+    /// into the unsharded file byte for byte, and tiny contigs share blocks.
+    fn select(&mut self, tid: usize, chrom: &str) -> Result<u32> {
+        if self.last != Some(tid) {
+            if let Some(last) = self.last {
+                if self.groups.of(last) != self.groups.of(tid) {
+                    self.writer.end_block().map_err(|e| self.io_err(e))?;
+                }
             }
-            self.names.push(chrom.to_string());
+            self.last = Some(tid);
+            let id = self.n_contigs;
+            if let Some(index) = self.writer.index_mut() {
+                index.ensure_name(id, chrom);
+            }
+            self.n_contigs += 1;
         }
-        Ok((self.names.len() - 1) as u32)
+        Ok(self.n_contigs - 1)
     }
 
     /// Compressed bytes of the header (its own blocks); 0 without a header.
@@ -78,15 +98,31 @@ impl IndexedBed {
         Ok(())
     }
 
-    pub fn line(&mut self, chrom: &str, beg: u64, end: u64, text: &str) -> Result<()> {
-        let tid = self.select(chrom)?;
+    /// One line on contig `tid` (header index) named `chrom`.
+    pub fn line(&mut self, tid: usize, chrom: &str, beg: u64, end: u64, text: &str) -> Result<()> {
+        let tid = self.select(tid, chrom)?;
         self.writer
             .write_record(text.as_bytes(), tid, beg, end)
             .map_err(|e| self.io_err(e))
     }
 
-    pub fn write_piece(&mut self, chrom: &str, p: &CompressedPiece) -> Result<()> {
-        let tid = self.select(chrom)?;
+    /// Lines on contig `tid`: `marks` holds each line's (start, end, end offset in `text`).
+    pub fn write_lines(
+        &mut self,
+        tid: usize,
+        chrom: &str,
+        text: &[u8],
+        marks: &[(u64, u64, usize)],
+    ) -> Result<()> {
+        let tid = self.select(tid, chrom)?;
+        self.writer
+            .write_records(text, tid, marks)
+            .map_err(|e| self.io_err(e))
+    }
+
+    /// Lines on contig `tid` already compressed into whole blocks (they end the block open).
+    pub fn write_piece(&mut self, tid: usize, chrom: &str, p: &CompressedPiece) -> Result<()> {
+        let tid = self.select(tid, chrom)?;
         self.writer
             .write_precompressed(tid, &p.data, &p.block_sizes, p.ulen, &p.marks)
             .map_err(|e| self.io_err(e))
@@ -101,10 +137,7 @@ impl IndexedBed {
             .sync_all()
             .map_err(|e| Error::io(&path, e))?;
         set.add(self.file);
-        if let Some(mut index) = index {
-            for (i, c) in self.names.iter().enumerate() {
-                index.ensure_name(i as u32, c);
-            }
+        if let Some(index) = index {
             let (csi, mut w) = PendingFile::create(format!("{}.csi", path.display()))?;
             w.write_all(&index.finish())
                 .and_then(|_| w.flush())

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
+use crate::backend::depth::INLINE_BASES;
 use crate::backend::{IntervalSum, Reduced};
 use crate::coverage::stats::{DepthStat, Histogram};
 use crate::io::bed::Region;
@@ -127,7 +128,7 @@ impl RegionStream {
             a.sum.merge(s);
             add_runs(a, reg, r);
         };
-        if work.len() >= 64 {
+        if work.len() >= 64 && r.to - r.from > INLINE_BASES {
             work.par_iter_mut().for_each(update);
         } else {
             work.iter_mut().for_each(update);

@@ -6,7 +6,7 @@
 //! unsharded run's byte for byte.
 
 use std::fs::File;
-use std::io::{BufReader, Seek, SeekFrom, Write};
+use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -28,56 +28,163 @@ pub struct ContigSummary {
     pub region_hist: Histogram,
 }
 
-/// The summary and distribution files' text.
-pub struct Texts {
-    pub global_dist: String,
-    pub summary: String,
-    pub region_dist: Option<String>,
+/// The summary and distribution files of mosdepth, written as contigs finish: a contig's
+/// lines go out at once and only the running totals stay, so memory does not grow with the
+/// number of contigs. Per-contig lines come in order, then the totals.
+pub struct Summaries<W: Write> {
+    by: bool,
+    prec: usize,
+    summary: W,
+    global_dist: W,
+    region_dist: Option<W>,
+    g_hist: Histogram,
+    r_hist: Histogram,
+    g_stat: DepthStat,
+    r_stat: DepthStat,
+    first: bool,
+    text: String,
 }
 
-/// mosdepth's summary and distribution files from the contigs with reads, in order.
-pub fn texts(done: &[ContigSummary], by: bool, prec: usize) -> Texts {
-    let mut summary = String::from("chrom\tlength\tbases\tmean\tmin\tmax\n");
-    let mut global_dist = String::new();
-    let mut region_dist = String::new();
-    let mut g_hist = Histogram::default();
-    let mut r_hist = Histogram::default();
-    let mut g_stat = DepthStat::ZERO;
-    let mut r_stat = DepthStat::ZERO;
-    for (i, c) in done.iter().enumerate() {
-        g_stat = g_stat.merge(&c.stat);
-        summary.push_str(&c.stat.summary_line(&c.name, prec));
+impl<W: Write> Summaries<W> {
+    /// `region_dist` is written only with `by` (region statistics).
+    pub fn new(
+        by: bool,
+        prec: usize,
+        mut summary: W,
+        global_dist: W,
+        region_dist: Option<W>,
+    ) -> std::io::Result<Self> {
+        summary.write_all(b"chrom\tlength\tbases\tmean\tmin\tmax\n")?;
+        Ok(Summaries {
+            by,
+            prec,
+            summary,
+            global_dist,
+            region_dist: region_dist.filter(|_| by),
+            g_hist: Histogram::default(),
+            r_hist: Histogram::default(),
+            g_stat: DepthStat::ZERO,
+            r_stat: DepthStat::ZERO,
+            first: true,
+            text: String::new(),
+        })
+    }
+
+    /// Adds one contig with reads.
+    pub fn add(&mut self, c: &ContigSummary) -> std::io::Result<()> {
+        let prec = self.prec;
+        self.g_stat = self.g_stat.merge(&c.stat);
+        self.summary
+            .write_all(c.stat.summary_line(&c.name, prec).as_bytes())?;
         // mosdepth's running region total starts zeroed, not cleared: the first contig with
         // reads reports a region minimum of 0.
-        let rs = if i == 0 {
+        let rs = if self.first {
             DepthStat::ZERO.merge(&c.region_stat)
         } else {
             c.region_stat
         };
-        if by {
-            summary.push_str(&rs.summary_line(&format!("{}_region", c.name), prec));
+        self.first = false;
+        if self.by {
+            self.summary.write_all(
+                rs.summary_line(&format!("{}_region", c.name), prec)
+                    .as_bytes(),
+            )?;
         }
-        r_stat = r_stat.merge(&rs);
-        c.hist.write_distribution(&c.name, prec, &mut global_dist);
-        g_hist.merge(&c.hist);
-        if by {
+        self.r_stat = self.r_stat.merge(&rs);
+        self.text.clear();
+        c.hist.write_distribution(&c.name, prec, &mut self.text);
+        self.global_dist.write_all(self.text.as_bytes())?;
+        self.g_hist.merge(&c.hist);
+        if let Some(w) = self.region_dist.as_mut() {
+            self.text.clear();
             c.region_hist
-                .write_distribution(&c.name, prec, &mut region_dist);
-            r_hist.merge(&c.region_hist);
+                .write_distribution(&c.name, prec, &mut self.text);
+            w.write_all(self.text.as_bytes())?;
+            self.r_hist.merge(&c.region_hist);
         }
+        Ok(())
     }
-    summary.push_str(&g_stat.summary_line("total", prec));
-    if by {
-        summary.push_str(&r_stat.summary_line("total_region", prec));
+
+    /// Writes the totals and hands the writers back (summary, global, region).
+    pub fn finish(mut self) -> std::io::Result<(W, W, Option<W>)> {
+        let prec = self.prec;
+        self.summary
+            .write_all(self.g_stat.summary_line("total", prec).as_bytes())?;
+        if self.by {
+            self.summary
+                .write_all(self.r_stat.summary_line("total_region", prec).as_bytes())?;
+        }
+        self.text.clear();
+        self.g_hist
+            .write_distribution("total", prec, &mut self.text);
+        self.global_dist.write_all(self.text.as_bytes())?;
+        if let Some(w) = self.region_dist.as_mut() {
+            self.text.clear();
+            self.r_hist
+                .write_distribution("total", prec, &mut self.text);
+            w.write_all(self.text.as_bytes())?;
+        }
+        Ok((self.summary, self.global_dist, self.region_dist))
     }
-    g_hist.write_distribution("total", prec, &mut global_dist);
-    if by {
-        r_hist.write_distribution("total", prec, &mut region_dist);
+}
+
+/// The three text files of a run or a gather, under temporary names until committed.
+pub struct SummaryFiles {
+    files: Vec<PendingFile>,
+    paths: Vec<String>,
+    writer: Summaries<BufWriter<File>>,
+}
+
+impl SummaryFiles {
+    /// Creates `{prefix}.mosdepth.global.dist.txt`, `.summary.txt` and, with `by`,
+    /// `.region.dist.txt`.
+    pub fn create(prefix: &str, by: bool, prec: usize) -> Result<Self> {
+        let mut files = Vec::new();
+        let mut paths = Vec::new();
+        let mut writers = Vec::new();
+        let mut suffixes = vec!["mosdepth.global.dist.txt", "mosdepth.summary.txt"];
+        if by {
+            suffixes.push("mosdepth.region.dist.txt");
+        }
+        for suffix in suffixes {
+            let path = format!("{prefix}.{suffix}");
+            let (f, w) = PendingFile::create(path.clone())?;
+            files.push(f);
+            paths.push(path);
+            writers.push(w);
+        }
+        let region = if by { writers.pop() } else { None };
+        let summary = writers.pop();
+        let global = writers.pop();
+        let (Some(summary), Some(global)) = (summary, global) else {
+            return Err(Error::Usage("internal error: summary files".into()));
+        };
+        let writer = Summaries::new(by, prec, summary, global, region)
+            .map_err(|e| Error::io(&paths[1], e))?;
+        Ok(SummaryFiles {
+            files,
+            paths,
+            writer,
+        })
     }
-    Texts {
-        global_dist,
-        summary,
-        region_dist: by.then_some(region_dist),
+
+    pub fn add(&mut self, c: &ContigSummary) -> Result<()> {
+        self.writer.add(c).map_err(|e| Error::io(&self.paths[0], e))
+    }
+
+    /// Writes the totals and adds the files to `set`; returns their paths.
+    pub fn finish(self, set: &mut OutputSet) -> Result<Vec<String>> {
+        let err = |e| Error::io(&self.paths[0], e);
+        let (mut s, mut g, r) = self.writer.finish().map_err(err)?;
+        s.flush().map_err(err)?;
+        g.flush().map_err(err)?;
+        if let Some(mut r) = r {
+            r.flush().map_err(err)?;
+        }
+        for f in self.files {
+            set.add(f);
+        }
+        Ok(self.paths)
     }
 }
 
@@ -143,19 +250,11 @@ pub fn gather(parts: &[String], prefix: &str) -> Result<Vec<String>> {
     }
     let mut set = OutputSet::default();
     let mut outputs = Vec::new();
-    let done: Vec<ContigSummary> = records.iter().flat_map(|r| r.contigs.clone()).collect();
-    let t = texts(&done, first.by, first.precision);
-    let mut files = vec![
-        (format!("{prefix}.mosdepth.global.dist.txt"), t.global_dist),
-        (format!("{prefix}.mosdepth.summary.txt"), t.summary),
-    ];
-    if let Some(rd) = t.region_dist {
-        files.push((format!("{prefix}.mosdepth.region.dist.txt"), rd));
+    let mut texts = SummaryFiles::create(prefix, first.by, first.precision)?;
+    for c in records.iter().flat_map(|r| &r.contigs) {
+        texts.add(c)?;
     }
-    for (path, text) in files {
-        super::output::write_text(path.clone(), &text, &mut set)?;
-        outputs.push(path);
-    }
+    outputs.extend(texts.finish(&mut set)?);
     for (k, bed) in first.beds.iter().enumerate() {
         let out_path = format!("{prefix}.{}", bed.suffix);
         let (file, mut w) = PendingFile::create(out_path.clone())?;

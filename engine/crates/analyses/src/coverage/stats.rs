@@ -176,6 +176,13 @@ impl Histogram {
         self.0[depth] += 1;
     }
 
+    /// Drops trailing empty depths; what is written from the histogram does not change.
+    pub fn trim(&mut self) {
+        let n = self.0.iter().rposition(|&v| v != 0).map_or(0, |i| i + 1);
+        self.0.truncate(n);
+        self.0.shrink_to_fit();
+    }
+
     pub fn merge(&mut self, other: &Histogram) {
         if other.0.len() > self.0.len() {
             self.0.resize(other.0.len(), 0);

@@ -24,8 +24,24 @@ use crate::io::bgzf::{compress_block_into, BLOCK_DATA_SIZE};
 pub const PIECE: usize = 1 << 18;
 /// Depth runs per per-base task.
 const PIECE_RUNS: usize = 1 << 16;
+/// Pieces of at most this many runs are made on the calling thread.
+const INLINE_RUNS: usize = 256;
+
+/// A piece of per-base lines: a few made here, written through the file's own buffer (so the
+/// lines of tiny contigs share blocks); or many, compressed into whole blocks by a pool task.
+enum Piece {
+    Ready(PieceLines),
+    Pending(Receiver<CompressedPiece>),
+}
+
+/// Per-base lines and each line's (start, end, offset of its end in `text`).
+struct PieceLines {
+    text: Vec<u8>,
+    marks: Vec<(u64, u64, usize)>,
+}
 
 pub struct ContigStream {
+    tid: usize,
     chrom: Arc<str>,
     len: usize,
     per_base: bool,
@@ -33,15 +49,16 @@ pub struct ContigStream {
     done: usize,
     /// The run open at `done`: (start, depth).
     carry: Option<(usize, i32)>,
-    inflight: VecDeque<Receiver<CompressedPiece>>,
+    inflight: VecDeque<Piece>,
     max_inflight: usize,
     hist: Histogram,
     stat: DepthStat,
 }
 
 impl ContigStream {
-    pub fn new(chrom: &str, len: usize, per_base: bool, threads: usize) -> Self {
+    pub fn new(tid: usize, chrom: &str, len: usize, per_base: bool, threads: usize) -> Self {
         ContigStream {
+            tid,
             chrom: chrom.into(),
             len,
             per_base,
@@ -88,13 +105,20 @@ impl ContigStream {
                 (p_last as usize, v_last)
             });
             let close = (last_piece && e == runs.len()).then_some(self.len);
-            let chrom = self.chrom.clone();
-            let runs = runs.clone();
-            let (tx, rx) = bounded(1);
-            pool.spawn(move || {
-                let _ = tx.send(piece_job(&chrom, &runs[k..e], carry_in, close));
-            });
-            self.inflight.push_back(rx);
+            if e - k <= INLINE_RUNS {
+                // A few lines (a tiny contig): a pool task would cost more than they do.
+                let p = piece_lines(&self.chrom, &runs[k..e], carry_in, close);
+                self.inflight.push_back(Piece::Ready(p));
+            } else {
+                let chrom = self.chrom.clone();
+                let runs = runs.clone();
+                let (tx, rx) = bounded(1);
+                pool.spawn(move || {
+                    let p = piece_lines(&chrom, &runs[k..e], carry_in, close);
+                    let _ = tx.send(compress_piece(p));
+                });
+                self.inflight.push_back(Piece::Pending(rx));
+            }
             while self.inflight.len() > self.max_inflight {
                 self.write_front(out.as_deref_mut())?;
             }
@@ -104,15 +128,22 @@ impl ContigStream {
     }
 
     fn write_front(&mut self, out: Option<&mut IndexedBed>) -> Result<()> {
-        let Some(rx) = self.inflight.pop_front() else {
-            return Ok(());
-        };
-        let r = rx.recv().map_err(|_| crate::Error::Backend {
-            backend: "cpu".into(),
-            msg: "a coverage task stopped unexpectedly".into(),
-        })?;
-        if let Some(o) = out {
-            o.write_piece(&self.chrom, &r)?;
+        match self.inflight.pop_front() {
+            None => {}
+            Some(Piece::Ready(p)) => {
+                if let Some(o) = out {
+                    o.write_lines(self.tid, &self.chrom, &p.text, &p.marks)?;
+                }
+            }
+            Some(Piece::Pending(rx)) => {
+                let p = rx.recv().map_err(|_| crate::Error::Backend {
+                    backend: "cpu".into(),
+                    msg: "a coverage task stopped unexpectedly".into(),
+                })?;
+                if let Some(o) = out {
+                    o.write_piece(self.tid, &self.chrom, &p)?;
+                }
+            }
         }
         Ok(())
     }
@@ -128,12 +159,12 @@ impl ContigStream {
 
 /// Per-base lines for the change points `runs`, given the run open before them; `close_at`
 /// ends the last run at the contig's end.
-fn piece_job(
+fn piece_lines(
     chrom: &str,
     runs: &[(u32, i32)],
     carry: (usize, i32),
     close_at: Option<usize>,
-) -> CompressedPiece {
+) -> PieceLines {
     let mut text = Vec::with_capacity(runs.len() * (chrom.len() + 24));
     let mut marks = Vec::with_capacity(runs.len());
     let mut ib = itoa::Buffer::new();
@@ -159,6 +190,12 @@ fn piece_job(
     if let Some(end) = close_at {
         line(rs, end, rv, &mut text);
     }
+    PieceLines { text, marks }
+}
+
+/// A piece's lines compressed into whole BGZF blocks.
+fn compress_piece(p: PieceLines) -> CompressedPiece {
+    let PieceLines { text, marks } = p;
     let mut data = Vec::with_capacity(text.len() / 3 + 64);
     let mut block_sizes = Vec::with_capacity(text.len() / BLOCK_DATA_SIZE + 1);
     for block in text.chunks(BLOCK_DATA_SIZE) {
@@ -215,7 +252,7 @@ mod tests {
                 v = if rnd(3) == 0 { v } else { rnd(4) as i32 };
             }
             // Enough room in flight that no piece is written (and dropped) before we collect it.
-            let mut s = ContigStream::new("c", len, true, 1000);
+            let mut s = ContigStream::new(0, "c", len, true, 1000);
             let mut done = 0;
             let mut pieces = Vec::new();
             let spec = crate::backend::ReduceSpec {
@@ -230,12 +267,15 @@ mod tests {
                 done += step;
             }
             // Collect the pieces' marks directly from the jobs, in order.
-            while let Some(rx) = s.inflight.pop_front() {
-                pieces.push(rx.recv().unwrap());
+            while let Some(p) = s.inflight.pop_front() {
+                pieces.push(match p {
+                    Piece::Ready(p) => p.marks,
+                    Piece::Pending(rx) => rx.recv().unwrap().marks,
+                });
             }
             let mut got = Vec::new();
-            for cp in &pieces {
-                for &(b, e, _) in &cp.marks {
+            for marks in &pieces {
+                for &(b, e, _) in marks {
                     got.push((b, e));
                 }
             }

@@ -160,12 +160,6 @@ pub fn run(opts: &SvOptions, progress: &Progress) -> Result<SvReport> {
         min_clip: (opts.min_svlen * 4).max(200) as u32,
     };
     let warnings = Mutex::new(Vec::<String>::new());
-    let names: FxHashMap<Vec<u8>, u32> = header
-        .refs
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.name.as_bytes().to_vec(), i as u32))
-        .collect();
     let want = plan.wanted();
     let reach = if plan.is_whole_genome() {
         Reach::All
@@ -180,15 +174,21 @@ pub fn run(opts: &SvOptions, progress: &Progress) -> Result<SvReport> {
             .enumerate()
             .map(|(i, input)| {
                 gather(
-                    input, reach, i as u16, &sp, &names, &want, n_contigs, &warnings, progress,
+                    input, reach, i as u16, &sp, &header, &want, n_contigs, &warnings, progress,
                 )
             })
             .collect()
     });
-    let mut evidence: Vec<ContigEvidence> = (0..n_contigs).map(|_| Default::default()).collect();
+    let mut evidence: Vec<ContigEvidence> = Vec::new();
     let mut records = 0u64;
     for r in per_file {
         let (ev, n) = r?;
+        if evidence.is_empty() {
+            // The first input's evidence is the start (one vector per contig, not two).
+            evidence = ev;
+            records += n;
+            continue;
+        }
         records += n;
         for (tid, e) in ev.into_iter().enumerate() {
             let dst = &mut evidence[tid];
@@ -212,13 +212,11 @@ pub fn run(opts: &SvOptions, progress: &Progress) -> Result<SvReport> {
         err: 0.05,
     };
     let n_samples = samples.len();
-    let jobs: Vec<(usize, ContigEvidence)> = evidence
-        .into_iter()
-        .enumerate()
-        .filter(|(t, _)| want[*t])
-        .collect();
     let per_contig: Vec<Result<Vec<output::Record>>> = work_pool.install(|| {
-        jobs.into_par_iter()
+        evidence
+            .into_par_iter()
+            .enumerate()
+            .filter(|(t, _)| want[*t])
             .map(|(tid, ev)| {
                 call_contig(
                     tid,
@@ -325,7 +323,7 @@ fn read_repeats(path: &Path, header: &Header) -> Result<Vec<Repeats>> {
 struct Gatherer<'a> {
     sample: u16,
     sp: &'a SigParams,
-    names: &'a FxHashMap<Vec<u8>, u32>,
+    header: &'a Header,
     want: &'a [bool],
     ev: Vec<ContigEvidence>,
     scratch: Scratch,
@@ -338,8 +336,8 @@ impl Sink for Gatherer<'_> {
         if !self.want[t] {
             return Ok(true);
         }
-        let names = self.names;
-        let tid_of = |n: &[u8]| names.get(n).copied();
+        let header = self.header;
+        let tid_of = |n: &[u8]| Some(header.tid(std::str::from_utf8(n).ok()?)? as u32);
         if signatures::extract(
             rec,
             self.sample,
@@ -366,7 +364,7 @@ fn gather(
     reach: Reach<'_>,
     sample: u16,
     sp: &SigParams,
-    names: &FxHashMap<Vec<u8>, u32>,
+    header: &Header,
     want: &[bool],
     n_contigs: usize,
     warnings: &Mutex<Vec<String>>,
@@ -375,7 +373,7 @@ fn gather(
     let mut g = Gatherer {
         sample,
         sp,
-        names,
+        header,
         want,
         ev: (0..n_contigs).map(|_| Default::default()).collect(),
         scratch: Scratch::default(),

@@ -144,11 +144,7 @@ pub fn format_record(
     fasta: &FastaReader,
     no_seq: &mut u64,
 ) -> Result<Option<Record>> {
-    let clen = header
-        .refs
-        .iter()
-        .find(|r| r.name == contig)
-        .map_or(0, |r| r.len as i64);
+    let clen = header.tid(contig).map_or(0, |t| header.refs[t].len as i64);
     // VCF POS is 1-based and names the base before the event.
     let mut pos = c.pos.max(1);
     let mut seq = std::borrow::Cow::Borrowed(&c.seq[..]);

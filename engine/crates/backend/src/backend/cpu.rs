@@ -106,8 +106,10 @@ impl ChunkedDepth {
 
     #[inline]
     fn slot(&mut self, p: usize) -> &mut i32 {
-        let c = self.chunks[p >> CHUNK_BITS]
-            .get_or_insert_with(|| vec![0i32; CHUNK].into_boxed_slice());
+        let ci = p >> CHUNK_BITS;
+        // The last chunk only as long as the contig: a 1 kb contig must not cost 256 KiB.
+        let n = (self.len - (ci << CHUNK_BITS)).min(CHUNK);
+        let c = self.chunks[ci].get_or_insert_with(|| vec![0i32; n].into_boxed_slice());
         &mut c[p & (CHUNK - 1)]
     }
 
@@ -158,8 +160,8 @@ impl ContigDepth for ChunkedDepth {
     }
 }
 
-/// Pieces reduced in parallel.
-const PIECE: usize = 1 << 16;
+/// Pieces reduced in parallel; one piece is reduced on the calling thread.
+const PIECE: usize = super::depth::INLINE_BASES;
 
 /// The reference reduction of the final depths `d` of `[from, from + d.len())`.
 pub fn reduce_depths(from: usize, d: &[i32], spec: &ReduceSpec) -> Reduced {
@@ -188,7 +190,17 @@ pub fn reduce_depths(from: usize, d: &[i32], spec: &ReduceSpec) -> Reduced {
     if let Some(q) = spec.quantize {
         out.qruns = change_points(&pieces, d, |v| quantize_bin(v as i64, q) as i32);
     }
-    if spec.hist {
+    if spec.hist && d.len() <= PIECE {
+        // One piece: no pool round trip (many tiny contigs make many of these).
+        let (min, max) = d
+            .iter()
+            .fold((i32::MAX, i32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        let mut counts = vec![0u64; (max as i64 - min as i64 + 1) as usize];
+        for &v in d {
+            counts[(v as i64 - min as i64) as usize] += 1;
+        }
+        out.hist = HistChunk { min, counts };
+    } else if spec.hist {
         let (min, max) = d
             .par_chunks(PIECE)
             .map(|c| {
@@ -222,7 +234,7 @@ pub fn reduce_depths(from: usize, d: &[i32], spec: &ReduceSpec) -> Reduced {
         let e = (e as usize).clamp(s, to);
         interval_sum(&d[s - from..e - from], spec.thresholds)
     };
-    out.intervals = if spec.intervals.len() >= 64 {
+    out.intervals = if spec.intervals.len() >= 64 && d.len() > PIECE {
         spec.intervals.par_iter().map(one).collect()
     } else {
         spec.intervals.iter().map(one).collect()
@@ -235,26 +247,27 @@ fn change_points(
     d: &[i32],
     f: impl Fn(i32) -> i32 + Sync,
 ) -> Vec<(u32, i32)> {
-    let parts: Vec<Vec<(u32, i32)>> = pieces
-        .par_iter()
-        .map(|&(at, c)| {
-            let from = pieces[0].0;
-            let mut prev = if at == from {
-                None
-            } else {
-                Some(f(d[at - from - 1]))
-            };
-            let mut v = Vec::new();
-            for (i, &x) in c.iter().enumerate() {
-                let y = f(x);
-                if prev != Some(y) {
-                    v.push(((at + i) as u32, y));
-                    prev = Some(y);
-                }
+    let one = |&(at, c): &(usize, &[i32])| {
+        let from = pieces[0].0;
+        let mut prev = if at == from {
+            None
+        } else {
+            Some(f(d[at - from - 1]))
+        };
+        let mut v = Vec::new();
+        for (i, &x) in c.iter().enumerate() {
+            let y = f(x);
+            if prev != Some(y) {
+                v.push(((at + i) as u32, y));
+                prev = Some(y);
             }
-            v
-        })
-        .collect();
+        }
+        v
+    };
+    if pieces.len() == 1 {
+        return one(&pieces[0]);
+    }
+    let parts: Vec<Vec<(u32, i32)>> = pieces.par_iter().map(one).collect();
     parts.concat()
 }
 

@@ -4,6 +4,11 @@
 
 use crate::error::Result;
 
+/// A reduction of at most this many bases does no parallel work on the CPU backend, so a
+/// caller may run it on its own thread: with many tiny contigs, a pool round trip per contig
+/// would cost more than the work.
+pub const INLINE_BASES: usize = 1 << 16;
+
 /// Depth events of one contig: each start adds one to the depth from that position on, each
 /// end removes one. Positions are clamped to the contig length by the caller, so they lie in
 /// `[0, len]`.

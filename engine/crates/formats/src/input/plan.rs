@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::io::bed::{parse_region, BedRegions};
-use crate::io::Reference;
+use crate::io::{NameIndex, Reference};
 use crate::shard::Shard;
 
 /// A run's choice of where to work, as the command line or a pipeline step gives it. Regions
@@ -42,7 +42,8 @@ impl Selection {
 /// there is the `tid`); each contig's stretches sorted, merged, 0-based half-open.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
-    stretches: Vec<Vec<(u64, u64)>>,
+    flat: Vec<(u64, u64)>,
+    first: Vec<u32>,
     whole: bool,
 }
 
@@ -61,7 +62,11 @@ impl Plan {
                 sel.contigs_flag()
             )));
         }
-        let mut out: Vec<Vec<(u64, u64)>> = vec![Vec::new(); n];
+        // Stretches asked for by -r/-R, per contig (empty vectors do not allocate).
+        let mut out: Vec<Vec<(u64, u64)>> = Vec::new();
+        if sel.region.is_some() || sel.regions_bed.is_some() {
+            out = vec![Vec::new(); n];
+        }
         let mut any = false;
         if let Some(r) = &sel.region {
             let what = format!("region {r}");
@@ -83,8 +88,10 @@ impl Plan {
         }
         if let Some(bed) = &sel.regions_bed {
             let regions = BedRegions::read(bed)?;
+            let key = Reference::name_of;
+            let names = NameIndex::new(refs, key);
             for chrom in &regions.chrom_order {
-                let ci = refs.iter().position(|c| &c.name == chrom).ok_or_else(|| {
+                let ci = names.find(refs, key, chrom).ok_or_else(|| {
                     Error::format(
                         bed,
                         format!("contig {chrom} is not in {}", source.display()),
@@ -109,20 +116,12 @@ impl Plan {
             }
             any = true;
         }
-        if !any {
-            for (ci, c) in refs.iter().enumerate() {
-                out[ci].push((0, c.len));
-            }
-        }
+        // Without regions every contig is whole (filled in below, without a vector each).
+        let mut keep = vec![true; n];
         if let Some(only) = &sel.contigs {
-            let mut keep = vec![false; n];
+            keep.fill(false);
             for name in only {
                 keep[find(name, sel.contigs_flag())?] = true;
-            }
-            for (ci, k) in keep.iter().enumerate() {
-                if !k {
-                    out[ci].clear();
-                }
             }
         }
         if let Some(shard) = sel.shard {
@@ -130,31 +129,41 @@ impl Plan {
             let range = shard
                 .contigs(&lengths)
                 .map_err(|e| Error::format(source, e.to_string()))?;
-            for (ci, v) in out.iter_mut().enumerate() {
-                if !range.contains(&ci) {
-                    v.clear();
-                }
+            for (ci, k) in keep.iter_mut().enumerate() {
+                *k &= range.contains(&ci);
             }
         }
-        for v in &mut out {
+        // One flat list (a contig's stretches at `first[tid]..first[tid + 1]`): memory per
+        // contig stays a few bytes with 10^6 contigs.
+        let mut flat: Vec<(u64, u64)> = Vec::with_capacity(if any { 0 } else { n });
+        let mut first: Vec<u32> = Vec::with_capacity(n + 1);
+        for ci in 0..n {
+            first.push(flat.len() as u32);
+            if !keep[ci] {
+                continue;
+            }
+            if !any {
+                flat.push((0, refs[ci].len));
+                continue;
+            }
+            let v = &mut out[ci];
             v.sort_unstable();
-            let mut merged: Vec<(u64, u64)> = Vec::new();
+            let from = flat.len();
             for &(s, e) in v.iter() {
-                match merged.last_mut() {
-                    Some(m) if s <= m.1 => m.1 = m.1.max(e),
-                    _ => merged.push((s, e)),
+                let open = flat.len() > from;
+                match flat.last_mut() {
+                    Some(m) if open && s <= m.1 => m.1 = m.1.max(e),
+                    _ => flat.push((s, e)),
                 }
             }
-            *v = merged;
+            *v = Vec::new();
         }
+        first.push(flat.len() as u32);
         let whole = sel.region.is_none()
             && sel.regions_bed.is_none()
             && sel.contigs.is_none()
             && sel.shard.is_none();
-        Ok(Plan {
-            stretches: out,
-            whole,
-        })
+        Ok(Plan { flat, first, whole })
     }
 
     /// Every contig, whole: nothing was chosen.
@@ -164,24 +173,29 @@ impl Plan {
 
     /// The contigs with something to do, ascending.
     pub fn contigs(&self) -> Vec<usize> {
-        (0..self.stretches.len())
-            .filter(|&t| !self.stretches[t].is_empty())
+        (0..self.n_contigs())
+            .filter(|&t| !self.stretches(t).is_empty())
             .collect()
     }
 
     /// Per contig: whether it has something to do.
     pub fn wanted(&self) -> Vec<bool> {
-        self.stretches.iter().map(|v| !v.is_empty()).collect()
+        (0..self.n_contigs())
+            .map(|t| !self.stretches(t).is_empty())
+            .collect()
+    }
+
+    /// The number of contigs of the list the plan was made against.
+    pub fn n_contigs(&self) -> usize {
+        self.first.len().saturating_sub(1)
     }
 
     /// Contig `tid`'s stretches (empty: nothing to do there).
     pub fn stretches(&self, tid: usize) -> &[(u64, u64)] {
-        self.stretches.get(tid).map_or(&[], |v| v.as_slice())
-    }
-
-    /// Every contig's stretches, by `tid`.
-    pub fn all(&self) -> &[Vec<(u64, u64)>] {
-        &self.stretches
+        match (self.first.get(tid), self.first.get(tid + 1)) {
+            (Some(&a), Some(&b)) => &self.flat[a as usize..b as usize],
+            _ => &[],
+        }
     }
 }
 
@@ -232,7 +246,8 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        assert_eq!(p.all(), &[vec![], vec![(0, 500)], vec![]]);
+        let all: Vec<&[(u64, u64)]> = (0..3).map(|t| p.stretches(t)).collect();
+        assert_eq!(all, [&[][..], &[(0, 500)][..], &[][..]]);
     }
 
     #[test]

@@ -36,7 +36,8 @@ pub enum Reach<'a> {
 /// One alignment file, open, with what was read of its header.
 pub struct Input {
     pub path: PathBuf,
-    pub header: Header,
+    /// Shared with the reader (a header can list millions of contigs).
+    pub header: Arc<Header>,
     /// The sample's name in outputs: `@RG SM` or the file name, made unique among the run's
     /// inputs by [`unique_names`].
     pub sample: String,

@@ -398,14 +398,16 @@ pub fn read_header(cur: &mut ByteCursor) -> Result<Header> {
             return Err(bad("corrupt header (negative reference length)"));
         }
         refs.push(Reference {
-            name: String::from_utf8_lossy(&name).into_owned(),
+            name: utf8(name),
             len: len as u64,
         });
     }
-    Ok(Header {
-        text: String::from_utf8_lossy(&text).into_owned(),
-        refs,
-    })
+    Ok(Header::new(utf8(text), refs))
+}
+
+/// Header text as a string: valid UTF-8 (nearly always) is kept without a copy.
+fn utf8(v: Vec<u8>) -> String {
+    String::from_utf8(v).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// A file cut at a block boundary is only recognisable by its missing end-of-file block; this
@@ -432,7 +434,7 @@ pub fn check_eof_marker(path: &Path) -> Result<()> {
 pub struct BamReader {
     cur: ByteCursor,
     path: PathBuf,
-    pub header: Header,
+    pub header: std::sync::Arc<Header>,
     /// Records read so far (for error messages).
     n_records: u64,
     consume_next: usize,
@@ -447,7 +449,7 @@ impl BamReader {
         Ok(BamReader {
             cur,
             path: path.to_path_buf(),
-            header,
+            header: std::sync::Arc::new(header),
             n_records: 0,
             consume_next: 0,
         })
@@ -455,6 +457,15 @@ impl BamReader {
 
     /// Goes on reading at virtual offset `voffset` (from an index); the header is kept.
     pub fn seek(&mut self, voffset: u64, pool: Arc<rayon::ThreadPool>) -> Result<()> {
+        // A record decoded but not yet consumed (the one that ended the last contig) still
+        // lies at the cursor, so a seek to it is a seek ahead.
+        self.consume_next = 0;
+        if self
+            .cur
+            .seek_ahead(voffset >> 16, (voffset & 0xffff) as usize)?
+        {
+            return Ok(());
+        }
         let stream = BgzfStream::open(&self.path, voffset >> 16, pool)?;
         let mut cur = ByteCursor::new(stream, self.path.clone());
         cur.skip((voffset & 0xffff) as usize)?;

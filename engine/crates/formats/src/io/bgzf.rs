@@ -29,12 +29,20 @@ const BATCH_COMPRESSED: usize = 192 << 10;
 /// is gathered; more would only hold memory (a batch is about 0.5 to 1 MB inflated).
 const IN_FLIGHT: usize = 18;
 
+/// How far ahead (compressed bytes) a seek walks through the running stream rather than
+/// opening a new one: about what a new stream would read ahead anyway.
+const SEEK_AHEAD: u64 = 1 << 20;
+
 /// One inflated batch of consecutive blocks.
 pub struct Batch {
     pub data: Vec<u8>,
+    /// Each block's compressed offset in the file and its first byte in `data`, in order.
+    pub blocks: Vec<(u64, usize)>,
 }
 
-type Inflated = (u64, Result<Vec<u8>>);
+/// An inflated batch's bytes and its blocks' (compressed offset, first byte).
+type Inflation = Result<(Vec<u8>, Vec<(u64, usize)>)>;
+type Inflated = (u64, Inflation);
 
 /// Decompressed bytes of a BGZF file, delivered in order as batches.
 ///
@@ -44,7 +52,7 @@ type Inflated = (u64, Result<Vec<u8>>);
 pub struct BgzfStream {
     rx: Receiver<Inflated>,
     tokens: Sender<Vec<u8>>,
-    pending: std::collections::BTreeMap<u64, Result<Vec<u8>>>,
+    pending: std::collections::BTreeMap<u64, Inflation>,
     next_seq: u64,
     handle: Option<JoinHandle<()>>,
 }
@@ -105,7 +113,7 @@ impl BgzfStream {
         loop {
             if let Some(r) = self.pending.remove(&self.next_seq) {
                 self.next_seq += 1;
-                return r.map(|data| Some(Batch { data }));
+                return r.map(|(data, blocks)| Some(Batch { data, blocks }));
             }
             match self.rx.recv() {
                 Ok((seq, r)) => {
@@ -157,7 +165,17 @@ impl<R: Read> Producer<R> {
                     let path = self.blocks.path.clone();
                     let this = seq;
                     pool.spawn(move || {
-                        let r = inflate_batch(&raw, &blocks, &mut out, &path).map(|_| out);
+                        let r = inflate_batch(&raw, &blocks, &mut out, &path).map(|_| {
+                            let mut at = 0;
+                            let starts = blocks
+                                .iter()
+                                .map(|b| {
+                                    at += b.isize;
+                                    (b.coffset, at - b.isize)
+                                })
+                                .collect();
+                            (out, starts)
+                        });
                         let _ = tx.send((this, r));
                     });
                 }
@@ -570,6 +588,8 @@ fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
 pub struct ByteCursor {
     stream: BgzfStream,
     cur: Vec<u8>,
+    /// Where `cur`'s blocks start: compressed offset in the file, first byte in `cur`.
+    blocks: Vec<(u64, usize)>,
     pos: usize,
     pending: Vec<u8>,
     path: PathBuf,
@@ -580,6 +600,7 @@ impl ByteCursor {
         ByteCursor {
             stream,
             cur: Vec::new(),
+            blocks: Vec::new(),
             pos: 0,
             pending: Vec::new(),
             path,
@@ -625,13 +646,7 @@ impl ByteCursor {
                 continue;
             }
             match self.stream.next_batch()? {
-                Some(b) => {
-                    let old = std::mem::replace(&mut self.cur, b.data);
-                    if old.capacity() > 0 {
-                        self.stream.give_back(old);
-                    }
-                    self.pos = 0;
-                }
+                Some(b) => self.take(b),
                 None => {
                     if self.pending.is_empty() {
                         return Ok(false);
@@ -641,6 +656,56 @@ impl ByteCursor {
             }
         }
         Ok(true)
+    }
+
+    fn take(&mut self, b: Batch) {
+        let old = std::mem::replace(&mut self.cur, b.data);
+        if old.capacity() > 0 {
+            self.stream.give_back(old);
+        }
+        self.blocks = b.blocks;
+        self.pos = 0;
+    }
+
+    /// Moves forward to virtual offset (`coffset`, `within`) inside the stream already running,
+    /// when that lies ahead of the current position and at most [`SEEK_AHEAD`] compressed bytes
+    /// on. Returns false, having moved nowhere or only past data it skipped, where it cannot:
+    /// the caller then opens a new stream there. Reading one contig after another through the
+    /// index (many tiny contigs) thus inflates each block once, not a read-ahead per contig.
+    pub fn seek_ahead(&mut self, coffset: u64, within: usize) -> Result<bool> {
+        if !self.pending.is_empty() {
+            return Ok(false);
+        }
+        loop {
+            let Some(&(first, _)) = self.blocks.first() else {
+                return Ok(false);
+            };
+            let &(last, _) = self.blocks.last().unwrap_or(&(first, 0));
+            if coffset < first {
+                return Ok(false);
+            }
+            if coffset <= last {
+                let Ok(i) = self.blocks.binary_search_by_key(&coffset, |b| b.0) else {
+                    // Not a block start: a damaged index; reopening reports it.
+                    return Ok(false);
+                };
+                let start = self.blocks[i].1;
+                let end = self.blocks.get(i + 1).map_or(self.cur.len(), |b| b.1);
+                let to = start + within;
+                if to > end || to < self.pos {
+                    return Ok(false);
+                }
+                self.pos = to;
+                return Ok(true);
+            }
+            if coffset - last > SEEK_AHEAD {
+                return Ok(false);
+            }
+            match self.stream.next_batch()? {
+                Some(b) => self.take(b),
+                None => return Ok(false),
+            }
+        }
     }
 
     /// The `n` bytes made available by a successful `ensure(n)`.
@@ -749,6 +814,11 @@ impl<W: Write, I: RecordIndex> BgzfWriter<W, I> {
         Ok(())
     }
 
+    /// The index being built, if any.
+    pub fn index_mut(&mut self) -> Option<&mut I> {
+        self.index.as_mut()
+    }
+
     /// Appends bytes that are not indexed (a header line).
     pub fn write_plain(&mut self, data: &[u8]) -> std::io::Result<()> {
         self.buf.extend_from_slice(data);
@@ -816,18 +886,25 @@ impl<W: Write, I: RecordIndex> BgzfWriter<W, I> {
         }
         let level = self.level;
         let data = &self.buf[..full];
-        let blocks: Vec<Vec<u8>> = self.pool.install(|| {
-            data.par_chunks(BLOCK_DATA_SIZE)
-                .map_init(
-                    || {
-                        libdeflater::Compressor::new(
-                            libdeflater::CompressionLvl::new(level).unwrap_or_default(),
-                        )
-                    },
-                    compress_block,
-                )
-                .collect()
-        });
+        // One block (a contig's end, with many tiny contigs): no pool round trip.
+        let blocks: Vec<Vec<u8>> = if full <= BLOCK_DATA_SIZE {
+            let mut b = Vec::new();
+            compress_block_into(data, level, &mut b);
+            vec![b]
+        } else {
+            self.pool.install(|| {
+                data.par_chunks(BLOCK_DATA_SIZE)
+                    .map_init(
+                        || {
+                            libdeflater::Compressor::new(
+                                libdeflater::CompressionLvl::new(level).unwrap_or_default(),
+                            )
+                        },
+                        compress_block,
+                    )
+                    .collect()
+            })
+        };
         // Compressed start of each block, for virtual offsets.
         let mut starts = Vec::with_capacity(blocks.len() + 1);
         let mut off = self.coffset;

@@ -91,7 +91,7 @@ unsafe impl Send for Hts {}
 
 pub struct CramReader {
     h: Hts,
-    pub header: Header,
+    pub header: std::sync::Arc<Header>,
     path: PathBuf,
     /// The fields to decode (see [`Fields`]); set before reading starts.
     pub fields: Fields,
@@ -195,7 +195,7 @@ impl CramReader {
         }
         Ok(CramReader {
             h,
-            header,
+            header: std::sync::Arc::new(header),
             path: path.to_path_buf(),
             fields: Fields::Positions,
             threads: pool.current_num_threads(),
@@ -365,7 +365,7 @@ fn read_header(h: &Hts, path: &Path) -> Result<Header> {
                 .to_string_lossy()
                 .into_owned()
         };
-        Ok(Header { text, refs })
+        Ok(Header::new(text, refs))
     }
 }
 

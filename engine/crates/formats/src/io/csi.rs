@@ -8,7 +8,12 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::io::bgzf::{compress_all, Block, BlockReader, RecordIndex, BLOCK_DATA_SIZE};
+use crate::io::bgzf::{
+    compress_all, compress_block_into, Block, BlockReader, RecordIndex, BLOCK_DATA_SIZE,
+};
+
+/// Compression level of index files.
+const LEVEL: i32 = 6;
 
 /// tabix "generic" preset with 0-based, half-open coordinates (BED).
 pub const TBX_UCSC: i32 = 0x10000;
@@ -41,8 +46,19 @@ struct RefIndex {
 pub struct CsiBuilder {
     min_shift: u32,
     depth: u32,
-    refs: Vec<RefIndex>,
-    names: Vec<String>,
+    /// Written as tabix `.tbi` rather than CSI.
+    tbi: bool,
+    /// The contig being indexed (id `n_refs - 1`); those before it are serialised already, so
+    /// memory does not grow with the number of contigs (files of 10^6 tiny contigs).
+    cur: RefIndex,
+    n_refs: u32,
+    /// Serialised contigs not yet compressed, and the BGZF blocks made of those before.
+    pending: Vec<u8>,
+    blocks: Vec<u8>,
+    /// Contig names, each NUL-terminated, as the tabix metadata holds them (a few bytes per
+    /// contig, not a `String` each).
+    names: Vec<u8>,
+    n_named: u32,
     /// The chunk being extended: consecutive records of one bin merge without map lookups.
     open: Option<(u32, u32, u64, u64)>,
     conf: TabixConf,
@@ -97,10 +113,24 @@ impl CsiBuilder {
         CsiBuilder {
             min_shift,
             depth,
-            refs: Vec::new(),
+            tbi: false,
+            cur: RefIndex::default(),
+            n_refs: 0,
+            pending: Vec::new(),
+            blocks: Vec::new(),
             names: Vec::new(),
+            n_named: 0,
             open: None,
             conf: CONF_BED,
+        }
+    }
+
+    /// A builder for a tabix `.tbi` (the BAI-like scheme: min_shift 14, depth 5, so contigs
+    /// shorter than 2^29).
+    pub fn new_tbi() -> Self {
+        CsiBuilder {
+            tbi: true,
+            ..CsiBuilder::new(14, 5)
         }
     }
 
@@ -115,60 +145,17 @@ impl CsiBuilder {
         for v in self.conf {
             aux.extend_from_slice(&v.to_le_bytes());
         }
-        let mut names = Vec::new();
-        for n in &self.names {
-            names.extend_from_slice(n.as_bytes());
-            names.push(0);
-        }
-        aux.extend_from_slice(&(names.len() as i32).to_le_bytes());
-        aux.extend_from_slice(&names);
+        // Contigs never named get empty names.
+        let unnamed = self.n_refs.saturating_sub(self.n_named) as usize;
+        aux.extend_from_slice(&((self.names.len() + unnamed) as i32).to_le_bytes());
+        aux.extend_from_slice(&self.names);
+        aux.extend(std::iter::repeat_n(0u8, unnamed));
         aux
     }
 
-    /// Serialises the index as tabix `.tbi` (BGZF-compressed). Only valid for the BAI-like
-    /// scheme (min_shift 14, depth 5), i.e. contigs shorter than 2^29.
-    pub fn finish_tbi(mut self) -> Vec<u8> {
-        self.close_open();
-        let mut out = Vec::new();
-        out.extend_from_slice(b"TBI\x01");
-        out.extend_from_slice(&(self.refs.len() as i32).to_le_bytes());
-        // The tabix header is the CSI aux block without its length prefix.
-        out.extend_from_slice(&self.tabix_meta());
-        for r in &self.refs {
-            let n_bins = r.bins.len() + usize::from(r.off_beg.is_some());
-            out.extend_from_slice(&(n_bins as i32).to_le_bytes());
-            for (bin, b) in &r.bins {
-                out.extend_from_slice(&bin.to_le_bytes());
-                out.extend_from_slice(&(b.chunks.len() as i32).to_le_bytes());
-                for (s, e) in &b.chunks {
-                    out.extend_from_slice(&s.to_le_bytes());
-                    out.extend_from_slice(&e.to_le_bytes());
-                }
-            }
-            if let Some(beg) = r.off_beg {
-                out.extend_from_slice(&37450u32.to_le_bytes());
-                out.extend_from_slice(&2i32.to_le_bytes());
-                out.extend_from_slice(&beg.to_le_bytes());
-                out.extend_from_slice(&r.off_end.to_le_bytes());
-                out.extend_from_slice(&r.n_records.to_le_bytes());
-                out.extend_from_slice(&0u64.to_le_bytes());
-            }
-            out.extend_from_slice(&(r.linear.len() as i32).to_le_bytes());
-            let mut last = 0u64;
-            for v in &r.linear {
-                if let Some(v) = v {
-                    last = *v;
-                }
-                out.extend_from_slice(&last.to_le_bytes());
-            }
-        }
-        out.extend_from_slice(&0u64.to_le_bytes());
-        compress_all(&out, 6)
-    }
-
     fn close_open(&mut self) {
-        if let Some((tid, bin, s, e)) = self.open.take() {
-            let b = self.refs[tid as usize].bins.entry(bin).or_default();
+        if let Some((_, bin, s, e)) = self.open.take() {
+            let b = self.cur.bins.entry(bin).or_default();
             match b.chunks.last_mut() {
                 Some(last) if last.1 == s => last.1 = e,
                 _ => b.chunks.push((s, e)),
@@ -176,71 +163,138 @@ impl CsiBuilder {
         }
     }
 
-    /// Registers the contig name that the next `tid` refers to; tids are dense in write order.
-    pub fn ensure_name(&mut self, tid: u32, name: &str) {
-        while self.names.len() <= tid as usize {
-            self.names.push(String::new());
-            self.refs.push(RefIndex::default());
+    /// Moves on to the next contig id: the current one is serialised and its blocks
+    /// compressed once a block's worth has gathered.
+    fn next_ref(&mut self) {
+        self.close_open();
+        if self.n_refs > 0 {
+            let r = std::mem::take(&mut self.cur);
+            self.serialise_ref(&r);
+            if self.pending.len() >= BLOCK_DATA_SIZE {
+                let full = self.pending.len() / BLOCK_DATA_SIZE * BLOCK_DATA_SIZE;
+                for chunk in self.pending[..full].chunks(BLOCK_DATA_SIZE) {
+                    compress_block_into(chunk, LEVEL, &mut self.blocks);
+                }
+                self.pending.drain(..full);
+            }
         }
-        self.names[tid as usize] = name.to_string();
+        self.n_refs += 1;
     }
 
-    /// Serialises the index (BGZF-compressed CSI).
-    pub fn finish(mut self) -> Vec<u8> {
-        self.close_open();
-        let mut out = Vec::new();
-        out.extend_from_slice(b"CSI\x01");
-        out.extend_from_slice(&(self.min_shift as i32).to_le_bytes());
-        out.extend_from_slice(&(self.depth as i32).to_le_bytes());
-        let aux = self.tabix_meta();
-        out.extend_from_slice(&(aux.len() as i32).to_le_bytes());
-        out.extend_from_slice(&aux);
-        out.extend_from_slice(&(self.refs.len() as i32).to_le_bytes());
-        let pseudo = (((1u64 << (3 * (self.depth + 1))) - 1) / 7 + 1) as u32;
-        for r in &self.refs {
-            // Forward-fill the linear index so empty windows point at an earlier record.
-            let mut linear = Vec::with_capacity(r.linear.len());
-            let mut last = 0u64;
-            for v in &r.linear {
-                if let Some(v) = v {
-                    last = *v;
-                }
-                linear.push(last);
+    /// Appends one contig's bins (and, for `.tbi`, its linear index) to `pending`.
+    fn serialise_ref(&mut self, r: &RefIndex) {
+        let out = &mut self.pending;
+        let n_bins = r.bins.len() + usize::from(r.off_beg.is_some());
+        out.extend_from_slice(&(n_bins as i32).to_le_bytes());
+        // Forward-filled linear index: empty windows point at an earlier record.
+        let mut linear = Vec::with_capacity(r.linear.len());
+        let mut last = 0u64;
+        for v in &r.linear {
+            if let Some(v) = v {
+                last = *v;
             }
-            let n_bins = r.bins.len() + usize::from(r.off_beg.is_some());
-            out.extend_from_slice(&(n_bins as i32).to_le_bytes());
-            for (bin, b) in &r.bins {
+            linear.push(last);
+        }
+        for (bin, b) in &r.bins {
+            out.extend_from_slice(&bin.to_le_bytes());
+            if !self.tbi {
                 let w = bin_first_window(*bin, self.depth) as usize;
                 let loff = linear.get(w).copied().unwrap_or(0);
-                out.extend_from_slice(&bin.to_le_bytes());
                 out.extend_from_slice(&loff.to_le_bytes());
-                out.extend_from_slice(&(b.chunks.len() as i32).to_le_bytes());
-                for (s, e) in &b.chunks {
-                    out.extend_from_slice(&s.to_le_bytes());
-                    out.extend_from_slice(&e.to_le_bytes());
-                }
             }
-            if let Some(beg) = r.off_beg {
-                out.extend_from_slice(&pseudo.to_le_bytes());
-                out.extend_from_slice(&0u64.to_le_bytes());
-                out.extend_from_slice(&2i32.to_le_bytes());
-                out.extend_from_slice(&beg.to_le_bytes());
-                out.extend_from_slice(&r.off_end.to_le_bytes());
-                out.extend_from_slice(&r.n_records.to_le_bytes());
-                out.extend_from_slice(&0u64.to_le_bytes());
+            out.extend_from_slice(&(b.chunks.len() as i32).to_le_bytes());
+            for (s, e) in &b.chunks {
+                out.extend_from_slice(&s.to_le_bytes());
+                out.extend_from_slice(&e.to_le_bytes());
             }
         }
-        out.extend_from_slice(&0u64.to_le_bytes());
-        compress_all(&out, 6)
+        if let Some(beg) = r.off_beg {
+            if self.tbi {
+                out.extend_from_slice(&37450u32.to_le_bytes());
+            } else {
+                let pseudo = (((1u64 << (3 * (self.depth + 1))) - 1) / 7 + 1) as u32;
+                out.extend_from_slice(&pseudo.to_le_bytes());
+                out.extend_from_slice(&0u64.to_le_bytes());
+            }
+            out.extend_from_slice(&2i32.to_le_bytes());
+            out.extend_from_slice(&beg.to_le_bytes());
+            out.extend_from_slice(&r.off_end.to_le_bytes());
+            out.extend_from_slice(&r.n_records.to_le_bytes());
+            out.extend_from_slice(&0u64.to_le_bytes());
+        }
+        if self.tbi {
+            out.extend_from_slice(&(linear.len() as i32).to_le_bytes());
+            for v in linear {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+    }
+
+    /// Names contig id `tid`; ids are dense in write order and named in that order, before or
+    /// after their records (ids skipped get empty names; naming an id again is a no-op).
+    pub fn ensure_name(&mut self, tid: u32, name: &str) {
+        // Records of earlier ids may still be on their way (a writer indexes when it flushes),
+        // so naming does not move on to `tid`: `finish` adds contigs named but never indexed.
+        if tid < self.n_named {
+            debug_assert!(false, "contig id {tid} named twice");
+            return;
+        }
+        while self.n_named < tid {
+            self.names.push(0);
+            self.n_named += 1;
+        }
+        self.names.extend_from_slice(name.as_bytes());
+        self.names.push(0);
+        self.n_named += 1;
+    }
+
+    /// Serialises the index: BGZF-compressed CSI, or `.tbi` for [`CsiBuilder::new_tbi`].
+    pub fn finish(mut self) -> Vec<u8> {
+        self.close_open();
+        while self.n_refs < self.n_named {
+            self.next_ref();
+        }
+        if self.n_refs > 0 {
+            let r = std::mem::take(&mut self.cur);
+            self.serialise_ref(&r);
+        }
+        let mut head = Vec::new();
+        if self.tbi {
+            head.extend_from_slice(b"TBI\x01");
+            head.extend_from_slice(&(self.n_refs as i32).to_le_bytes());
+            // The tabix header is the CSI aux block without its length prefix.
+            head.extend_from_slice(&self.tabix_meta());
+        } else {
+            head.extend_from_slice(b"CSI\x01");
+            head.extend_from_slice(&(self.min_shift as i32).to_le_bytes());
+            head.extend_from_slice(&(self.depth as i32).to_le_bytes());
+            let aux = self.tabix_meta();
+            head.extend_from_slice(&(aux.len() as i32).to_le_bytes());
+            head.extend_from_slice(&aux);
+            head.extend_from_slice(&(self.n_refs as i32).to_le_bytes());
+        }
+        // The header's blocks, the contigs' blocks, then the rest and the end-of-file block.
+        let mut out = Vec::with_capacity(head.len() / 2 + self.blocks.len() + 1024);
+        for chunk in head.chunks(BLOCK_DATA_SIZE) {
+            compress_block_into(chunk, LEVEL, &mut out);
+        }
+        out.extend_from_slice(&self.blocks);
+        self.pending.extend_from_slice(&0u64.to_le_bytes());
+        out.extend_from_slice(&compress_all(&self.pending, LEVEL));
+        out
     }
 }
 
 impl CsiBuilder {
     /// Adds one record spanning `[beg, end)` stored between two virtual offsets.
     pub fn push(&mut self, tid: u32, beg: u64, end: u64, vstart: u64, vend: u64) {
-        while self.refs.len() <= tid as usize {
-            self.refs.push(RefIndex::default());
-            self.names.push(String::new());
+        while self.n_refs <= tid {
+            self.next_ref();
+        }
+        // Ids come in write order; an earlier contig's index is already written.
+        debug_assert_eq!(tid + 1, self.n_refs, "index ids out of order");
+        if tid + 1 != self.n_refs {
+            return;
         }
         let min_shift = self.min_shift;
         let bin = reg2bin(beg, end, min_shift, self.depth);
@@ -251,7 +305,7 @@ impl CsiBuilder {
                 self.open = Some((tid, bin, vstart, vend));
             }
         }
-        let r = &mut self.refs[tid as usize];
+        let r = &mut self.cur;
         // Records come sorted by start, so only windows past the current end need filling.
         let w1 = ((end.max(beg + 1) - 1) >> min_shift) as usize;
         if r.linear.len() <= w1 {
@@ -291,9 +345,9 @@ pub trait IndexedLines {
 }
 
 /// Builds the index of a bgzipped line file from its blocks, exactly as [`BgzfWriter`] builds
-/// it while writing: a contig's first record starts where its line starts (the writers end a
-/// block there, see [`BgzfWriter::end_block`]); every other record spans from the previous
-/// record's end to its own; a record that ends a full block ends at the start of the next one.
+/// it while writing: a contig's first record starts where its line starts (where the previous
+/// line ended, or a new block where the writer ended one, see [`BgzfWriter::end_block`]);
+/// every other record spans from the previous record's end to its own; a record that ends a full block ends at the start of the next one.
 /// Contigs get index ids in order of appearance.
 ///
 /// [`BgzfWriter`]: crate::io::bgzf::BgzfWriter
@@ -301,7 +355,9 @@ pub trait IndexedLines {
 pub struct Reindexer<L> {
     lines: L,
     csi: Option<CsiBuilder>,
-    names: Vec<Vec<u8>>,
+    /// Contigs seen (each named in the index as it comes), and the last one's name.
+    n_contigs: u32,
+    last_name: Vec<u8>,
     /// The line in progress (it may span blocks), and its virtual start offset.
     line: Vec<u8>,
     line_start: u64,
@@ -317,7 +373,8 @@ impl<L: IndexedLines> Reindexer<L> {
         Reindexer {
             lines,
             csi: None,
-            names: Vec::new(),
+            n_contigs: 0,
+            last_name: Vec::new(),
             line: Vec::new(),
             line_start: 0,
             last_vend: 0,
@@ -355,7 +412,9 @@ impl<L: IndexedLines> Reindexer<L> {
             self.line = line;
             r?;
             self.line.clear();
-            self.line_start = (coffset << 16) | start as u64;
+            // The next line starts where this one ends, as the writer counts it (the start of
+            // the next block when this one ends a full block).
+            self.line_start = vend;
         }
         self.line.extend_from_slice(&data[start..]);
         Ok(())
@@ -369,11 +428,14 @@ impl<L: IndexedLines> Reindexer<L> {
             Some(c) => c,
             None => self.csi.insert(self.lines.new_index()),
         };
-        if self.names.last().map(Vec::as_slice) != Some(chrom) {
-            self.names.push(chrom.to_vec());
+        if self.n_contigs == 0 || self.last_name != chrom {
+            self.last_name.clear();
+            self.last_name.extend_from_slice(chrom);
+            csi.ensure_name(self.n_contigs, &String::from_utf8_lossy(chrom));
+            self.n_contigs += 1;
             self.last_vend = self.line_start;
         }
-        let tid = (self.names.len() - 1) as u32;
+        let tid = self.n_contigs - 1;
         csi.push(tid, beg, end, self.last_vend, vend);
         self.last_vend = vend;
         Ok(())
@@ -381,13 +443,10 @@ impl<L: IndexedLines> Reindexer<L> {
 
     /// The index (with its contig names) and the line reader, once every block was fed.
     pub fn finish(mut self) -> (L, CsiBuilder) {
-        let mut csi = match self.csi.take() {
+        let csi = match self.csi.take() {
             Some(c) => c,
             None => self.lines.new_index(),
         };
-        for (i, c) in self.names.iter().enumerate() {
-            csi.ensure_name(i as u32, &String::from_utf8_lossy(c));
-        }
         (self.lines, csi)
     }
 }

@@ -8,7 +8,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::io::Header;
+use crate::io::{Header, NameIndex};
 
 /// One `.fai` line: where a contig's bases are and how its lines are laid out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +25,7 @@ pub struct FastaReader {
     path: PathBuf,
     file: File,
     entries: Vec<FaiEntry>,
+    names: NameIndex,
 }
 
 impl FastaReader {
@@ -59,6 +60,7 @@ impl FastaReader {
         Ok(FastaReader {
             path: path.to_path_buf(),
             file,
+            names: NameIndex::new(&entries, |e| e.name.as_str()),
             entries,
         })
     }
@@ -73,7 +75,8 @@ impl FastaReader {
     }
 
     pub fn contig(&self, name: &str) -> Option<&FaiEntry> {
-        self.entries.iter().find(|e| e.name == name)
+        let i = self.names.find(&self.entries, |e| e.name.as_str(), name)?;
+        self.entries.get(i)
     }
 
     /// Bases `[start, end)` of `contig`, uppercase; the range is clipped to the contig.

@@ -16,21 +16,66 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
+/// Finds items by name in O(log n) without copying the names: their positions sorted by name
+/// (4 bytes per item). With repeated names the first in order is found, as a linear scan would.
+#[derive(Clone, Debug, Default)]
+pub struct NameIndex {
+    order: Vec<u32>,
+}
+
+impl NameIndex {
+    pub fn new<T>(items: &[T], key: impl Fn(&T) -> &str) -> Self {
+        let mut order: Vec<u32> = (0..items.len() as u32).collect();
+        // Stable, so equal names keep their order and the first comes first.
+        order.sort_by(|&a, &b| key(&items[a as usize]).cmp(key(&items[b as usize])));
+        NameIndex { order }
+    }
+
+    /// The position of `name` in `items` (the slice this index was built from).
+    pub fn find<T>(&self, items: &[T], key: impl Fn(&T) -> &str, name: &str) -> Option<usize> {
+        let i = self
+            .order
+            .partition_point(|&j| key(&items[j as usize]) < name);
+        let j = *self.order.get(i)? as usize;
+        (key(items.get(j)?) == name).then_some(j)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reference {
     pub name: String,
     pub len: u64,
 }
 
+impl Reference {
+    /// The key of a [`NameIndex`] over references.
+    pub fn name_of(&self) -> &str {
+        &self.name
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Header {
     pub text: String,
     pub refs: Vec<Reference>,
+    /// Built at the first lookup by name.
+    names: std::sync::OnceLock<NameIndex>,
 }
 
 impl Header {
+    pub fn new(text: String, refs: Vec<Reference>) -> Self {
+        Header {
+            text,
+            refs,
+            names: Default::default(),
+        }
+    }
+
+    /// The index of contig `name`, in O(log n) (a header can list millions).
     pub fn tid(&self, name: &str) -> Option<usize> {
-        self.refs.iter().position(|r| r.name == name)
+        self.names
+            .get_or_init(|| NameIndex::new(&self.refs, Reference::name_of))
+            .find(&self.refs, Reference::name_of, name)
     }
 
     /// Sample name: the first `@RG SM:` of the header, else the file name without `.bam` or
@@ -262,7 +307,7 @@ impl AlignmentReader {
         }
     }
 
-    pub fn header(&self) -> &Header {
+    pub fn header(&self) -> &Arc<Header> {
         match self {
             AlignmentReader::Bam(r, _) => &r.header,
             AlignmentReader::Cram(r) => &r.header,

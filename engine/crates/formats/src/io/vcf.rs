@@ -1,11 +1,12 @@
 //! VCF output: a header builder and a writer that BGZF-compresses records and indexes them
 //! (tabix `.tbi`, or CSI when a contig is 2^29 bp or longer) while writing.
 //!
-//! The byte layout is chosen so that runs over disjoint sets of contigs can be concatenated
-//! into exactly the file one run over all of them would write: the header occupies BGZF
-//! blocks of its own and holds nothing that differs between runs (no date, no temporary paths,
-//! no shard information), and every contig starts a new block. A gather step then keeps the
-//! first file's header blocks, each file's record blocks and one end-of-file block.
+//! The byte layout is chosen so that runs over disjoint sets of contig groups (`shard::Groups`,
+//! which shards are made of) can be concatenated into exactly the file one run over all of them
+//! would write: the header occupies BGZF blocks of its own and holds nothing that differs
+//! between runs (no date, no temporary paths, no shard information), and every group starts a
+//! new block. A gather step then keeps the first file's header blocks, each file's record
+//! blocks and one end-of-file block.
 //!
 //! Files are written under temporary names and renamed only on success ([`PendingFile`]).
 
@@ -18,6 +19,8 @@ use crate::error::{Error, Result};
 use crate::io::atomic::{OutputSet, PendingFile};
 use crate::io::bgzf::{blocks, missing_eof, BgzfWriter, EOF_BLOCK};
 use crate::io::csi::{levels_for, reindex, CsiBuilder, IndexedLines, CONF_VCF};
+use crate::io::NameIndex;
+use crate::shard::Groups;
 
 /// Contigs at least this long need a CSI index (tabix's bins stop at 2^29).
 pub const TBI_MAX_LEN: u64 = 1 << 29;
@@ -161,17 +164,9 @@ fn new_builder(csi: bool, max_len: u64) -> CsiBuilder {
     if csi {
         CsiBuilder::new(14, levels_for(max_len).max(5))
     } else {
-        CsiBuilder::new(14, 5)
+        CsiBuilder::new_tbi()
     }
     .with_tabix_conf(CONF_VCF)
-}
-
-fn serialise(builder: CsiBuilder, csi: bool) -> Vec<u8> {
-    if csi {
-        builder.finish()
-    } else {
-        builder.finish_tbi()
-    }
 }
 
 /// Path of the index next to `vcf`: `<vcf>.tbi` or `<vcf>.csi`.
@@ -187,6 +182,8 @@ pub struct VcfWriter {
     file: PendingFile,
     bgzf: BgzfWriter<BufWriter<File>, CsiBuilder>,
     contigs: Vec<(String, u64)>,
+    names: NameIndex,
+    groups: Groups,
     /// Header index of the current contig and the last start written.
     at: Option<(usize, u64)>,
     /// Header indexes of the contigs with records, in index-tid order.
@@ -212,6 +209,8 @@ impl VcfWriter {
             file,
             bgzf,
             contigs: header.contigs().to_vec(),
+            names: NameIndex::new(header.contigs(), |c| c.0.as_str()),
+            groups: Groups::new(&header.contigs().iter().map(|c| c.1).collect::<Vec<_>>()),
             at: None,
             seen: Vec::new(),
             csi,
@@ -233,10 +232,16 @@ impl VcfWriter {
         let (chrom, beg, end) = line_span(line).ok_or_else(|| {
             Error::format(&self.path, "internal error: malformed VCF record written")
         })?;
-        let ci = self
-            .contigs
-            .iter()
-            .position(|(n, _)| n.as_bytes() == chrom)
+        // Records come in contig order: the current contig, else a lookup.
+        let current = self
+            .at
+            .map(|(c, _)| c)
+            .filter(|&c| self.contigs[c].0.as_bytes() == chrom);
+        let ci = current
+            .or_else(|| {
+                let name = std::str::from_utf8(chrom).ok()?;
+                self.names.find(&self.contigs, |c| c.0.as_str(), name)
+            })
             .ok_or_else(|| {
                 Error::format(
                     &self.path,
@@ -260,11 +265,14 @@ impl VcfWriter {
                 ))
             }
             Some((c, _)) if c == ci => {}
-            _ => {
-                // Each contig starts a block, so per-contig outputs concatenate byte-identically.
-                self.bgzf
-                    .end_block()
-                    .map_err(|e| Error::io(&self.path, e))?;
+            last => {
+                // Each group of contigs starts a block, so outputs of whole groups (shards)
+                // concatenate byte-identically, and tiny contigs share blocks.
+                if last.is_none_or(|(c, _)| self.groups.of(c) != self.groups.of(ci)) {
+                    self.bgzf
+                        .end_block()
+                        .map_err(|e| Error::io(&self.path, e))?;
+                }
                 self.seen.push(ci);
             }
         }
@@ -291,7 +299,7 @@ impl VcfWriter {
         }
         let ipath = index_path(&self.path, self.csi);
         let (ifile, mut iw) = PendingFile::create(&ipath)?;
-        std::io::Write::write_all(&mut iw, &serialise(builder, self.csi))
+        std::io::Write::write_all(&mut iw, &builder.finish())
             .and_then(|_| std::io::Write::flush(&mut iw))
             .map_err(|e| Error::io(&ipath, e))?;
         set.add(self.file);
@@ -320,18 +328,14 @@ pub fn concat_shards(parts: &[PathBuf], out: &Path) -> Result<PathBuf> {
         if !raw.ends_with(&EOF_BLOCK) {
             return Err(missing_eof(part));
         }
-        // After the first shard, the header's blocks (text starting with '#') are skipped.
-        let mut in_header = i > 0;
-        for b in blocks(&raw[..raw.len() - EOF_BLOCK.len()], part) {
-            let b = b?;
-            if in_header {
-                b.inflate_into(&mut inflater, &mut data, part)?;
-                in_header = data.first() == Some(&b'#');
-            }
-            if !in_header {
-                std::io::Write::write_all(&mut w, b.raw).map_err(|e| Error::io(out, e))?;
-            }
-        }
+        let body = &raw[..raw.len() - EOF_BLOCK.len()];
+        // After the first shard, the header's blocks are skipped.
+        let from = if i == 0 {
+            0
+        } else {
+            header_blocks_len(body, part, &mut inflater, &mut data)?
+        };
+        std::io::Write::write_all(&mut w, &body[from..]).map_err(|e| Error::io(out, e))?;
     }
     std::io::Write::write_all(&mut w, &EOF_BLOCK)
         .and_then(|_| std::io::Write::flush(&mut w))
@@ -339,6 +343,48 @@ pub fn concat_shards(parts: &[PathBuf], out: &Path) -> Result<PathBuf> {
     drop(w);
     file.commit()?;
     index_vcf_gz(out)
+}
+
+/// The compressed length of the header's blocks at the start of `body` (a [`VcfWriter`] file,
+/// whose header ends a block with the `#CHROM` line). A header is often longer than a block (a
+/// `##contig` line each), and its later blocks start inside a line.
+fn header_blocks_len(
+    body: &[u8],
+    part: &Path,
+    inflater: &mut libdeflater::Decompressor,
+    data: &mut Vec<u8>,
+) -> Result<usize> {
+    // Whether the text so far ends a line; the current line's first bytes; whether the last
+    // line ended is `#CHROM`'s. Lines may run across blocks.
+    let mut at_line_start = true;
+    let mut head: Vec<u8> = Vec::with_capacity(6);
+    let mut chrom_ended = false;
+    for b in blocks(body, part) {
+        let b = b?;
+        b.inflate_into(inflater, data, part)?;
+        for &c in data.iter() {
+            if at_line_start {
+                if c != b'#' {
+                    return Err(Error::format(
+                        part,
+                        "not a VCF written by kasane: records begin before the #CHROM line",
+                    ));
+                }
+                head.clear();
+            }
+            if head.len() < 6 {
+                head.push(c);
+            }
+            at_line_start = c == b'\n';
+            if at_line_start {
+                chrom_ended = head == b"#CHROM";
+            }
+        }
+        if chrom_ended && at_line_start {
+            return Ok(b.end() as usize);
+        }
+    }
+    Err(Error::format(part, "VCF header without a #CHROM line"))
 }
 
 /// A VCF's lines as tabix reads them; the `##contig` lines decide TBI or CSI.
@@ -381,7 +427,7 @@ pub fn index_vcf_gz(path: &Path) -> Result<PathBuf> {
     let csi = wants_csi(&lines.contigs);
     let ipath = index_path(path, csi);
     let (f, mut w) = PendingFile::create(&ipath)?;
-    std::io::Write::write_all(&mut w, &serialise(builder, csi))
+    std::io::Write::write_all(&mut w, &builder.finish())
         .and_then(|_| std::io::Write::flush(&mut w))
         .map_err(|e| Error::io(&ipath, e))?;
     drop(w);

@@ -15,6 +15,7 @@ use super::run::output_dir;
 use super::Pipeline;
 use crate::error::{Error, Result};
 use crate::input::Input;
+use crate::shard::{Groups, GROUPS};
 
 /// Alignment bytes one shard job should read, when the shard count is chosen automatically:
 /// a few minutes of work, so scheduling overhead stays small and a failed job is cheap to redo.
@@ -81,24 +82,33 @@ fn sample_contigs(p: &Pipeline) -> Result<Vec<(String, Vec<u64>)>> {
 }
 
 /// The shard count: asked for, or as many shards as the largest input needs at
-/// [`BYTES_PER_SHARD`] each, but no more than the contigs allow, nor more than the genome
+/// [`BYTES_PER_SHARD`] each, but no more than the contig groups allow, nor more than the genome
 /// divided by its longest contig (beyond that the longest contig's shard sets the pace).
 pub fn choose_shards(p: &Pipeline, asked: Option<usize>) -> Result<usize> {
     let contigs = sample_contigs(p)?;
+    // Shards are made of whole groups of contigs (tiny contigs are kept together).
     let fewest = contigs
         .iter()
-        .min_by_key(|(_, l)| l.len())
-        .map(|(id, l)| (id.clone(), l.len()))
+        .map(|(id, l)| (id.clone(), l.len(), Groups::new(l).len()))
+        .min_by_key(|&(_, _, g)| g)
         .unwrap_or_default();
     if let Some(n) = asked {
         if n == 0 {
             return Err(Error::Usage("--shards must be at least 1".into()));
         }
-        if n > fewest.1 {
+        if n > fewest.2 {
+            let what = if fewest.1 == fewest.2 {
+                format!("{} contig(s) and a shard holds whole contigs", fewest.1)
+            } else {
+                format!(
+                    "{} contigs in {} groups (a shard holds whole contigs, and contigs shorter \
+                     than 1/{GROUPS} of the genome are kept with their neighbours)",
+                    fewest.1, fewest.2
+                )
+            };
             return Err(Error::Usage(format!(
-                "--shards {n}: sample {} has {} contig(s) and a shard holds whole contigs, so \
-                 at most {} shards are possible",
-                fewest.0, fewest.1, fewest.1
+                "--shards {n}: sample {} has {what}, so at most {} shards are possible",
+                fewest.0, fewest.2
             )));
         }
         return Ok(n);
@@ -119,7 +129,7 @@ pub fn choose_shards(p: &Pipeline, asked: Option<usize>) -> Result<usize> {
         })
         .min()
         .unwrap_or(1);
-    Ok(by_size.min(balanced).min(fewest.1.max(1)).max(1))
+    Ok(by_size.min(balanced).min(fewest.2.max(1)).max(1))
 }
 
 /// Characters escaped in generated text: controls (a newline ends a comment or a literal) and
