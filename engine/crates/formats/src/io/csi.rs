@@ -14,6 +14,8 @@ use crate::io::bgzf::{
 
 /// Compression level of index files.
 const LEVEL: i32 = 6;
+/// Serialised contigs kept uncompressed up to this size (then compressed as they come).
+const STREAM_AFTER: usize = 4 << 20;
 
 /// tabix "generic" preset with 0-based, half-open coordinates (BED).
 pub const TBX_UCSC: i32 = 0x10000;
@@ -55,6 +57,8 @@ pub struct CsiBuilder {
     /// Serialised contigs not yet compressed, and the BGZF blocks made of those before.
     pending: Vec<u8>,
     blocks: Vec<u8>,
+    /// [`STREAM_AFTER`], but for tests.
+    stream_after: usize,
     /// Contig names, each NUL-terminated, as the tabix metadata holds them (a few bytes per
     /// contig, not a `String` each).
     names: Vec<u8>,
@@ -118,6 +122,7 @@ impl CsiBuilder {
             n_refs: 0,
             pending: Vec::new(),
             blocks: Vec::new(),
+            stream_after: STREAM_AFTER,
             names: Vec::new(),
             n_named: 0,
             open: None,
@@ -170,7 +175,9 @@ impl CsiBuilder {
         if self.n_refs > 0 {
             let r = std::mem::take(&mut self.cur);
             self.serialise_ref(&r);
-            if self.pending.len() >= BLOCK_DATA_SIZE {
+            // An index of a few MB is compressed whole at the end, as one stream with its
+            // header (the layout of earlier versions); a larger one goes out as it grows.
+            if self.pending.len() >= self.stream_after || !self.blocks.is_empty() {
                 let full = self.pending.len() / BLOCK_DATA_SIZE * BLOCK_DATA_SIZE;
                 for chunk in self.pending[..full].chunks(BLOCK_DATA_SIZE) {
                     compress_block_into(chunk, LEVEL, &mut self.blocks);
@@ -272,6 +279,11 @@ impl CsiBuilder {
             head.extend_from_slice(&(aux.len() as i32).to_le_bytes());
             head.extend_from_slice(&aux);
             head.extend_from_slice(&(self.n_refs as i32).to_le_bytes());
+        }
+        if self.blocks.is_empty() {
+            head.extend_from_slice(&self.pending);
+            head.extend_from_slice(&0u64.to_le_bytes());
+            return compress_all(&head, LEVEL);
         }
         // The header's blocks, the contigs' blocks, then the rest and the end-of-file block.
         let mut out = Vec::with_capacity(head.len() / 2 + self.blocks.len() + 1024);
@@ -476,6 +488,40 @@ mod tests {
         assert_eq!(bin_first_window(0, 5), 0);
         assert_eq!(bin_first_window(1, 5), 0);
         assert_eq!(bin_first_window(2, 5), 4096);
+    }
+
+    /// An index too large to hold is compressed as it grows: other blocks, the same bytes.
+    #[test]
+    fn a_streamed_index_holds_the_same_bytes() {
+        for tbi in [false, true] {
+            let build = |stream_after: usize| {
+                let mut b = if tbi {
+                    CsiBuilder::new_tbi()
+                } else {
+                    CsiBuilder::new(14, 6)
+                };
+                b.stream_after = stream_after;
+                let mut v = 0u64;
+                for tid in 0..3000u32 {
+                    b.ensure_name(tid, &format!("contig{tid}"));
+                    for k in 0..(tid % 7 + 1) as u64 {
+                        let beg = k * 40_000 + u64::from(tid % 13);
+                        b.push(tid, beg, beg + 150, v << 16, (v + 1) << 16);
+                        v += 1;
+                    }
+                }
+                b.finish()
+            };
+            let whole = build(usize::MAX);
+            let streamed = build(10_000);
+            assert_ne!(whole, streamed, "tbi {tbi}: the small limit must stream");
+            let p = Path::new("t.csi");
+            assert_eq!(
+                crate::io::bgzf::inflate(&whole, p).unwrap(),
+                crate::io::bgzf::inflate(&streamed, p).unwrap(),
+                "tbi {tbi}"
+            );
+        }
     }
 
     #[test]
