@@ -82,6 +82,15 @@ for size in "${sizes[@]}"; do
     row "call" "$k" "$m" "bcftools mpileup \| call -mv"
     k=$(measure "$kasane" sv -t "$threads" -f "$ref" -o "$o/sv.vcf.gz" "$bam")
     row "sv" "$k" "" ""
+    # The same reads as CRAM (containers hold many tiny contigs each).
+    if [[ ! -s $d/reads.cram.crai ]]; then
+        samtools view -C -T "$ref" -o "$d/reads.cram" "$bam" && samtools index "$d/reads.cram"
+    fi
+    k=$(measure "$kasane" call -t "$threads" -f "$ref" -o "$o/call-cram.vcf.gz" "$d/reads.cram")
+    m=$(measure bash -c "bcftools mpileup --threads $threads -f '$ref' '$d/reads.cram' 2>/dev/null | bcftools call -mv -Oz -o '$o/bcf-cram.vcf.gz'")
+    row "call (CRAM)" "$k" "$m" "bcftools mpileup \\| call -mv"
+    k=$(measure "$kasane" sv -t "$threads" --shard 2/3 -f "$ref" -o "$o/sv-cram.vcf.gz" "$d/reads.cram")
+    row "sv --shard 2/3 (CRAM)" "$k" "" ""
     # A shard of the contigs (planning is linear in them; the index seeks to its first record).
     k=$(measure "$kasane" coverage -t "$threads" -n --shard 3/8 "$o/ks" "$bam")
     row "coverage -n --shard 3/8" "$k" "" ""

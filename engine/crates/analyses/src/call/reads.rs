@@ -135,6 +135,8 @@ struct Collect<'a> {
     n: u64,
     /// Set when the consumer went away: stop quietly.
     closed: bool,
+    /// Reading all wanted contigs in one pass (CRAM): past a range, skip rather than stop.
+    one_pass: bool,
 }
 
 impl Collect<'_> {
@@ -181,7 +183,7 @@ impl Sink for Collect<'_> {
         };
         if pos >= range.hi {
             // Past the range: when reading contig by contig, this contig is done.
-            return Ok(!self.src.indexed);
+            return Ok(!self.src.indexed || self.one_pass);
         }
         if rec.flag() & SKIP_FLAGS != 0 || rec.mapq() < self.src.min_mapq || rec.mapq() == 255 {
             return Ok(true);
@@ -266,9 +268,21 @@ pub fn spawn(mut input: Input, src: ReadSource, ranges: Vec<ContigRange>) -> Rec
             cur: None,
             n: 0,
             closed: false,
+            one_pass: false,
         };
         let mut run = || -> Result<()> {
-            if src.indexed {
+            if src.indexed && input.is_cram() && ranges.len() > 1 {
+                // CRAM: one pass over all the contigs (a container often holds many, and a
+                // seek per contig would decode it again for each).
+                c.one_pass = true;
+                let tids: Vec<usize> = ranges.iter().map(|r| r.tid).collect();
+                input.read(Reach::Contigs(&tids), Fields::Full, &mut c, None)?;
+                c.end_contig();
+                // Contigs without reads still end.
+                for r in &ranges {
+                    let _ = c.tx.send(Msg::EndContig(r.key));
+                }
+            } else if src.indexed {
                 for r in &ranges {
                     c.cur = Some(r.tid);
                     input.read(Reach::Contigs(&[r.tid]), Fields::Full, &mut c, None)?;

@@ -78,6 +78,10 @@ impl Input {
         })
     }
 
+    pub fn is_cram(&self) -> bool {
+        self.reader.is_cram()
+    }
+
     /// The index extensions samtools looks for: `.bai`/`.csi` for BAM, `.crai` for CRAM.
     fn index_exts(&self) -> &'static [&'static str] {
         if self.reader.is_cram() {
@@ -151,6 +155,12 @@ impl Input {
                         None => return Ok(()),
                     }
                 }
+                self.run(None, sink, progress)
+            }
+            Reach::Contigs(tids) if tids.len() > 1 && self.reader.is_cram() => {
+                // One iterator over all of them: a CRAM container often holds many contigs.
+                let crai = self.cram_index()?;
+                self.reader.seek_cram_contigs(&crai, tids)?;
                 self.run(None, sink, progress)
             }
             Reach::Contigs(tids) => {

@@ -245,6 +245,38 @@ impl CramReader {
         Ok(())
     }
 
+    /// Reads the records of contigs `tids` (ascending) through one multi-region iterator:
+    /// htslib merges their containers, so a container that holds many (tiny) contigs is decoded
+    /// once, not once per contig.
+    pub fn seek_to_contigs(&mut self, crai: &Path, tids: &[usize]) -> Result<()> {
+        self.seek_to_contig(crai, tids.first().copied().unwrap_or(0))?;
+        // Regions by name in braces, so names with ':' are read whole.
+        let regions: Vec<std::ffi::CString> = tids
+            .iter()
+            .filter_map(|&t| self.header.refs.get(t))
+            .filter_map(|r| std::ffi::CString::new(format!("{{{}}}", r.name)).ok())
+            .collect();
+        let mut ptrs: Vec<*mut std::os::raw::c_char> =
+            regions.iter().map(|c| c.as_ptr().cast_mut()).collect();
+        // SAFETY: `idx` was loaded by `seek_to_contig`; the strings outlive the call, which
+        // copies what it needs; the old iterator is destroyed once.
+        unsafe {
+            if !self.h.itr.is_null() {
+                hts::hts_itr_destroy(self.h.itr);
+                self.h.itr = std::ptr::null_mut();
+            }
+            self.h.itr =
+                hts::sam_itr_regarray(self.h.idx, self.h.hdr, ptrs.as_mut_ptr(), ptrs.len() as _);
+        }
+        if self.h.itr.is_null() {
+            return Err(Error::format(
+                crai,
+                "cannot seek to the chosen contigs with the CRAM index",
+            ));
+        }
+        Ok(())
+    }
+
     /// Options go in before the first container is decoded: htslib reads them per container.
     fn start(&mut self) -> Result<()> {
         self.started = true;
@@ -282,6 +314,8 @@ impl CramReader {
             let ret = unsafe {
                 if self.h.itr.is_null() {
                     hts::sam_read1(self.h.fp, self.h.hdr, self.h.b)
+                } else if (*self.h.itr).multi() != 0 {
+                    hts::hts_itr_multi_next(self.h.fp, self.h.itr, self.h.b.cast())
                 } else {
                     hts::hts_itr_next(
                         std::ptr::null_mut(),

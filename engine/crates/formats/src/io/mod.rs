@@ -291,6 +291,15 @@ impl AlignmentReader {
     }
 
     /// CRAM: goes on with contig `tid` only, through the `.crai` at `crai`.
+    /// CRAM: reads contigs `tids` (ascending) through one iterator (see
+    /// [`cram::CramReader::seek_to_contigs`]).
+    pub fn seek_cram_contigs(&mut self, crai: &Path, tids: &[usize]) -> Result<()> {
+        match self {
+            AlignmentReader::Bam(..) => Ok(()),
+            AlignmentReader::Cram(r) => r.seek_to_contigs(crai, tids),
+        }
+    }
+
     pub fn seek_cram(&mut self, crai: &Path, tid: usize) -> Result<()> {
         match self {
             AlignmentReader::Bam(..) => Ok(()),
