@@ -250,11 +250,14 @@ impl CramReader {
     /// once, not once per contig.
     pub fn seek_to_contigs(&mut self, crai: &Path, tids: &[usize]) -> Result<()> {
         self.seek_to_contig(crai, tids.first().copied().unwrap_or(0))?;
-        // Regions by name in braces, so names with ':' are read whole.
+        // Regions by name in braces (names may hold ':'), with their end: htslib finds the end
+        // of an open-ended region by walking the index to the end of the file, once per region.
         let regions: Vec<std::ffi::CString> = tids
             .iter()
             .filter_map(|&t| self.header.refs.get(t))
-            .filter_map(|r| std::ffi::CString::new(format!("{{{}}}", r.name)).ok())
+            .filter_map(|r| {
+                std::ffi::CString::new(format!("{{{}}}:1-{}", r.name, r.len.max(1))).ok()
+            })
             .collect();
         let mut ptrs: Vec<*mut std::os::raw::c_char> =
             regions.iter().map(|c| c.as_ptr().cast_mut()).collect();
