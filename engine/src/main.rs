@@ -392,6 +392,17 @@ fn inputs_of(c: &Command) -> Option<String> {
     }
 }
 
+/// Whether a panic is `println!` finding standard output closed (Rust ignores SIGPIPE, so a
+/// closed pipe is an error on write, which `print!` turns into a panic).
+fn stdout_closed(payload: &(dyn std::any::Any + Send)) -> bool {
+    let text = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("");
+    text.contains("failed printing to stdout") && text.contains("Broken pipe")
+}
+
 fn main() -> ExitCode {
     // Before anything can panic: a panic becomes one line, not a dump (see kasane::threads).
     kasane::threads::install_panic_hook();
@@ -409,6 +420,12 @@ fn main() -> ExitCode {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli)));
     let result = match result {
         Ok(r) => r,
+        Err(payload) if stdout_closed(payload.as_ref()) => {
+            // `kasane plan FILE | head`: the reader left; quiet, with the status a shell gives
+            // a process that SIGPIPE ended (128 + 13), temporaries removed.
+            kasane::io::atomic::remove_pending();
+            return ExitCode::from(141);
+        }
         Err(payload) => {
             kasane::threads::report_panic(payload.as_ref());
             return ExitCode::FAILURE;

@@ -628,3 +628,40 @@ fn panic_is_one_line_and_leaves_no_temporaries() {
         assert!(names(d.path()).is_empty(), "{fault}: {:?}", names(d.path()));
     }
 }
+
+/// `kasane plan FILE | head`: a reader that leaves early ends kasane quietly, with the status a
+/// shell gives a process ended by SIGPIPE, not an "internal error" line.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    use std::io::Read;
+    let tmp = tempfile::tempdir().unwrap();
+    let bam = common::repo().join("testdata/sample.bam");
+    let mut sheet = String::from("id\tpath\n");
+    for i in 0..3000 {
+        sheet.push_str(&format!("s{i}\t{}\n", bam.display()));
+    }
+    std::fs::write(tmp.path().join("sheet.tsv"), sheet).unwrap();
+    let toml = tmp.path().join("p.toml");
+    std::fs::write(
+        &toml,
+        "name = \"p\"\noutput = \"out\"\nsample_sheet = \"sheet.tsv\"\n\n[[steps]]\nid = \"cov\"\nkind = \"coverage\"\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kasane"))
+        .arg("plan")
+        .arg(&toml)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read a little of the plan (over 1 MB in all), then close the pipe.
+    let mut first = [0u8; 64];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(141));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
