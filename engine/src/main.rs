@@ -43,6 +43,15 @@ enum Command {
     /// Germline SNVs and indels (diploid), one sample or several jointly, from short or long
     /// reads. Writes a bgzipped VCF 4.3 and its tabix index (.tbi).
     Call(CallArgs),
+    /// Quality control: Picard-exact coverage, insert-size and GC metrics, samtools stats,
+    /// identity (fingerprints, relatedness, sex, contamination), pass/fail, one HTML report.
+    ///
+    /// Reads each input once. Writes into the output folder, per sample: SAMPLE.qc.json (every
+    /// metric with its definition), SAMPLE.wgs_metrics, SAMPLE.insert_size_metrics,
+    /// SAMPLE.gc_bias.summary_metrics and .detail_metrics (with -f), SAMPLE.stats (samtools
+    /// stats format), SAMPLE.fingerprint.tsv; per run: qc.tsv, relatedness.tsv, qc.html and
+    /// qc.kasane.json. Exit status: 0 when every sample passes, 3 when one fails, 1 on error.
+    Qc(QcArgs),
     /// List the compute backends this machine offers, and why any is unavailable.
     Backends,
     /// Run a pipeline file: every step for every sample, skipping what an earlier run finished;
@@ -198,8 +207,9 @@ macro_rules! analysis_args {
 analysis_args!(CoverageArgs, options::coverage::OPTIONS);
 analysis_args!(SvArgs, options::sv::OPTIONS);
 analysis_args!(CallArgs, options::call::OPTIONS);
+analysis_args!(QcArgs, options::qc::OPTIONS);
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Coverage(CoverageArgs(v)) => {
             let env = |k: &str| std::env::var(k).ok();
@@ -209,7 +219,7 @@ fn run(cli: Cli) -> Result<()> {
             for w in &report.warnings {
                 eprintln!("kasane: warning: {w}");
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Sv(SvArgs(v)) => {
             let opts = options::sv::to_options(&v, std::env::args().collect())?;
@@ -218,13 +228,32 @@ fn run(cli: Cli) -> Result<()> {
             for w in &report.warnings {
                 eprintln!("kasane: warning: {w}");
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Call(CallArgs(v)) => {
             let progress = Progress::new(v.flag("quiet"));
             let o = options::call::to_options(&v)?;
             kasane::call::run(&o, &progress)?;
-            Ok(())
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Qc(QcArgs(v)) => {
+            let opts = options::qc::to_options(&v, std::env::args().collect())?;
+            let progress = Progress::new(v.flag("quiet"));
+            let report = kasane::qc::run(&opts, &progress)?;
+            for w in &report.warnings {
+                eprintln!("kasane: warning: {w}");
+            }
+            for (s, ok, why) in &report.samples {
+                if *ok {
+                    eprintln!("[kasane] {s}: PASS");
+                } else {
+                    eprintln!("[kasane] {s}: FAIL: {}", why.join("; "));
+                }
+            }
+            if !report.all_passed() {
+                return Ok(ExitCode::from(kasane::qc::EXIT_FAILED_QC));
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Validate { file } => {
             let p = load_pipeline(&file)?;
@@ -235,7 +264,7 @@ fn run(cli: Cli) -> Result<()> {
                 p.steps.len(),
                 p.samples.len() * p.steps.len()
             );
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Plan { file, output } => {
             let p = load_pipeline(&file)?;
@@ -260,7 +289,7 @@ fn run(cli: Cli) -> Result<()> {
                 println!("   reads: {}", reads.join(", "));
                 println!("   writes: {}", j.writes.join(", "));
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Run(a) => {
             let mut p = load_pipeline(&a.file)?;
@@ -279,7 +308,7 @@ fn run(cli: Cli) -> Result<()> {
                 job: a.job,
             };
             kasane::pipeline::run::run(&p, &opts)?;
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Export(ExportCommand::Snakemake(a)) => {
             let p = load_pipeline(&a.file)?;
@@ -299,7 +328,7 @@ fn run(cli: Cli) -> Result<()> {
                 e.shards,
                 e.snakefile.display()
             );
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Gather(a) => {
             // As `run` records it, so that run.json is the same either way.
@@ -311,7 +340,7 @@ fn run(cli: Cli) -> Result<()> {
                 quiet: a.quiet,
             };
             kasane::pipeline::gather::gather(&p, &opts)?;
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Verify { dir } => {
             let v = kasane::pipeline::verify::verify(&dir)?;
@@ -331,12 +360,12 @@ fn run(cli: Cli) -> Result<()> {
                 dir.display(),
                 v.checked
             );
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Schema => {
             let s = serde_json::to_string_pretty(&kasane::pipeline::schema::schema())?;
             println!("{s}");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Backends => {
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -367,7 +396,7 @@ fn run(cli: Cli) -> Result<()> {
                 auto.name(),
                 kasane::backend::gpu_min_bytes()
             );
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
@@ -382,7 +411,9 @@ fn inputs_of(c: &Command) -> Option<String> {
     };
     match c {
         Command::Coverage(CoverageArgs(v)) => v.path("input").map(|p| p.display().to_string()),
-        Command::Sv(SvArgs(v)) | Command::Call(CallArgs(v)) => Some(join(&v.paths("inputs"))),
+        Command::Sv(SvArgs(v)) | Command::Call(CallArgs(v)) | Command::Qc(QcArgs(v)) => {
+            Some(join(&v.paths("inputs")))
+        }
         Command::Run(a) => Some(a.file.display().to_string()),
         Command::Gather(a) => Some(a.file.display().to_string()),
         Command::Export(ExportCommand::Snakemake(a)) => Some(a.file.display().to_string()),
@@ -432,7 +463,7 @@ fn main() -> ExitCode {
         }
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             // One line: the library's errors already name the file and the problem.
             let mut msg = e.to_string();
@@ -464,6 +495,7 @@ mod tests {
             ("coverage", options::coverage::OPTIONS),
             ("sv", options::sv::OPTIONS),
             ("call", options::call::OPTIONS),
+            ("qc", options::qc::OPTIONS),
         ] {
             let sub = cli.find_subcommand(name).expect(name);
             let ids: Vec<&str> = sub

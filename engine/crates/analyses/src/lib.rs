@@ -7,4 +7,5 @@ pub use kasane_formats::{input, io, threads};
 
 pub mod call;
 pub mod coverage;
+pub mod qc;
 pub mod sv;

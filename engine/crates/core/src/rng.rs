@@ -21,6 +21,11 @@ impl Rng {
         self.next() % n.max(1)
     }
 
+    /// A number in [0, 1) (53 random bits).
+    pub fn f64(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
     /// A random ACGT sequence.
     pub fn seq(&mut self, n: usize) -> Vec<u8> {
         (0..n).map(|_| b"ACGT"[self.below(4) as usize]).collect()

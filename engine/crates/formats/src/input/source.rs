@@ -17,6 +17,14 @@ pub trait Sink {
     /// One placed record of contig `tid` (an index into the header), in coordinate order.
     /// Returns false to stop reading (this contig, when reading contig by contig).
     fn record<A: Alignment>(&mut self, tid: usize, rec: &A) -> Result<bool>;
+
+    /// One unplaced record (no contig: they come after every placed one in a sorted file),
+    /// when reading [`Reach::All`]. The default stops the reading there: only analyses that
+    /// count every read (qc) look at them.
+    fn unplaced<A: Alignment>(&mut self, rec: &A) -> Result<bool> {
+        let _ = rec;
+        Ok(false)
+    }
 }
 
 /// Which records a reading covers.
@@ -245,8 +253,11 @@ impl<S: Sink> Visitor for Checked<'_, S> {
         }
         let tid = rec.ref_id();
         if tid < 0 {
-            // Unplaced reads come last in a sorted file.
-            return Ok(false);
+            // Unplaced reads come last in a sorted file: only a whole-file reading hands them on.
+            if self.only.is_some() {
+                return Ok(false);
+            }
+            return self.sink.unplaced(rec);
         }
         let t = tid as usize;
         if t >= self.n_refs {

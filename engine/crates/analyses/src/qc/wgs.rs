@@ -1,0 +1,829 @@
+//! Picard's `CollectWgsMetrics` (2.27.5, default algorithm) in one streaming pass.
+//!
+//! Picard walks the reference locus by locus (`SamLocusIterator`): at each non-`N` locus it
+//! takes the aligned bases of the reads that passed its read filters, drops bases of quality
+//! below 20 (or `N`), then bases of a read whose name was already counted at that locus (the
+//! second of two overlapping mates), and caps the depth at 250. Reads are filtered in order:
+//! secondary (not counted), MAPQ < 20, duplicates, then unpaired or mate-unmapped reads; each
+//! filter counts the aligned bases of the reads it removes. Reads failing vendor quality
+//! checks and unmapped reads never enter.
+//!
+//! Here the loci of a contig live in a ring buffer from the leftmost locus a read can still
+//! reach to the furthest end seen; a locus is final once a read starts past it (the input is
+//! sorted). Overlapping mates are found by name: a read whose mate starts inside it leaves
+//! behind the loci it counted, which its mate consults.
+
+use rustc_hash::FxHashMap;
+
+use super::identity::{base_index, Site};
+use crate::io::{Alignment, CigarOp};
+
+/// Options with Picard's names and defaults.
+#[derive(Clone, Debug)]
+pub struct WgsParams {
+    pub min_mapq: u8,
+    pub min_baseq: u8,
+    pub coverage_cap: u32,
+    pub count_unpaired: bool,
+}
+
+impl Default for WgsParams {
+    fn default() -> Self {
+        WgsParams {
+            min_mapq: 20,
+            min_baseq: 20,
+            coverage_cap: 250,
+            count_unpaired: false,
+        }
+    }
+}
+
+/// Bases removed by each read filter, and by the per-locus checks.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Excluded {
+    pub adapter: u64,
+    pub mapq: u64,
+    pub dupe: u64,
+    pub unpaired: u64,
+    pub baseq: u64,
+    pub overlap: u64,
+    pub capped: u64,
+}
+
+/// What a locus holds while reads still reach it.
+#[derive(Clone, Copy, Default)]
+struct Locus {
+    /// Bases counted (after the quality and overlap checks), uncapped.
+    depth: u32,
+    /// Bases of quality > 2 seen, up to the cap (Picard's unfiltered depth).
+    unfiltered: u32,
+}
+
+/// A read another record of the same name may overlap (its mate starts inside it, or it is
+/// part of a split alignment): the loci it counted, for that record's overlap check.
+struct Pending {
+    start: i64,
+    end: i64,
+    counted: Vec<u64>,
+}
+
+impl Pending {
+    fn has(&self, pos: i64) -> bool {
+        let i = (pos - self.start) as usize;
+        self.counted
+            .get(i / 64)
+            .is_some_and(|w| w >> (i % 64) & 1 == 1)
+    }
+}
+
+/// One sample's collector.
+pub struct Wgs {
+    pub params: WgsParams,
+    /// High-quality depth (capped) → loci.
+    pub hist: Vec<u64>,
+    /// Unfiltered depth (capped) → loci.
+    pub unfiltered_hist: Vec<u64>,
+    /// Base quality → bases (of quality > 2, up to the cap per locus).
+    pub baseq_hist: Vec<u64>,
+    pub excluded: Excluded,
+    /// Per contig: sum of counted depth (uncapped), and loci (non-`N`).
+    pub contig_depth: Vec<(u64, u64)>,
+    /// Depth summed over windows of `window` bases, per contig, for the depth plots.
+    pub window: u64,
+    pub windows: Vec<Vec<u64>>,
+    // The contig in progress.
+    tid: Option<usize>,
+    /// Reference bases of the contig (upper case), when a reference was given.
+    refseq: Option<std::sync::Arc<Vec<u8>>>,
+    /// `--by BED`: regions per contig (sorted), their summed depth, and the first region a
+    /// locus can still be in.
+    pub regions: Option<super::ByRegions>,
+    pub region_depth: Vec<Vec<u64>>,
+    region_next: usize,
+    ring: Vec<Locus>,
+    /// Locus of `ring[head]`.
+    base: i64,
+    head: usize,
+    /// Loci in use from `base`.
+    used: usize,
+    /// Next locus not yet added to the histogram.
+    done: i64,
+    contig_len: i64,
+    pending: FxHashMap<Vec<u8>, Vec<Pending>>,
+    /// Records since the pending reads were last pruned.
+    since_prune: u32,
+    quals: Vec<u8>,
+    seq: Vec<u8>,
+    adapters: Adapters,
+}
+
+impl Wgs {
+    pub fn new(params: WgsParams, n_contigs: usize, window: u64) -> Self {
+        let cap = params.coverage_cap as usize;
+        Wgs {
+            params,
+            hist: vec![0; cap + 1],
+            unfiltered_hist: vec![0; cap + 1],
+            baseq_hist: vec![0; 127],
+            excluded: Excluded::default(),
+            contig_depth: vec![(0, 0); n_contigs],
+            window: window.max(1),
+            windows: vec![Vec::new(); n_contigs],
+            tid: None,
+            refseq: None,
+            ring: vec![Locus::default(); 1 << 12],
+            base: 0,
+            head: 0,
+            used: 0,
+            done: 0,
+            contig_len: 0,
+            pending: FxHashMap::default(),
+            since_prune: 0,
+            regions: None,
+            region_depth: vec![Vec::new(); n_contigs],
+            region_next: 0,
+            quals: Vec::new(),
+            seq: Vec::new(),
+            adapters: Adapters::new(),
+        }
+    }
+
+    /// Starts contig `tid` of `len` bases; `refseq` is its sequence where a reference was
+    /// given (loci with `N` are not part of the territory).
+    pub fn start_contig(&mut self, tid: usize, len: u64, refseq: Option<std::sync::Arc<Vec<u8>>>) {
+        self.tid = Some(tid);
+        self.refseq = refseq;
+        self.base = 0;
+        self.head = 0;
+        self.used = 0;
+        self.done = 0;
+        self.contig_len = len as i64;
+        self.pending.clear();
+        self.windows[tid] = vec![0; len.div_ceil(self.window) as usize];
+        self.region_next = 0;
+        if let Some(r) = &self.regions {
+            self.region_depth[tid] = vec![0; r[tid].len()];
+        }
+    }
+
+    /// Adds every locus before `upto` (exclusive) to the histograms.
+    fn flush_to(&mut self, upto: i64) {
+        let Some(tid) = self.tid else { return };
+        let upto = upto.min(self.contig_len);
+        let cap = self.params.coverage_cap;
+        let mask = self.ring.len() - 1;
+        while self.done < upto {
+            let p = self.done;
+            let loc = if p >= self.base && ((p - self.base) as usize) < self.used {
+                let i = (self.head + (p - self.base) as usize) & mask;
+                std::mem::take(&mut self.ring[i])
+            } else {
+                Locus::default()
+            };
+            let is_n = self
+                .refseq
+                .as_ref()
+                .is_some_and(|s| !matches!(s[p as usize], b'A' | b'C' | b'G' | b'T'));
+            if !is_n {
+                let hq = loc.depth.min(cap);
+                if loc.depth > cap {
+                    self.excluded.capped += (loc.depth - cap) as u64;
+                }
+                self.hist[hq as usize] += 1;
+                self.unfiltered_hist[loc.unfiltered as usize] += 1;
+                self.contig_depth[tid].0 += loc.depth as u64;
+                self.contig_depth[tid].1 += 1;
+                self.windows[tid][(p as u64 / self.window) as usize] += loc.depth as u64;
+            }
+            if let Some(regs) = &self.regions {
+                // Regions are sorted by start; a locus adds to every region holding it.
+                let regs = &regs[tid];
+                let p = p as u64;
+                while self.region_next < regs.len() && regs[self.region_next].1 <= p {
+                    self.region_next += 1;
+                }
+                let mut k = self.region_next;
+                while k < regs.len() && regs[k].0 <= p {
+                    if p < regs[k].1 {
+                        self.region_depth[tid][k] += loc.depth as u64;
+                    }
+                    k += 1;
+                }
+            }
+            self.done += 1;
+        }
+        // Drop the loci no read can reach any more.
+        if upto > self.base {
+            let k = ((upto - self.base) as usize).min(self.used);
+            self.head = (self.head + k) & mask;
+            self.used -= k;
+            self.base += k as i64;
+            if self.used == 0 {
+                self.base = upto;
+                self.head = 0;
+            }
+        }
+    }
+
+    /// Finishes the contig in progress: every remaining locus is counted.
+    pub fn end_contig(&mut self) {
+        if self.tid.is_some() {
+            self.flush_to(self.contig_len);
+            self.tid = None;
+            self.refseq = None;
+            self.pending.clear();
+        }
+    }
+
+    /// Makes room for loci up to `end` (exclusive).
+    fn reserve(&mut self, end: i64) {
+        let need = (end - self.base).max(0) as usize;
+        if need > self.ring.len() {
+            let mut n = self.ring.len();
+            while n < need {
+                n *= 2;
+            }
+            let mask = self.ring.len() - 1;
+            let mut v = vec![Locus::default(); n];
+            for (k, slot) in v.iter_mut().enumerate().take(self.used) {
+                *slot = self.ring[(self.head + k) & mask];
+            }
+            self.ring = v;
+            self.head = 0;
+        }
+        if need > self.used {
+            self.used = need;
+        }
+    }
+
+    /// Aligned bases of a read (M, =, X), the bases the filters count.
+    fn aligned_bases<A: Alignment>(rec: &A) -> u64 {
+        let mut n = 0u64;
+        rec.for_each_cigar(|c| {
+            if matches!(c.op, b'M' | b'=' | b'X') {
+                n += c.len as u64;
+            }
+        });
+        n
+    }
+
+    /// One record of the contig in progress (any flags: the filters are applied here). Bases
+    /// counted at panel `sites` (this contig's, sorted) are added to `counts` (the same
+    /// indexes): the fingerprint sees exactly the bases the depth does.
+    pub fn record<A: Alignment>(&mut self, rec: &A, sites: &[Site], counts: &mut [[u32; 4]]) {
+        let flag = rec.flag();
+        // Picard's read filters come first, in its order, and count the aligned bases of what
+        // they remove; unmapped and QC-failed reads are dropped only after them.
+        if flag & 0x100 != 0 {
+            return;
+        }
+        let pos = rec.pos();
+        self.flush_to(pos);
+        if (flag & 0x4 != 0 || rec.mapq() == 0) && self.adapters.is_adapter(rec, &mut self.seq) {
+            self.excluded.adapter += Self::aligned_bases(rec);
+            return;
+        }
+        let p = &self.params;
+        if rec.mapq() < p.min_mapq {
+            self.excluded.mapq += Self::aligned_bases(rec);
+            return;
+        }
+        if flag & 0x400 != 0 {
+            self.excluded.dupe += Self::aligned_bases(rec);
+            return;
+        }
+        if !p.count_unpaired && (flag & 0x1 == 0 || flag & 0x8 != 0) {
+            self.excluded.unpaired += Self::aligned_bases(rec);
+            return;
+        }
+        if flag & 0x4 != 0 || flag & 0x200 != 0 {
+            return;
+        }
+        self.pileup(rec, sites, counts);
+    }
+
+    fn pileup<A: Alignment>(&mut self, rec: &A, sites: &[Site], counts: &mut [[u32; 4]]) {
+        let pos = rec.pos();
+        let end = rec.end_pos();
+        let mut site = sites.partition_point(|s| (s.pos as i64) < pos);
+        self.reserve(end);
+        self.quals.clear();
+        rec.qual_into(&mut self.quals);
+        self.seq.clear();
+        rec.seq_into(&mut self.seq);
+        let name = rec.read_name();
+        self.since_prune += 1;
+        if self.since_prune >= 4096 {
+            // Records that end before this one starts can no longer be overlapped.
+            self.since_prune = 0;
+            self.pending.retain(|_, v| {
+                v.retain(|p| p.end > pos);
+                !v.is_empty()
+            });
+        }
+        let earlier = self.pending.get(name).map(Vec::as_slice).unwrap_or(&[]);
+        // Picard counts a base of a name once per locus: may a later record of this name
+        // overlap this one? Its mate starting inside it, or another part of a split read.
+        let flag = rec.flag();
+        let keep = (flag & 0x1 != 0
+            && flag & 0x8 == 0
+            && rec.next_ref_id() == rec.ref_id()
+            && rec.next_pos() >= pos
+            && rec.next_pos() < end)
+            || flag & 0x800 != 0
+            || rec.aux(*b"SA").is_some();
+        let mut counted = if keep {
+            vec![0u64; ((end - pos) as usize).div_ceil(64)]
+        } else {
+            Vec::new()
+        };
+        let minq = self.params.min_baseq;
+        let cap = self.params.coverage_cap;
+        let mask = self.ring.len() - 1;
+        let (mut r, mut q) = (pos, 0usize);
+        let mut ex_baseq = 0u64;
+        let mut ex_overlap = 0u64;
+        let ring = &mut self.ring;
+        let (head, base) = (self.head, self.base);
+        let quals = &self.quals;
+        let baseq_hist = &mut self.baseq_hist;
+        let refseq = self.refseq.as_deref().map(Vec::as_slice);
+        let seq = &self.seq;
+        let contig_len = self.contig_len;
+        rec.for_each_cigar(|c: CigarOp| {
+            match c.op {
+                b'M' | b'=' | b'X' => {
+                    for k in 0..c.len as usize {
+                        let locus = r + k as i64;
+                        if locus >= contig_len {
+                            break;
+                        }
+                        // Picard skips loci where the reference is not A, C, G or T.
+                        if refseq.is_some_and(|s| {
+                            !matches!(s.get(locus as usize), Some(b'A' | b'C' | b'G' | b'T'))
+                        }) {
+                            continue;
+                        }
+                        let bq = quals.get(q + k).copied().unwrap_or(0xff);
+                        // A read without qualities (0xff) counts as high quality: long
+                        // reads often have none.
+                        let l = &mut ring[(head + (locus - base) as usize) & mask];
+                        if bq <= 2 {
+                            ex_baseq += 1;
+                            continue;
+                        }
+                        if l.unfiltered < cap {
+                            l.unfiltered += 1;
+                            baseq_hist[bq.min(126) as usize] += 1;
+                        }
+                        let b = seq.get(q + k).copied().unwrap_or(b'N');
+                        if bq < minq || b == b'N' || b == b'n' {
+                            ex_baseq += 1;
+                            continue;
+                        }
+                        if earlier.iter().any(|m| m.has(locus)) {
+                            ex_overlap += 1;
+                            continue;
+                        }
+                        l.depth += 1;
+                        while site < sites.len() && (sites[site].pos as i64) < locus {
+                            site += 1;
+                        }
+                        if site < sites.len() && sites[site].pos as i64 == locus {
+                            if let Some(bi) = base_index(b) {
+                                counts[site][bi] += 1;
+                            }
+                        }
+                        if keep {
+                            let i = (locus - pos) as usize;
+                            counted[i / 64] |= 1 << (i % 64);
+                        }
+                    }
+                    r += c.len as i64;
+                    q += c.len as usize;
+                }
+                b'I' | b'S' => q += c.len as usize,
+                b'D' | b'N' => r += c.len as i64,
+                _ => {}
+            }
+        });
+        self.excluded.baseq += ex_baseq;
+        self.excluded.overlap += ex_overlap;
+        if keep {
+            self.pending
+                .entry(name.to_vec())
+                .or_default()
+                .push(Pending {
+                    start: pos,
+                    end,
+                    counted,
+                });
+        }
+    }
+}
+
+/// The numbers of Picard's WgsMetrics.
+#[derive(Clone, Debug)]
+pub struct WgsMetrics {
+    pub territory: u64,
+    pub mean: f64,
+    pub sd: f64,
+    pub median: f64,
+    pub mad: f64,
+    pub pct_exc: [f64; 8],
+    pub pct_x: [f64; 14],
+    pub fold: [f64; 3],
+    pub het_snp_sensitivity: f64,
+    pub het_snp_q: i64,
+    pub within_20pct: f64,
+}
+
+pub const PCT_X: [usize; 14] = [1, 5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100];
+
+pub const DEFS: &[(&str, &str)] = &[
+    ("GENOME_TERRITORY", "Non-N reference bases (Picard CollectWgsMetrics)"),
+    ("MEAN_COVERAGE", "Mean high-quality depth over the territory: MAPQ ≥ 20, base quality ≥ 20, no duplicates, overlapping mates counted once, capped at 250"),
+    ("SD_COVERAGE", "Standard deviation of that depth"),
+    ("MEDIAN_COVERAGE", "Median of that depth"),
+    ("MAD_COVERAGE", "Median absolute deviation of that depth"),
+    ("PCT_EXC_ADAPTER", "Fraction of aligned bases excluded as adapter: unmapped or MAPQ 0 reads starting with 16 bases of an Illumina adapter (1 mismatch allowed)"),
+    ("PCT_EXC_MAPQ", "Fraction of aligned bases excluded for low mapping quality"),
+    ("PCT_EXC_DUPE", "Fraction of aligned bases excluded as duplicates"),
+    ("PCT_EXC_UNPAIRED", "Fraction of aligned bases excluded as unpaired or with an unmapped mate"),
+    ("PCT_EXC_BASEQ", "Fraction of aligned bases excluded for low base quality"),
+    ("PCT_EXC_OVERLAP", "Fraction of aligned bases excluded as the overlap of two mates"),
+    ("PCT_EXC_CAPPED", "Fraction of aligned bases above the depth cap"),
+    ("PCT_EXC_TOTAL", "Fraction of aligned bases excluded for any reason"),
+    ("PCT_1X", "Fraction of the territory at ≥ 1x"),
+    ("PCT_5X", "Fraction of the territory at ≥ 5x"),
+    ("PCT_10X", "Fraction of the territory at ≥ 10x"),
+    ("PCT_15X", "Fraction of the territory at ≥ 15x"),
+    ("PCT_20X", "Fraction of the territory at ≥ 20x"),
+    ("PCT_25X", "Fraction of the territory at ≥ 25x"),
+    ("PCT_30X", "Fraction of the territory at ≥ 30x"),
+    ("PCT_40X", "Fraction of the territory at ≥ 40x"),
+    ("PCT_50X", "Fraction of the territory at ≥ 50x"),
+    ("PCT_60X", "Fraction of the territory at ≥ 60x"),
+    ("PCT_70X", "Fraction of the territory at ≥ 70x"),
+    ("PCT_80X", "Fraction of the territory at ≥ 80x"),
+    ("PCT_90X", "Fraction of the territory at ≥ 90x"),
+    ("PCT_100X", "Fraction of the territory at ≥ 100x"),
+    ("FOLD_80_BASE_PENALTY", "Mean depth over the 20th percentile depth: how much more sequencing brings 80 % of bases to the mean"),
+    ("FOLD_90_BASE_PENALTY", "Mean depth over the 10th percentile depth"),
+    ("FOLD_95_BASE_PENALTY", "Mean depth over the 5th percentile depth"),
+    ("HET_SNP_SENSITIVITY", "Theoretical sensitivity to heterozygous SNPs from the depth and base-quality distributions (Picard's model)"),
+    ("HET_SNP_Q", "HET_SNP_SENSITIVITY as a phred score"),
+    ("PCT_WITHIN_20PCT_OF_MEAN", "Fraction of the territory whose depth is within 20 % of the mean (mosdepth issue 149)"),
+];
+
+/// Values of [`DEFS`], in order.
+pub fn values(m: &WgsMetrics) -> Vec<Option<f64>> {
+    let mut v = vec![
+        Some(m.territory as f64),
+        Some(m.mean),
+        Some(m.sd),
+        Some(m.median),
+        Some(m.mad),
+    ];
+    v.extend(m.pct_exc.iter().map(|&x| Some(x)));
+    v.extend(m.pct_x.iter().map(|&x| Some(x)));
+    v.extend(m.fold.iter().map(|&x| Some(x)));
+    v.push(Some(m.het_snp_sensitivity));
+    v.push(Some(m.het_snp_q as f64));
+    v.push(Some(m.within_20pct));
+    v
+}
+
+/// java.util.Random, for Picard's sampled het-SNP sensitivity (seeded, so exact).
+struct JavaRandom(u64);
+
+impl JavaRandom {
+    const MULT: u64 = 0x5DEECE66D;
+    const MASK: u64 = (1 << 48) - 1;
+    fn new(seed: i64) -> Self {
+        JavaRandom((seed as u64 ^ Self::MULT) & Self::MASK)
+    }
+    fn next(&mut self, bits: u32) -> i64 {
+        self.0 = (self.0.wrapping_mul(Self::MULT).wrapping_add(0xB)) & Self::MASK;
+        ((self.0 >> (48 - bits)) as i64 as i32) as i64
+    }
+    fn next_double(&mut self) -> f64 {
+        (((self.next(26)) << 27) + self.next(27)) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+}
+
+/// Picard's `TheoreticalSensitivity.hetSNPSensitivity` (seed 51, 10000 samples, log-odds 3).
+pub fn het_snp_sensitivity(depth: &[f64], quality: &[f64]) -> f64 {
+    const SAMPLE_SIZE: usize = 10_000;
+    const SAMPLING_MAX: u32 = 600;
+    let n_depth = depth.len().min(1001);
+    let wmax = quality.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if wmax.is_nan() || wmax <= 0.0 {
+        // No base of usable quality: Picard's draws all come out 0, and so does the result
+        // (NaN without any locus).
+        return if depth.iter().any(|d| d.is_nan()) {
+            f64::NAN
+        } else {
+            0.0
+        };
+    }
+    let probs: Vec<f64> = quality.iter().map(|w| w / wmax).collect();
+    let nq = probs.len();
+    let mut rng = JavaRandom::new(51);
+    let mut draw = || -> usize {
+        let mut count = 0;
+        loop {
+            let n = (nq as f64 * rng.next_double()) as usize;
+            count += 1;
+            if rng.next_double() < probs[n] {
+                return n;
+            } else if count >= SAMPLING_MAX {
+                return 0;
+            }
+        }
+    };
+    // sums[m][iteration]: the sum of m quality draws.
+    let mut sums: Vec<Vec<i64>> = vec![Vec::with_capacity(SAMPLE_SIZE); n_depth];
+    for _ in 0..SAMPLE_SIZE {
+        let mut cum = 0i64;
+        for row in sums.iter_mut() {
+            row.push(cum);
+            cum += draw() as i64;
+        }
+    }
+    let log2 = 2f64.log10();
+    let thresholds: Vec<f64> = (0..n_depth)
+        .map(|n| 10.0 * (n as f64 * log2 + 3.0))
+        .collect();
+    // above[m][n]: the fraction of sums of m qualities at or above threshold n.
+    let mut above = vec![vec![0f64; n_depth]; n_depth];
+    for (m, row) in sums.iter_mut().enumerate() {
+        row.sort_unstable();
+        let (mut n, mut j) = (0usize, 0usize);
+        let len = row.len();
+        while n < n_depth && j < len {
+            if thresholds[n] > row[j] as f64 {
+                j += 1;
+            } else {
+                above[m][n] = (len - j) as f64 / len as f64;
+                n += 1;
+            }
+        }
+    }
+    // The binomial(n, 1/2) table, built as Picard builds it.
+    let mut alt: Vec<Vec<f64>> = Vec::with_capacity(n_depth);
+    for n in 0..n_depth {
+        let mut row = vec![0.5f64.powi(n as i32)];
+        for m in 1..n {
+            let v = (n as f64 * 0.5 / m as f64) * alt[n - 1][m - 1];
+            row.push(v);
+        }
+        if n > 0 {
+            row.push(row[0]);
+        }
+        alt.push(row);
+    }
+    let mut result = 0.0;
+    for n in 0..n_depth {
+        for m in 0..=n {
+            result += depth[n] * alt[n][m] * above[m][n];
+        }
+    }
+    result
+}
+
+impl Wgs {
+    /// Picard's metrics from the histograms.
+    pub fn picard_metrics(&self) -> WgsMetrics {
+        use super::insert::hist as h;
+        let bins: Vec<(f64, f64)> = self
+            .hist
+            .iter()
+            .enumerate()
+            .map(|(d, &c)| (d as f64, c as f64))
+            .collect();
+        let territory: u64 = self.hist.iter().sum();
+        let count = territory as f64;
+        let (mut sum, mut n) = (0f64, 0f64);
+        for &(d, c) in &bins {
+            sum += d * c;
+            n += c;
+        }
+        let mean = sum / n;
+        let mut ss = 0f64;
+        for &(d, c) in &bins {
+            ss += c * (d - mean).powi(2);
+        }
+        let sd = (ss / (n - 1.0)).sqrt();
+        let median = h::median_f(&bins);
+        let mut devs: std::collections::BTreeMap<u64, f64> = Default::default();
+        for &(d, c) in &bins {
+            // |d - median| is a whole or half number: keyed by twice its value.
+            *devs
+                .entry(((d - median).abs() * 2.0).round() as u64)
+                .or_default() += c;
+        }
+        let dev_bins: Vec<(f64, f64)> = devs.iter().map(|(&k, &c)| (k as f64 / 2.0, c)).collect();
+        let mad = h::median_f(&dev_bins);
+        let total = sum;
+        let e = &self.excluded;
+        let with = total
+            + (e.adapter + e.dupe + e.mapq + e.unpaired + e.baseq + e.overlap + e.capped) as f64;
+        let pct = |x: u64| if with == 0.0 { 0.0 } else { x as f64 / with };
+        let pct_exc = [
+            pct(e.adapter),
+            pct(e.mapq),
+            pct(e.dupe),
+            pct(e.unpaired),
+            pct(e.baseq),
+            pct(e.overlap),
+            pct(e.capped),
+            if with == 0.0 {
+                0.0
+            } else {
+                (with - total) / with
+            },
+        ];
+        let mut pct_x = [0f64; 14];
+        for (k, &x) in PCT_X.iter().enumerate() {
+            let above: u64 = self.hist.iter().skip(x).sum();
+            pct_x[k] = above as f64 / territory as f64;
+        }
+        let percentile = |p: f64| -> f64 {
+            let mut so_far = 0f64;
+            for &(d, c) in &bins {
+                so_far += c;
+                if so_far / count >= p {
+                    return d;
+                }
+            }
+            f64::NAN
+        };
+        let fold = if count > 0.0 {
+            [
+                mean / percentile(0.2),
+                mean / percentile(0.1),
+                mean / percentile(0.05),
+            ]
+        } else {
+            [0.0; 3]
+        };
+        let norm = |v: &[u64]| -> Vec<f64> {
+            let s: f64 = v.iter().map(|&x| x as f64).sum();
+            v.iter().map(|&x| x as f64 / s).collect()
+        };
+        let sens = het_snp_sensitivity(&norm(&self.unfiltered_hist), &norm(&self.baseq_hist));
+        let het_q = if sens.is_finite() {
+            (-10.0 * (1.0 - sens).log10() + 0.5).floor() as i64
+        } else {
+            0
+        };
+        let (lo, hi) = (mean * 0.8, mean * 1.2);
+        let within: u64 = self
+            .hist
+            .iter()
+            .enumerate()
+            .filter(|(d, _)| (*d as f64) >= lo && (*d as f64) <= hi)
+            .map(|(_, &c)| c)
+            .sum();
+        WgsMetrics {
+            territory,
+            mean,
+            sd,
+            median,
+            mad,
+            pct_exc,
+            pct_x,
+            fold,
+            het_snp_sensitivity: sens,
+            het_snp_q: het_q,
+            within_20pct: within as f64 / count,
+        }
+    }
+
+    pub fn picard_text(&self, input: &std::path::Path, m: &WgsMetrics) -> String {
+        use super::output::{picard_file, PVal};
+        let keys: Vec<&str> = DEFS[..DEFS.len() - 1].iter().map(|d| d.0).collect();
+        let mut row = vec![
+            PVal::Int(m.territory as i64),
+            PVal::Float(m.mean),
+            PVal::Float(m.sd),
+            PVal::Float(m.median),
+            PVal::Float(m.mad),
+        ];
+        row.extend(m.pct_exc.iter().map(|&x| PVal::Float(x)));
+        row.extend(m.pct_x.iter().map(|&x| PVal::Float(x)));
+        row.extend(m.fold.iter().map(|&x| PVal::Float(x)));
+        row.push(PVal::Float(m.het_snp_sensitivity));
+        row.push(PVal::Int(m.het_snp_q));
+        let hist: Vec<Vec<PVal>> = self
+            .hist
+            .iter()
+            .enumerate()
+            .map(|(d, &c)| vec![PVal::Int(d as i64), PVal::Int(c as i64)])
+            .collect();
+        picard_file(
+            "CollectWgsMetrics",
+            input,
+            "picard.analysis.WgsMetrics",
+            &keys,
+            &[row],
+            Some((&["coverage", "high_quality_coverage_count"], &hist)),
+        )
+    }
+}
+
+/// Picard's adapter check (`AdapterUtility` with its default adapters): a read that is
+/// unmapped or of mapping quality 0 whose first 16 bases, in sequencing order, match a 16-mer
+/// of an Illumina adapter (or its reverse complement) with at most one mismatch.
+pub struct Adapters {
+    kmers: Vec<[u8; 16]>,
+}
+
+/// Illumina's single-end, paired-end and indexed adapters (5' then 3'), as Picard lists them.
+const ADAPTERS: [&str; 6] = [
+    "AATGATACGGCGACCACCGAGATCTACACTCTTTCCCTACACGACGCTCTTCCGATCT",
+    "AGATCGGAAGAGCTCGTATGCCGTCTTCTGCTTG",
+    "AATGATACGGCGACCACCGAGATCTACACTCTTTCCCTACACGACGCTCTTCCGATCT",
+    "AGATCGGAAGAGCGGTTCAGCAGGAATGCCGAGACCGATCTCGTATGCCGTCTTCTGCTTG",
+    "AATGATACGGCGACCACCGAGATCTACACTCTTTCCCTACACGACGCTCTTCCGATCT",
+    "AGATCGGAAGAGCACACGTCTGAACTCCAGTCACNNNNNNNNATCTCGTATGCCGTCTTCTGCTTG",
+];
+
+fn complement(b: u8) -> u8 {
+    match b {
+        b'A' => b'T',
+        b'C' => b'G',
+        b'G' => b'C',
+        b'T' => b'A',
+        b'a' => b't',
+        b'c' => b'g',
+        b'g' => b'c',
+        b't' => b'a',
+        x => x,
+    }
+}
+
+impl Default for Adapters {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Adapters {
+    pub fn new() -> Self {
+        let mut set = std::collections::BTreeSet::new();
+        for a in ADAPTERS {
+            let a = a.as_bytes();
+            for w in a.windows(16) {
+                if w.iter().filter(|&&b| b == b'N').count() <= 1 {
+                    let mut k = [0u8; 16];
+                    k.copy_from_slice(w);
+                    set.insert(k);
+                    let mut rc = [0u8; 16];
+                    for (i, &b) in w.iter().rev().enumerate() {
+                        rc[i] = complement(b);
+                    }
+                    set.insert(rc);
+                }
+            }
+        }
+        Adapters {
+            kmers: set.into_iter().collect(),
+        }
+    }
+
+    pub fn is_adapter<A: Alignment>(&self, rec: &A, buf: &mut Vec<u8>) -> bool {
+        let flag = rec.flag();
+        if flag & 0x4 == 0 && rec.mapq() != 0 {
+            return false;
+        }
+        buf.clear();
+        rec.seq_into(buf);
+        let n = buf.len();
+        if n < 16 {
+            return false;
+        }
+        let rev = flag & 0x4 == 0 && flag & 0x10 != 0;
+        let base = |i: usize| {
+            if rev {
+                complement(buf[n - i - 1])
+            } else {
+                buf[i]
+            }
+        };
+        'k: for k in &self.kmers {
+            let mut errors = 0;
+            for (i, &a) in k.iter().enumerate() {
+                if !base(i).eq_ignore_ascii_case(&a) {
+                    errors += 1;
+                    if errors > 1 {
+                        continue 'k;
+                    }
+                }
+            }
+            return true;
+        }
+        false
+    }
+}
