@@ -266,7 +266,12 @@ fn jobs_run_and_gather_one_at_a_time() {
     ok(&["run", &f, "-o", full.to_str().unwrap(), "--quiet"]);
     let out = tmp.path().join("jobs");
     let o = out.to_str().unwrap();
-    let jobs = ["targets/NA0001", "windows/NA0001", "calls/NA0001"];
+    let jobs = [
+        "targets/NA0001",
+        "windows/NA0001",
+        "calls/NA0001",
+        "metrics/NA0001",
+    ];
     for j in jobs {
         for i in 1..=3 {
             ok(&[

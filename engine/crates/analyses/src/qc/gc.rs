@@ -11,7 +11,7 @@
 
 use std::path::Path;
 
-use super::output::{picard_file, PVal};
+use super::picard::{picard_file, PVal};
 use crate::io::Alignment;
 
 pub const WINDOW: usize = 100;
@@ -27,7 +27,7 @@ pub const DEFS: &[(&str, &str)] = &[
     ("GC_NC_80_100", "Normalised coverage of windows with 80-100 % GC"),
 ];
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct GcBias {
     pub window: usize,
     pub windows_by_gc: Vec<u64>,
@@ -37,7 +37,9 @@ pub struct GcBias {
     pub total_clusters: u64,
     pub aligned_reads: u64,
     /// GC bin by window start for the contig in progress (-1: too many `N`s).
+    #[serde(skip)]
     gc: Vec<i8>,
+    #[serde(skip)]
     seq: Vec<u8>,
 }
 
@@ -159,11 +161,20 @@ impl GcBias {
             let n = c.len as usize;
             match c.op {
                 b'M' | b'=' | b'X' => {
-                    for k in 0..n {
-                        let rb = refseq.get(r + k).copied().unwrap_or(b'N');
-                        let qb = seq.get(q + k).copied().unwrap_or(b'N');
-                        if !rb.eq_ignore_ascii_case(&qb) {
-                            errors += 1;
+                    // Both sides are upper case (the reader's and the reference's), so a byte
+                    // comparison is htsjdk's case-blind one.
+                    match (refseq.get(r..r + n), seq.get(q..q + n)) {
+                        (Some(a), Some(b)) => {
+                            errors += a.iter().zip(b).filter(|(x, y)| x != y).count() as u64;
+                        }
+                        _ => {
+                            for k in 0..n {
+                                let rb = refseq.get(r + k).copied().unwrap_or(b'N');
+                                let qb = seq.get(q + k).copied().unwrap_or(b'N');
+                                if !rb.eq_ignore_ascii_case(&qb) {
+                                    errors += 1;
+                                }
+                            }
                         }
                     }
                     r += n;
@@ -183,6 +194,21 @@ impl GcBias {
             }
         });
         self.errors_by_gc[g] += errors;
+    }
+
+    pub fn merge(&mut self, o: &GcBias) {
+        for (a, b) in [
+            (&mut self.windows_by_gc, &o.windows_by_gc),
+            (&mut self.reads_by_gc, &o.reads_by_gc),
+            (&mut self.bases_by_gc, &o.bases_by_gc),
+            (&mut self.errors_by_gc, &o.errors_by_gc),
+        ] {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+        self.total_clusters += o.total_clusters;
+        self.aligned_reads += o.aligned_reads;
     }
 
     fn mean_reads_per_window(&self) -> f64 {
@@ -237,7 +263,7 @@ impl GcBias {
         }
     }
 
-    pub fn summary_text(&self, input: &Path, s: &Summary) -> String {
+    pub fn summary_text(&self, sample: &str, input: &Path, s: &Summary) -> String {
         let keys = [
             "ACCUMULATION_LEVEL",
             "READS_USED",
@@ -273,6 +299,7 @@ impl GcBias {
         };
         picard_file(
             "CollectGcBiasMetrics",
+            sample,
             input,
             "picard.analysis.GcBiasSummaryMetrics",
             &keys,
@@ -281,7 +308,7 @@ impl GcBias {
         )
     }
 
-    pub fn detail_text(&self, input: &Path) -> String {
+    pub fn detail_text(&self, sample: &str, input: &Path) -> String {
         let keys = [
             "ACCUMULATION_LEVEL",
             "READS_USED",
@@ -334,6 +361,7 @@ impl GcBias {
         };
         picard_file(
             "CollectGcBiasMetrics",
+            sample,
             input,
             "picard.analysis.GcBiasDetailMetrics",
             &keys,

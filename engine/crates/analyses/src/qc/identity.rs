@@ -3,8 +3,9 @@
 //! heterozygosity, and contamination as VerifyBamID's free-mix model estimates it.
 //!
 //! The panel is `--sites` (biallelic SNPs of a VCF, with INFO `AF` when present) or, without
-//! it, a grid kasane chooses from the reference: one position every [`GRID_STEP`] bases of
-//! every contig (from base [`GRID_STEP`]/2), skipping reference `N`s. The grid's alleles are
+//! it, a grid kasane chooses from the reference: about [`GRID_SITES`] positions evenly spaced
+//! over the genome (every [`grid_step`] bases of every contig, at least 10 apart), skipping
+//! reference `N`s. The grid's alleles are
 //! the reference base and the most frequent other base among the run's samples, and its allele
 //! frequencies are estimated from the run's samples.
 
@@ -16,8 +17,18 @@ use crate::error::{Error, Result};
 use crate::io::fasta::FastaReader;
 use crate::io::Header;
 
-/// The default panel's spacing (bases).
-pub const GRID_STEP: u64 = 1000;
+/// About how many positions the default panel has: 300,000 keep a sample's counts at 5 MB and
+/// its fingerprint file near 6 MB, and still hold about 300 variable sites in a human genome (one
+/// SNP a kilobase); `--sites` with common SNPs gives far more.
+pub const GRID_SITES: u64 = 300_000;
+
+/// The default panel's spacing for a genome of `genome` bases.
+pub fn grid_step(genome: u64) -> u64 {
+    (genome / GRID_SITES).max(10)
+}
+/// Fewest informative sites (either sample not homozygous reference) for a relationship; below
+/// it the relationship is `unknown`.
+pub const MIN_INFORMATIVE: u64 = 100;
 /// Fewest reads at a site for a genotype.
 pub const MIN_GT_DEPTH: u32 = 8;
 /// Per-read error rate of the genotype and contamination models (bases of quality ≥ 20 only
@@ -71,16 +82,17 @@ impl Panel {
         self.len() == 0
     }
 
-    /// The default grid: every [`GRID_STEP`] bases of every contig, skipping reference `N`s.
+    /// The default grid: every [`grid_step`] bases of every contig, skipping reference `N`s.
     pub fn grid(header: &Header, fasta: Option<&FastaReader>) -> Result<Panel> {
+        let step = grid_step(header.refs.iter().map(|r| r.len).sum());
         let mut by_tid = Vec::with_capacity(header.refs.len());
         for r in &header.refs {
             let mut v = Vec::new();
             let seq = match fasta {
-                Some(f) if r.len >= GRID_STEP / 2 => Some(f.fetch(&r.name, 0, r.len)?),
+                Some(f) if r.len >= step / 2 => Some(f.fetch(&r.name, 0, r.len)?),
                 _ => None,
             };
-            let mut p = GRID_STEP / 2;
+            let mut p = step / 2;
             while p < r.len {
                 let b = seq
                     .as_ref()
@@ -93,13 +105,13 @@ impl Panel {
                         af: None,
                     });
                 }
-                p += GRID_STEP;
+                p += step;
             }
             by_tid.push(v);
         }
         Ok(Panel::finish(
             by_tid,
-            format!("default grid: one position every {GRID_STEP} bp"),
+            format!("default grid: one position every {step} bp"),
         ))
     }
 
@@ -380,7 +392,7 @@ pub fn kinship(a: &[Option<u8>], b: &[Option<u8>]) -> Kinship {
         informative: inf,
         kinship: kin,
         ibs0,
-        relationship: if kin.is_nan() {
+        relationship: if kin.is_nan() || inf < MIN_INFORMATIVE {
             "unknown"
         } else {
             relationship(kin, ibs0)

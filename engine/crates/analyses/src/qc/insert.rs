@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::output::{picard_file, PVal};
+use super::picard::{hist, picard_file, PVal};
 use crate::io::Alignment;
 
 pub const MINIMUM_PCT: f64 = 0.05;
@@ -19,7 +19,7 @@ pub const DEVIATIONS: f64 = 10.0;
 pub const ORIENTATIONS: [&str; 3] = ["FR", "TANDEM", "RF"];
 
 /// Insert size → pairs, per orientation.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct InsertSizes {
     pub hist: [BTreeMap<u64, u64>; 3],
 }
@@ -73,94 +73,6 @@ pub const DEFS: &[(&str, &str)] = &[
     ("PCT_FR_PAIRS", "Fraction of pairs in FR orientation"),
 ];
 
-/// htsjdk's `Histogram` statistics over (value, count) bins in ascending order.
-pub mod hist {
-    use std::collections::BTreeMap;
-
-    pub fn count(h: &BTreeMap<u64, u64>) -> f64 {
-        h.values().map(|&c| c as f64).sum()
-    }
-
-    pub fn mean(h: &BTreeMap<u64, u64>) -> f64 {
-        let (mut s, mut n) = (0f64, 0f64);
-        for (&k, &c) in h {
-            s += k as f64 * c as f64;
-            n += c as f64;
-        }
-        s / n
-    }
-
-    /// Sample standard deviation (n - 1), as htsjdk.
-    pub fn sd(h: &BTreeMap<u64, u64>) -> f64 {
-        let m = mean(h);
-        let (mut s, mut n) = (0f64, 0f64);
-        for (&k, &c) in h {
-            s += c as f64 * (k as f64 - m).powi(2);
-            n += c as f64;
-        }
-        (s / (n - 1.0)).sqrt()
-    }
-
-    /// htsjdk's `getMedian`: the mean of the two middle values for an even count.
-    pub fn median_f(bins: &[(f64, f64)]) -> f64 {
-        let count: f64 = bins.iter().map(|b| b.1).sum();
-        if count == 0.0 {
-            return 0.0;
-        }
-        if count == 1.0 {
-            return bins.iter().find(|b| b.1 > 0.0).map_or(0.0, |b| b.0);
-        }
-        let (lo, hi) = if count % 2.0 == 0.0 {
-            (count / 2.0, count / 2.0 + 1.0)
-        } else {
-            ((count / 2.0).ceil(), (count / 2.0).ceil())
-        };
-        let (mut total, mut low, mut high) = (0f64, None, None);
-        for &(v, c) in bins {
-            total += c;
-            if low.is_none() && total >= lo {
-                low = Some(v);
-            }
-            if high.is_none() && total >= hi {
-                high = Some(v);
-            }
-            if low.is_some() && high.is_some() {
-                break;
-            }
-        }
-        (low.unwrap_or(0.0) + high.unwrap_or(0.0)) / 2.0
-    }
-
-    pub fn median(h: &BTreeMap<u64, u64>) -> f64 {
-        let bins: Vec<(f64, f64)> = h.iter().map(|(&k, &c)| (k as f64, c as f64)).collect();
-        median_f(&bins)
-    }
-
-    /// htsjdk's `getMedianAbsoluteDeviation`: the median of |value - median|.
-    pub fn mad(h: &BTreeMap<u64, u64>) -> f64 {
-        let m = median(h);
-        let mut dev: BTreeMap<u64, f64> = BTreeMap::new();
-        for (&k, &c) in h {
-            // Deviations are whole or half numbers: keyed by twice their value.
-            let d = ((k as f64 - m).abs() * 2.0).round() as u64;
-            *dev.entry(d).or_default() += c as f64;
-        }
-        let bins: Vec<(f64, f64)> = dev.iter().map(|(&k, &c)| (k as f64 / 2.0, c)).collect();
-        median_f(&bins)
-    }
-
-    /// The value with the highest count (the first such).
-    pub fn mode(h: &BTreeMap<u64, u64>) -> u64 {
-        let mut best = (0u64, 0u64);
-        for (&k, &c) in h {
-            if c > best.1 {
-                best = (k, c);
-            }
-        }
-        best.0
-    }
-}
-
 impl InsertSizes {
     pub fn new() -> Self {
         Self::default()
@@ -196,6 +108,14 @@ impl InsertSizes {
             }
         };
         *self.hist[o].entry(size).or_default() += 1;
+    }
+
+    pub fn merge(&mut self, o: &InsertSizes) {
+        for (a, b) in self.hist.iter_mut().zip(&o.hist) {
+            for (&k, &c) in b {
+                *a.entry(k).or_default() += c;
+            }
+        }
     }
 
     pub fn total(&self) -> u64 {
@@ -268,7 +188,7 @@ impl InsertSizes {
         rows
     }
 
-    pub fn picard_text(&self, input: &Path, rows: &[Row]) -> Option<String> {
+    pub fn picard_text(&self, sample: &str, input: &Path, rows: &[Row]) -> Option<String> {
         let keys = [
             "MEDIAN_INSERT_SIZE",
             "MODE_INSERT_SIZE",
@@ -337,6 +257,7 @@ impl InsertSizes {
         let head_refs: Vec<&str> = head.iter().map(String::as_str).collect();
         Some(picard_file(
             "CollectInsertSizeMetrics",
+            sample,
             input,
             "picard.analysis.InsertSizeMetrics",
             &keys,

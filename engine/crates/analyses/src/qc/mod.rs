@@ -8,9 +8,11 @@
 //! rules of [`thresholds`], and the files ([`output`], [`report`]), committed together.
 
 pub mod gc;
+pub mod groups;
 pub mod identity;
 pub mod insert;
 pub mod output;
+pub mod picard;
 pub mod reads;
 pub mod report;
 pub mod thresholds;
@@ -59,6 +61,11 @@ pub struct QcOptions {
     pub count_unpaired: Option<bool>,
     /// Contamination above this fraction fails the sample.
     pub max_contamination: f64,
+    /// One of N shards of whole contigs: writes `SAMPLE.qc-shard.json` (the counts) instead of
+    /// the outputs; [`gather`] joins the shards.
+    pub shard: Option<crate::shard::Shard>,
+    /// The sample's name in file names and reports (one input only; default: `@RG SM`).
+    pub sample_name: Option<String>,
     pub command_line: Vec<String>,
 }
 
@@ -78,6 +85,8 @@ impl QcOptions {
             wgs: wgs::WgsParams::default(),
             count_unpaired: None,
             max_contamination: 0.03,
+            shard: None,
+            sample_name: None,
             command_line: Vec::new(),
         }
     }
@@ -119,17 +128,45 @@ impl QcReport {
     }
 }
 
-/// Everything collected from one input.
+/// Everything collected from one input (or from one shard of its contigs).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Collected {
     pub sample: String,
     pub path: PathBuf,
     pub reads: reads::ReadStats,
     pub insert: insert::InsertSizes,
+    /// Per read group.
+    pub groups: groups::ReadGroups,
     pub gc: Option<gc::GcBias>,
     pub wgs: wgs::Wgs,
     pub counts: Counts,
     pub count_unpaired: bool,
     pub records: u64,
+}
+
+impl Collected {
+    /// Adds the counts of the next shard of the same input.
+    pub fn merge(&mut self, o: &Collected) {
+        self.reads.merge(&o.reads);
+        self.insert.merge(&o.insert);
+        self.groups.merge(&o.groups);
+        if let (Some(a), Some(b)) = (self.gc.as_mut(), o.gc.as_ref()) {
+            a.merge(b);
+        }
+        self.wgs.merge(&o.wgs);
+        for (a, b) in self.counts.iter_mut().zip(&o.counts) {
+            for k in 0..4 {
+                a[k] += b[k];
+            }
+        }
+        self.count_unpaired |= o.count_unpaired;
+        self.records += o.records;
+    }
+}
+
+/// The file of one input's counts from one shard.
+pub fn shard_record_path(dir: &Path, sample: &str) -> PathBuf {
+    dir.join(format!("{}.qc-shard.json", output::file_stem(sample)))
 }
 
 /// Regions of `--by BED`, per contig, sorted by start.
@@ -140,11 +177,15 @@ struct Collector<'a> {
     fasta: Option<&'a FastaReader>,
     panel: &'a Panel,
     c: Collected,
-    unpaired_decided: bool,
-    unpaired_forced: Option<bool>,
     cur: Option<usize>,
+    /// The contigs this reading covers (all, or a shard's).
+    range: std::ops::Range<usize>,
+    /// Whether the unplaced reads at the end of the file belong to this reading.
+    unplaced: bool,
     visited: Vec<bool>,
     refseq: Option<Arc<Vec<u8>>>,
+    seq: Vec<u8>,
+    qual: Vec<u8>,
     progress: Option<&'a Progress>,
 }
 
@@ -178,51 +219,128 @@ impl Collector<'_> {
     /// Contigs without reads still count: their loci have depth 0, their windows GC.
     fn finish(mut self) -> Result<Collected> {
         self.finish_contig();
-        for tid in 0..self.header.refs.len() {
+        for tid in self.range.clone() {
             if !self.visited[tid] {
                 self.switch_to(tid)?;
                 self.finish_contig();
             }
         }
-        self.c.count_unpaired = self.unpaired_forced.unwrap_or(self.c.count_unpaired);
         Ok(self.c)
     }
 }
 
 impl Sink for Collector<'_> {
     fn record<A: Alignment>(&mut self, tid: usize, rec: &A) -> Result<bool> {
+        if tid < self.range.start {
+            // An earlier shard's (a CRAM read from its start).
+            return Ok(true);
+        }
+        if tid >= self.range.end {
+            return Ok(false);
+        }
         self.c.records += 1;
         if self.cur != Some(tid) {
             self.switch_to(tid)?;
         }
-        if !self.unpaired_decided && rec.flag() & 0x904 == 0 {
-            // The first primary mapped read says whether the sample is single-end.
-            self.unpaired_decided = true;
-            let single = rec.flag() & 0x1 == 0;
-            self.c.wgs.params.count_unpaired = self.unpaired_forced.unwrap_or(single);
-            self.c.count_unpaired = self.c.wgs.params.count_unpaired;
-        }
-        self.c.reads.record(rec);
-        self.c.insert.record(rec);
+        self.seq.clear();
+        rec.seq_into(&mut self.seq);
+        self.qual.clear();
+        rec.qual_into(&mut self.qual);
+        let d = Decoded {
+            rec,
+            seq: &self.seq,
+            qual: &self.qual,
+        };
+        self.c.reads.record(&d);
+        self.c.insert.record(&d);
+        self.c.groups.record(&d, &self.qual);
         if let Some(g) = self.c.gc.as_mut() {
-            g.record(rec, self.refseq.as_deref().map(Vec::as_slice));
+            g.record(&d, self.refseq.as_deref().map(Vec::as_slice));
         }
         let sites = &self.panel.by_tid[tid];
         let off = self.panel.offset[tid];
         self.c
             .wgs
-            .record(rec, sites, &mut self.c.counts[off..off + sites.len()]);
+            .record(&d, sites, &mut self.c.counts[off..off + sites.len()]);
         Ok(true)
     }
 
     fn unplaced<A: Alignment>(&mut self, rec: &A) -> Result<bool> {
+        if !self.unplaced {
+            return Ok(false);
+        }
         self.c.records += 1;
         self.finish_contig();
         self.c.reads.record(rec);
+        self.qual.clear();
+        rec.qual_into(&mut self.qual);
+        self.c.groups.record(rec, &self.qual);
         if let Some(g) = self.c.gc.as_mut() {
             g.record(rec, None);
         }
         Ok(true)
+    }
+}
+
+/// A record with its bases and qualities decoded once, for the collectors that all ask for
+/// them (decoding 4-bit bases was a tenth of the time when each decoded its own).
+struct Decoded<'a, A> {
+    rec: &'a A,
+    seq: &'a [u8],
+    qual: &'a [u8],
+}
+
+impl<A: Alignment> Alignment for Decoded<'_, A> {
+    fn ref_id(&self) -> i32 {
+        self.rec.ref_id()
+    }
+    fn pos(&self) -> i64 {
+        self.rec.pos()
+    }
+    fn mapq(&self) -> u8 {
+        self.rec.mapq()
+    }
+    fn flag(&self) -> u16 {
+        self.rec.flag()
+    }
+    fn next_ref_id(&self) -> i32 {
+        self.rec.next_ref_id()
+    }
+    fn next_pos(&self) -> i64 {
+        self.rec.next_pos()
+    }
+    fn template_length(&self) -> i64 {
+        self.rec.template_length()
+    }
+    fn read_name(&self) -> &[u8] {
+        self.rec.read_name()
+    }
+    fn n_cigar(&self) -> usize {
+        self.rec.n_cigar()
+    }
+    fn for_each_cigar(&self, f: impl FnMut(crate::io::CigarOp)) {
+        self.rec.for_each_cigar(f)
+    }
+    fn read_group(&self) -> Option<&[u8]> {
+        self.rec.read_group()
+    }
+    fn seq_len(&self) -> usize {
+        self.seq.len()
+    }
+    fn seq_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.seq);
+    }
+    fn qual_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.qual);
+    }
+    fn aux(&self, tag: [u8; 2]) -> Option<crate::io::AuxValue<'_>> {
+        self.rec.aux(tag)
+    }
+    fn packed_seq(&self) -> Option<&[u8]> {
+        self.rec.packed_seq()
+    }
+    fn end_pos(&self) -> i64 {
+        self.rec.end_pos()
     }
 }
 
@@ -281,9 +399,34 @@ fn prepare_output_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn run(opts: &QcOptions, progress: &Progress) -> Result<QcReport> {
+/// What every qc run (or gather) sets up before reading: inputs, reference, panel, rules.
+struct Prepared {
+    inputs: Vec<Input>,
+    header: Arc<Header>,
+    fasta: Option<FastaReader>,
+    panel: Panel,
+    rules: Thresholds,
+    ped: Option<report::Pedigree>,
+    window: Option<u64>,
+    genome: u64,
+    by_regions: Option<ByRegions>,
+    earlier: Vec<(PathBuf, String, Counts)>,
+    /// Per input: whether unpaired reads count in the coverage metrics.
+    unpaired: Vec<bool>,
+    backend: String,
+    threads: usize,
+    work_pool: Arc<rayon::ThreadPool>,
+    io_pool: Arc<rayon::ThreadPool>,
+}
+
+fn prepare(opts: &QcOptions) -> Result<Prepared> {
     if opts.inputs.is_empty() {
         return Err(Error::Usage("give at least one BAM or CRAM file".into()));
+    }
+    if opts.sample_name.is_some() && opts.inputs.len() > 1 {
+        return Err(Error::Usage(
+            "--sample-name names the sample of a single input".into(),
+        ));
     }
     let threads = crate::threads::cap(opts.threads).max(1);
     let io_pool = crate::input::pool(threads, "io")?;
@@ -303,6 +446,9 @@ pub fn run(opts: &QcOptions, progress: &Progress) -> Result<QcReport> {
     let fasta = opts.fasta.as_deref().map(FastaReader::open).transpose()?;
     let reference = opts.fasta.as_deref().zip(fasta.as_ref());
     let mut inputs = input::open_all(&opts.inputs, reference, &io_pool)?;
+    if let (Some(n), Some(i)) = (&opts.sample_name, inputs.first_mut()) {
+        i.sample = n.clone();
+    }
     input::require_same_contigs(&inputs)?;
     let header = inputs[0].header.clone();
     let panel = match &opts.sites {
@@ -331,82 +477,248 @@ pub fn run(opts: &QcOptions, progress: &Progress) -> Result<QcReport> {
         .iter()
         .map(|p| identity::read_fingerprint(p, &panel, &header).map(|(s, c)| (p.clone(), s, c)))
         .collect::<Result<_>>()?;
+    let unpaired = match opts.count_unpaired {
+        Some(b) => vec![b; inputs.len()],
+        None => opts
+            .inputs
+            .iter()
+            .map(|p| single_end(p, opts.fasta.as_deref(), &io_pool))
+            .collect::<Result<_>>()?,
+    };
     prepare_output_dir(&opts.output)?;
+    Ok(Prepared {
+        inputs,
+        header,
+        fasta,
+        panel,
+        rules,
+        ped,
+        window,
+        genome,
+        by_regions,
+        earlier,
+        unpaired,
+        backend: backend_name,
+        threads,
+        work_pool,
+        io_pool,
+    })
+}
 
-    // One pass per input, samples in parallel.
-    let n_contigs = header.refs.len();
-    let collected: Vec<Collected> = work_pool.install(|| {
-        inputs
-            .par_iter_mut()
-            .map(|input| {
-                collect(
-                    input,
-                    &header,
-                    fasta.as_ref(),
-                    &panel,
-                    opts,
-                    window.unwrap_or(genome.max(1)),
-                    n_contigs,
-                    progress,
-                )
+pub fn run(opts: &QcOptions, progress: &Progress) -> Result<QcReport> {
+    let pr = prepare(opts)?;
+    let n_contigs = pr.header.refs.len();
+    let lengths: Vec<u64> = pr.header.refs.iter().map(|r| r.len).collect();
+    let range = match opts.shard {
+        Some(s) => s.contigs(&lengths)?,
+        None => 0..n_contigs,
+    };
+    let (header, fasta, panel) = (&pr.header, pr.fasta.as_ref(), &pr.panel);
+    let window = pr.window.unwrap_or(pr.genome.max(1));
+    let regions = pr.by_regions.as_ref();
+    // Each input's contigs in parts read in parallel, each through its own handle on the file
+    // (seeking needs the index); the parts' counts, added in order, are one pass's. Without an
+    // index, or with one thread, an input is one part.
+    let want = if pr.threads > 1 { pr.threads * 2 } else { 1 };
+    let mut parts: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
+    for (i, input) in pr.inputs.iter().enumerate() {
+        let groups = crate::shard::Groups::new(&lengths[range.clone()]).len();
+        let n = want.min(groups).max(1);
+        if n > 1 && input.has_index() {
+            for r in crate::shard::split(&lengths[range.clone()], n)? {
+                parts.push((i, range.start + r.start..range.start + r.end));
+            }
+        } else {
+            parts.push((i, range.clone()));
+        }
+    }
+    let reading = |range: std::ops::Range<usize>, count_unpaired: bool| Reading {
+        header,
+        fasta,
+        panel,
+        opts,
+        window,
+        regions,
+        range,
+        count_unpaired,
+    };
+    let meta: Vec<(PathBuf, String)> = pr
+        .inputs
+        .iter()
+        .map(|i| (i.path.clone(), i.sample.clone()))
+        .collect();
+    let (unpaired, io_pool) = (&pr.unpaired, &pr.io_pool);
+    let pieces: Vec<(usize, Collected)> = pr.work_pool.install(|| {
+        parts
+            .par_iter()
+            .map(|(i, r)| {
+                let (path, sample) = &meta[*i];
+                let mut input = Input::open(path, opts.fasta.as_deref(), io_pool.clone())?;
+                input.sample = sample.clone();
+                collect(&mut input, reading(r.clone(), unpaired[*i]), progress).map(|c| (*i, c))
             })
             .collect::<Result<Vec<_>>>()
     })?;
+    let mut collected: Vec<Collected> = Vec::with_capacity(meta.len());
+    for (i, c) in pieces {
+        if i < collected.len() {
+            collected[i].merge(&c);
+        } else {
+            collected.push(c);
+        }
+    }
     progress.done();
-
-    let run = output::Run {
-        opts,
-        header: &header,
-        panel: &panel,
-        rules: &rules,
-        ped: ped.as_ref(),
-        earlier: &earlier,
-        by_regions: by_regions.as_ref(),
-        backend: &backend_name,
-        threads,
-    };
     let mut set = OutputSet::default();
-    let (report, _) = run.write(&collected, &mut set)?;
+    if opts.shard.is_some() {
+        let mut outputs = Vec::new();
+        for c in &collected {
+            let p = shard_record_path(&opts.output, &c.sample);
+            let text = serde_json::to_string(c).map_err(|e| Error::Usage(e.to_string()))?;
+            crate::coverage::output::write_text(p.display().to_string(), &text, &mut set)?;
+            outputs.push(p.display().to_string());
+        }
+        set.commit()?;
+        return Ok(QcReport {
+            samples: Vec::new(),
+            outputs,
+            warnings: Vec::new(),
+        });
+    }
+    let report = finish(opts, &pr, &collected, &mut set)?;
     set.commit()?;
     Ok(report)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn collect(
-    input: &mut Input,
-    header: &Header,
-    fasta: Option<&FastaReader>,
-    panel: &Panel,
+/// Joins the shard records that `kasane qc --shard i/N` wrote into each of `parts` (in shard
+/// order) and writes the files one unsharded run writes.
+pub fn gather(opts: &QcOptions, parts: &[PathBuf]) -> Result<QcReport> {
+    let pr = prepare(opts)?;
+    let mut all = Vec::new();
+    for input in &pr.inputs {
+        let mut merged: Option<Collected> = None;
+        for dir in parts {
+            let p = shard_record_path(dir, &input.sample);
+            let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+            let c: Collected = serde_json::from_str(&text)
+                .map_err(|e| Error::format(&p, format!("not a qc shard record: {e}")))?;
+            match merged.as_mut() {
+                None => merged = Some(c),
+                Some(m) => m.merge(&c),
+            }
+        }
+        if let Some(mut m) = merged {
+            m.sample = input.sample.clone();
+            m.path = input.path.clone();
+            all.push(m);
+        }
+    }
+    let mut set = OutputSet::default();
+    let report = finish(opts, &pr, &all, &mut set)?;
+    set.commit()?;
+    Ok(report)
+}
+
+fn finish(
     opts: &QcOptions,
+    pr: &Prepared,
+    collected: &[Collected],
+    set: &mut OutputSet,
+) -> Result<QcReport> {
+    let run = output::Run {
+        opts,
+        header: &pr.header,
+        panel: &pr.panel,
+        rules: &pr.rules,
+        ped: pr.ped.as_ref(),
+        earlier: &pr.earlier,
+        by_regions: pr.by_regions.as_ref(),
+        backend: &pr.backend,
+        threads: pr.threads,
+    };
+    let (report, _) = run.write(collected, set)?;
+    Ok(report)
+}
+
+/// Whether a file holds single-end reads: fewer than half of its first 10,000 primary mapped
+/// records are paired. Read from the file's start, so every shard decides alike.
+fn single_end(
+    path: &Path,
+    reference: Option<&Path>,
+    pool: &Arc<rayon::ThreadPool>,
+) -> Result<bool> {
+    struct Peek {
+        seen: u32,
+        paired: u32,
+    }
+    impl Sink for Peek {
+        fn record<A: Alignment>(&mut self, _tid: usize, rec: &A) -> Result<bool> {
+            if rec.flag() & 0x904 == 0 {
+                self.seen += 1;
+                self.paired += (rec.flag() & 0x1 != 0) as u32;
+            }
+            Ok(self.seen < 10_000)
+        }
+    }
+    let mut input = Input::open(path, reference, pool.clone())?;
+    let mut peek = Peek { seen: 0, paired: 0 };
+    input.read(Reach::All, Fields::Positions, &mut peek, None)?;
+    Ok(peek.paired * 2 < peek.seen)
+}
+
+/// What one reading shares with the others.
+struct Reading<'a> {
+    header: &'a Header,
+    fasta: Option<&'a FastaReader>,
+    panel: &'a Panel,
+    opts: &'a QcOptions,
     window: u64,
-    n_contigs: usize,
-    progress: &Progress,
-) -> Result<Collected> {
+    regions: Option<&'a ByRegions>,
+    range: std::ops::Range<usize>,
+    count_unpaired: bool,
+}
+
+fn collect(input: &mut Input, r: Reading<'_>, progress: &Progress) -> Result<Collected> {
+    let opts = r.opts;
+    let n_contigs = r.header.refs.len();
     let mut wgs_params = opts.wgs.clone();
-    wgs_params.count_unpaired = opts.count_unpaired.unwrap_or(false);
+    wgs_params.count_unpaired = r.count_unpaired;
+    let mut wgs = wgs::Wgs::new(wgs_params, n_contigs, r.window);
+    if let Some(regs) = r.regions {
+        wgs.regions = Some(regs.clone());
+    }
+    let whole = r.range.start == 0 && r.range.end == n_contigs;
+    let tids: Vec<usize> = r.range.clone().collect();
     let mut c = Collector {
-        header,
-        fasta,
-        panel,
+        header: r.header,
+        fasta: r.fasta,
+        panel: r.panel,
         c: Collected {
             sample: input.sample.clone(),
             path: input.path.clone(),
             reads: reads::ReadStats::new(),
             insert: insert::InsertSizes::new(),
-            gc: fasta.map(|_| gc::GcBias::new(gc::WINDOW)),
-            wgs: wgs::Wgs::new(wgs_params, n_contigs, window),
-            counts: vec![[0; 4]; panel.len()],
-            count_unpaired: opts.count_unpaired.unwrap_or(false),
+            groups: groups::ReadGroups::default(),
+            gc: r.fasta.map(|_| gc::GcBias::new(gc::WINDOW)),
+            wgs,
+            counts: vec![[0; 4]; r.panel.len()],
+            count_unpaired: r.count_unpaired,
             records: 0,
         },
-        unpaired_decided: false,
-        unpaired_forced: opts.count_unpaired,
         cur: None,
+        range: r.range.clone(),
+        unplaced: r.range.end == n_contigs,
         visited: vec![false; n_contigs],
         refseq: None,
+        seq: Vec::new(),
+        qual: Vec::new(),
         progress: Some(progress),
     };
-    input.read(Reach::All, Fields::Full, &mut c, Some(progress))?;
+    let reach = if whole {
+        Reach::All
+    } else {
+        Reach::From(&tids)
+    };
+    input.read(reach, Fields::Full, &mut c, Some(progress))?;
     c.finish()
 }
 

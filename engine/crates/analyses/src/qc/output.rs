@@ -4,7 +4,7 @@
 //! `qc.html` and `qc.kasane.json`. Also the checks that decide PASS or FAIL.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::json;
 
@@ -15,120 +15,6 @@ use super::{gc, insert, reads, wgs, ByRegions, Collected, Metric, QcOptions, QcR
 use crate::error::Result;
 use crate::io::atomic::OutputSet;
 use crate::io::Header;
-
-/// A value in a Picard metrics file.
-#[derive(Clone, Debug, PartialEq)]
-pub enum PVal {
-    Int(i64),
-    Float(f64),
-    Str(String),
-    Empty,
-}
-
-/// Picard's number format (htsjdk `FormatUtil` on Java 17): at most 6 decimals of the exact
-/// binary value, ties (exact only) rounded down, trailing zeros dropped, never an exponent; `?`
-/// for NaN and infinity (`-?` for minus infinity); a negative value keeps its sign even when it
-/// rounds to 0, and the double nearest 5e-7 prints `0.000001` (a JDK 17 quirk).
-pub fn picard_double(v: f64) -> String {
-    if v.is_nan() || v == f64::INFINITY {
-        return "?".into();
-    }
-    if v == f64::NEG_INFINITY {
-        return "-?".into();
-    }
-    let neg = v.is_sign_negative();
-    let a = v.abs();
-    let sign = if neg { "-" } else { "" };
-    if a == 5e-7 {
-        return format!("{sign}0.000001");
-    }
-    // Exact digits (a tie at the 7th decimal needs a value that is a multiple of 2^-7, whose
-    // expansion ends within 7 decimals, so 60 are plenty to tell).
-    let full = format!("{a:.60}");
-    let (int, frac) = full.split_once('.').unwrap_or((&full, ""));
-    let (keep, rest) = frac.split_at(6);
-    let up = match rest.as_bytes().first() {
-        Some(b'5') => rest[1..].bytes().any(|b| b != b'0'),
-        Some(&d) => d > b'5',
-        None => false,
-    };
-    let mut digits: Vec<u8> = format!("{int}{keep}").into_bytes();
-    if up {
-        let mut i = digits.len();
-        loop {
-            if i == 0 {
-                digits.insert(0, b'1');
-                break;
-            }
-            i -= 1;
-            if digits[i] == b'9' {
-                digits[i] = b'0';
-            } else {
-                digits[i] += 1;
-                break;
-            }
-        }
-    }
-    let n = digits.len();
-    let int_part = String::from_utf8_lossy(&digits[..n - 6]).to_string();
-    let frac_part = String::from_utf8_lossy(&digits[n - 6..]).to_string();
-    let frac_part = frac_part.trim_end_matches('0');
-    if frac_part.is_empty() {
-        format!("{sign}{int_part}")
-    } else {
-        format!("{sign}{int_part}.{frac_part}")
-    }
-}
-
-impl PVal {
-    fn text(&self) -> String {
-        match self {
-            PVal::Int(i) => i.to_string(),
-            PVal::Float(f) => picard_double(*f),
-            PVal::Str(s) => s.clone(),
-            PVal::Empty => String::new(),
-        }
-    }
-}
-
-/// A Picard-style metrics file: the header lines MultiQC reads (`# TOOL INPUT=...` names the
-/// sample), one metrics table and an optional histogram.
-pub fn picard_file(
-    tool: &str,
-    input: &Path,
-    class: &str,
-    keys: &[&str],
-    rows: &[Vec<PVal>],
-    histogram: Option<(&[&str], &[Vec<PVal>])>,
-) -> String {
-    let mut s = format!(
-        "## htsjdk.samtools.metrics.StringHeader\n# {tool} INPUT={} (written by kasane {} in \
-         Picard's format)\n## htsjdk.samtools.metrics.StringHeader\n\n## METRICS CLASS\t{class}\n",
-        input.display(),
-        crate::VERSION
-    );
-    s.push_str(&keys.join("\t"));
-    s.push('\n');
-    for r in rows {
-        s.push_str(&r.iter().map(PVal::text).collect::<Vec<_>>().join("\t"));
-        s.push('\n');
-    }
-    s.push('\n');
-    if let Some((head, hrows)) = histogram {
-        s.push_str("## HISTOGRAM\tjava.lang.Integer\n");
-        s.push_str(&head.join("\t"));
-        s.push('\n');
-        for r in hrows {
-            s.push_str(&r.iter().map(PVal::text).collect::<Vec<_>>().join("\t"));
-            s.push('\n');
-        }
-        s.push('\n');
-    } else {
-        // Picard ends a file without a histogram with a second blank line.
-        s.push('\n');
-    }
-    s
-}
 
 /// (name, group, definition) of every metric in `SAMPLE.qc.json`, in order. Threshold files
 /// name these.
@@ -270,7 +156,7 @@ fn read_values(r: &reads::ReadStats) -> Vec<Option<f64>> {
         num("insert size standard deviation"),
         num("pairs on different chromosomes"),
         r.n50().map(|v| v as f64),
-        (r.identity_n > 0).then(|| r.identity_sum / r.identity_n as f64),
+        (r.identity_n > 0).then(|| r.identity_sum as f64 / 1e12 / r.identity_n as f64),
     ]
 }
 
@@ -337,14 +223,29 @@ impl Run<'_> {
             .iter()
             .map(|e| identity::genotypes(&e.2, &alleles))
             .collect();
-        let afs = self.allele_frequencies(samples, &alleles);
         let autosomes = identity::autosomes(self.header);
-
         let ids: Vec<IdentityOut> = samples
             .iter()
             .zip(&gts)
-            .map(|(s, g)| self.identity_of(s, g, &alleles, &afs, &autosomes))
+            .enumerate()
+            .map(|(k, (s, g))| {
+                let afs = self.allele_frequencies(samples, k, &alleles);
+                self.identity_of(s, g, &alleles, &afs, &autosomes)
+            })
             .collect();
+        // Relatedness from autosomal sites only: X and Y are haploid in males.
+        let autosomal = |g: &Vec<Option<u8>>| -> Vec<Option<u8>> {
+            let mut v = g.clone();
+            for (tid, sites) in self.panel.by_tid.iter().enumerate() {
+                if !autosomes[tid] {
+                    let o = self.panel.offset[tid];
+                    v[o..o + sites.len()].fill(None);
+                }
+            }
+            v
+        };
+        let gts_auto: Vec<Vec<Option<u8>>> = gts.iter().map(autosomal).collect();
+        let earlier_auto: Vec<Vec<Option<u8>>> = earlier_gts.iter().map(autosomal).collect();
 
         // Relatedness within the run and against earlier fingerprints.
         let mut reasons: Vec<Vec<String>> = vec![Vec::new(); samples.len()];
@@ -354,7 +255,7 @@ impl Run<'_> {
         for i in 0..n {
             kin[i][i] = Some(0.5);
             for j in i + 1..n {
-                let k = identity::kinship(&gts[i], &gts[j]);
+                let k = identity::kinship(&gts_auto[i], &gts_auto[j]);
                 kin[i][j] = k.kinship.is_finite().then_some(k.kinship);
                 kin[j][i] = kin[i][j];
                 let (a, b) = (&samples[i].sample, &samples[j].sample);
@@ -399,8 +300,8 @@ impl Run<'_> {
                     flag,
                 });
             }
-            for (e, eg) in self.earlier.iter().zip(&earlier_gts) {
-                let k = identity::kinship(&gts[i], eg);
+            for (e, eg) in self.earlier.iter().zip(&earlier_auto) {
+                let k = identity::kinship(&gts_auto[i], eg);
                 let same_name = e.1 == samples[i].sample;
                 let dup = identity::degree(k.relationship) == 0;
                 let flag = if k.relationship == "unknown" {
@@ -514,11 +415,11 @@ impl Run<'_> {
             )?;
             add(
                 format!("{stem}.wgs_metrics"),
-                &s.wgs.picard_text(&s.path, &wgs_m),
+                &s.wgs.picard_text(&s.sample, &s.path, &wgs_m),
                 set,
                 &mut outputs,
             )?;
-            if let Some(text) = s.insert.picard_text(&s.path, &ins) {
+            if let Some(text) = s.insert.picard_text(&s.sample, &s.path, &ins) {
                 add(
                     format!("{stem}.insert_size_metrics"),
                     &text,
@@ -529,13 +430,13 @@ impl Run<'_> {
             if let (Some(g), Some(sum)) = (&s.gc, &gcs) {
                 add(
                     format!("{stem}.gc_bias.summary_metrics"),
-                    &g.summary_text(&s.path, sum),
+                    &g.summary_text(&s.sample, &s.path, sum),
                     set,
                     &mut outputs,
                 )?;
                 add(
                     format!("{stem}.gc_bias.detail_metrics"),
-                    &g.detail_text(&s.path),
+                    &g.detail_text(&s.sample, &s.path),
                     set,
                     &mut outputs,
                 )?;
@@ -576,6 +477,7 @@ impl Run<'_> {
                     "identity_permille": nonzero(&s.reads.identity_hist),
                     "mapq": nonzero(&s.reads.mapq),
                 },
+                "read_groups": s.groups.json(),
                 "depth_windows": self.windows_json(s),
                 "kasane_version": crate::VERSION,
             });
@@ -638,7 +540,6 @@ impl Run<'_> {
         let names: Vec<String> = samples.iter().map(|s| s.sample.clone()).collect();
         let data = json!({
             "version": crate::VERSION,
-            "command": self.opts.command_line.join(" "),
             "thresholds": self.opts.thresholds.as_ref().map(|p| p.display().to_string()),
             "columns": SUMMARY_COLUMNS.iter().map(|(n, l, d)| json!([n, l, d])).collect::<Vec<_>>(),
             "samples": json_samples,
@@ -681,26 +582,38 @@ impl Run<'_> {
         ))
     }
 
-    /// Allele frequency per site: the panel's, else the run's samples' pooled allele fraction.
+    /// Allele frequency per site for sample `me`: the panel's (between 1 % and 99 %), else the
+    /// pooled allele fraction of the run's other samples (at least two, 10 reads, between 5 % and
+    /// 95 %): a sample's own reads, errors included, must not make the frequencies it is judged by.
     fn allele_frequencies(
         &self,
         samples: &[Collected],
+        me: usize,
         alleles: &[Option<(usize, usize)>],
     ) -> Vec<Option<f64>> {
         let mut out = Vec::with_capacity(alleles.len());
         let mut i = 0;
         for sites in &self.panel.by_tid {
             for s in sites {
-                out.push(s.af.or_else(|| {
-                    let (r, a) = alleles[i]?;
-                    let (mut nr, mut na) = (0u64, 0u64);
-                    for c in samples {
-                        nr += c.counts[i][r] as u64;
-                        na += c.counts[i][a] as u64;
-                    }
-                    // With one sample the "population" is the sample itself: no estimate.
-                    (samples.len() >= 2 && nr + na > 0).then(|| na as f64 / (nr + na) as f64)
-                }));
+                let af = match s.af {
+                    Some(p) => (0.01..=0.99).contains(&p).then_some(p),
+                    None => (|| {
+                        let (r, a) = alleles[i]?;
+                        let (mut nr, mut na, mut others) = (0u64, 0u64, 0usize);
+                        for (k, c) in samples.iter().enumerate() {
+                            let (cr, ca) = (c.counts[i][r] as u64, c.counts[i][a] as u64);
+                            if k == me || cr + ca == 0 {
+                                continue;
+                            }
+                            nr += cr;
+                            na += ca;
+                            others += 1;
+                        }
+                        let p = na as f64 / (nr + na).max(1) as f64;
+                        (others >= 2 && nr + na >= 10 && (0.05..=0.95).contains(&p)).then_some(p)
+                    })(),
+                };
+                out.push(af);
                 i += 1;
             }
         }
@@ -990,21 +903,6 @@ pub fn file_stem(sample: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn picard_doubles() {
-        assert_eq!(picard_double(0.5), "0.5");
-        assert_eq!(picard_double(30.0), "30");
-        assert_eq!(picard_double(0.1234567), "0.123457");
-        assert_eq!(picard_double(f64::NAN), "?");
-        assert_eq!(picard_double(f64::NEG_INFINITY), "-?");
-        assert_eq!(picard_double(-0.0000001), "-0");
-        assert_eq!(picard_double(0.0078125), "0.007812");
-        assert_eq!(picard_double(3.0078125), "3.007812");
-        assert_eq!(picard_double(0.9999996), "1");
-        assert_eq!(picard_double(5e-7), "0.000001");
-        assert_eq!(picard_double(1e20), "100000000000000000000");
-    }
 
     #[test]
     fn sample_names_cannot_leave_the_folder() {

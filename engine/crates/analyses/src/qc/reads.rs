@@ -20,7 +20,7 @@ const MAX_ISIZE: usize = 8000;
 /// Per-cycle tables stop here (long reads would make them huge); lengths are still counted.
 const MAX_CYCLES: usize = 1 << 16;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Orient {
     pub inward: u64,
     pub outward: u64,
@@ -28,7 +28,7 @@ pub struct Orient {
 }
 
 /// One sample's counters.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ReadStats {
     pub n_1st: u64,
     pub n_2nd: u64,
@@ -77,12 +77,15 @@ pub struct ReadStats {
     pub chk: [u32; 3],
     /// Primary mapped reads with NM: the sum of their identities, and a histogram of identity
     /// in 0.1 % steps (index 0..=1000).
-    pub identity_sum: f64,
+    /// In units of 1e-12, an integer so that the sum does not depend on the order of parts.
+    pub identity_sum: u128,
     pub identity_n: u64,
     pub identity_hist: Vec<u64>,
     /// Mapping quality of primary mapped reads.
     pub mapq: Vec<u64>,
+    #[serde(skip)]
     seq: Vec<u8>,
+    #[serde(skip)]
     qual: Vec<u8>,
 }
 
@@ -141,7 +144,7 @@ impl ReadStats {
             is_sorted: true,
             last: (-1, -1),
             chk: [0; 3],
-            identity_sum: 0.0,
+            identity_sum: 0,
             identity_n: 0,
             identity_hist: vec![0; 1001],
             mapq: vec![0; 256],
@@ -269,7 +272,7 @@ impl ReadStats {
                 let span = (m + ins + del) as f64;
                 if span > 0.0 {
                     let id = (1.0 - nm as f64 / span).clamp(0.0, 1.0);
-                    self.identity_sum += id;
+                    self.identity_sum += (id * 1e12).round() as u128;
                     self.identity_n += 1;
                     self.identity_hist[(id * 1000.0).floor() as usize] += 1;
                 }
@@ -321,14 +324,27 @@ impl ReadStats {
             if table.len() < cycles * NQUALS {
                 table.resize(cycles * NQUALS, 0);
             }
-            for i in 0..seq_len {
-                let q = self.qual[if reverse { seq_len - i - 1 } else { i }] as usize;
-                self.max_qual = self.max_qual.max(q);
+            // Integer sums (exact, as samtools' double is for any real file).
+            let (mut sum, mut maxq) = (0u64, 0u8);
+            let quals = &self.qual[..seq_len];
+            let mut add = |i: usize, q: u8| {
+                sum += q as u64;
+                maxq = maxq.max(q);
                 if i < cycles {
-                    table[i * NQUALS + q] += 1;
+                    table[i * NQUALS + q as usize] += 1;
                 }
-                self.sum_qual += q as f64;
+            };
+            if reverse {
+                for (i, &q) in quals.iter().rev().enumerate() {
+                    add(i, q);
+                }
+            } else {
+                for (i, &q) in quals.iter().enumerate() {
+                    add(i, q);
+                }
             }
+            self.max_qual = self.max_qual.max(maxq as usize);
+            self.sum_qual += sum as f64;
         }
         if flag & 0x4 != 0 {
             self.unmapped += 1;
@@ -422,21 +438,103 @@ impl ReadStats {
         if n == 0 {
             return;
         }
-        self.seq.clear();
-        rec.seq_into(&mut self.seq);
-        let mut packed = vec![0u8; n.div_ceil(2)];
-        for (i, &b) in self.seq.iter().enumerate() {
-            let code = SEQ_NT16.iter().position(|&x| x == b).unwrap_or(15) as u8;
-            packed[i / 2] |= if i % 2 == 0 { code << 4 } else { code };
-        }
         let mut crc = libdeflater::Crc::new();
-        crc.update(&packed);
+        match rec.packed_seq() {
+            Some(p) => crc.update(p),
+            None => {
+                self.seq.clear();
+                rec.seq_into(&mut self.seq);
+                let mut packed = vec![0u8; n.div_ceil(2)];
+                for (i, &b) in self.seq.iter().enumerate() {
+                    let code = NT16_CODE[b as usize];
+                    packed[i / 2] |= if i % 2 == 0 { code << 4 } else { code };
+                }
+                crc.update(&packed);
+            }
+        }
         self.chk[1] = self.chk[1].wrapping_add(crc.sum());
         self.qual.clear();
         rec.qual_into(&mut self.qual);
         let mut crc = libdeflater::Crc::new();
         crc.update(&self.qual[..n.div_ceil(2).min(self.qual.len())]);
         self.chk[2] = self.chk[2].wrapping_add(crc.sum());
+    }
+
+    /// Adds the counts of another part of the same file (a shard of other contigs, in file
+    /// order after this one).
+    pub fn merge(&mut self, o: &ReadStats) {
+        fn add(a: &mut Vec<u64>, b: &[u64]) {
+            if a.len() < b.len() {
+                a.resize(b.len(), 0);
+            }
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+        for (a, b) in [
+            (&mut self.n_1st, o.n_1st),
+            (&mut self.n_2nd, o.n_2nd),
+            (&mut self.n_other, o.n_other),
+            (&mut self.secondary, o.secondary),
+            (&mut self.supplementary, o.supplementary),
+            (&mut self.dup, o.dup),
+            (&mut self.len_dup, o.len_dup),
+            (&mut self.qcfail, o.qcfail),
+            (&mut self.paired_tech, o.paired_tech),
+            (&mut self.unmapped, o.unmapped),
+            (&mut self.mq0, o.mq0),
+            (&mut self.single_mapped, o.single_mapped),
+            (&mut self.paired_and_mapped, o.paired_and_mapped),
+            (&mut self.properly_paired, o.properly_paired),
+            (&mut self.anomalous, o.anomalous),
+            (&mut self.total_len, o.total_len),
+            (&mut self.total_len_1st, o.total_len_1st),
+            (&mut self.total_len_2nd, o.total_len_2nd),
+            (&mut self.bases_mapped, o.bases_mapped),
+            (&mut self.bases_mapped_cigar, o.bases_mapped_cigar),
+            (&mut self.identity_n, o.identity_n),
+        ] {
+            *a += b;
+        }
+        self.mismatches = self.mismatches.wrapping_add(o.mismatches);
+        self.max_len = self.max_len.max(o.max_len);
+        self.max_len_1st = self.max_len_1st.max(o.max_len_1st);
+        self.max_len_2nd = self.max_len_2nd.max(o.max_len_2nd);
+        self.max_qual = self.max_qual.max(o.max_qual);
+        self.sum_qual += o.sum_qual;
+        self.identity_sum += o.identity_sum;
+        for v in [
+            (&mut self.read_lengths, &o.read_lengths),
+            (&mut self.read_lengths_1st, &o.read_lengths_1st),
+            (&mut self.read_lengths_2nd, &o.read_lengths_2nd),
+            (&mut self.quals_1st, &o.quals_1st),
+            (&mut self.quals_2nd, &o.quals_2nd),
+            (&mut self.gc_1st, &o.gc_1st),
+            (&mut self.gc_2nd, &o.gc_2nd),
+            (&mut self.insertions, &o.insertions),
+            (&mut self.deletions, &o.deletions),
+            (&mut self.ins_cycles_1st, &o.ins_cycles_1st),
+            (&mut self.ins_cycles_2nd, &o.ins_cycles_2nd),
+            (&mut self.del_cycles_1st, &o.del_cycles_1st),
+            (&mut self.del_cycles_2nd, &o.del_cycles_2nd),
+            (&mut self.identity_hist, &o.identity_hist),
+            (&mut self.mapq, &o.mapq),
+        ] {
+            add(v.0, v.1);
+        }
+        if self.isize.len() < o.isize.len() {
+            self.isize.resize(o.isize.len(), Orient::default());
+        }
+        for (a, b) in self.isize.iter_mut().zip(&o.isize) {
+            a.inward += b.inward;
+            a.outward += b.outward;
+            a.other += b.other;
+        }
+        // Shards hold whole contigs in header order: the file is sorted if each part is.
+        self.is_sorted &= o.is_sorted;
+        for k in 0..3 {
+            self.chk[k] = self.chk[k].wrapping_add(o.chk[k]);
+        }
     }
 
     pub fn sequences(&self) -> u64 {
@@ -846,6 +944,17 @@ impl ReadStats {
         s
     }
 }
+
+/// BAM's 4-bit code of each ASCII base (15, `N`, for anything else).
+const NT16_CODE: [u8; 256] = {
+    let mut t = [15u8; 256];
+    let mut i = 0;
+    while i < 16 {
+        t[SEQ_NT16[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// C's `%e`: six decimals and an exponent of at least two digits.
 pub fn c_exp(v: f64) -> String {

@@ -202,10 +202,13 @@ function chart(parent, series, opts) {
   el("text", {x: L, y: 15, "font-weight": "600", "font-size": 13}, svg).textContent = opts.title;
   var xs = [], ys = [];
   series.forEach(function (s) { s.points.forEach(function (p) { if (isFinite(p[0]) && isFinite(p[1])) { xs.push(p[0]); ys.push(p[1]); } }); });
-  var x0 = opts.xmin !== undefined ? opts.xmin : Math.min.apply(null, xs.concat([0]));
-  var x1 = opts.xmax !== undefined ? opts.xmax : Math.max.apply(null, xs.concat([1]));
-  var y0 = opts.ymin !== undefined ? opts.ymin : Math.min.apply(null, ys.concat([0]));
-  var y1 = opts.ymax !== undefined ? opts.ymax : Math.max.apply(null, ys.concat([1e-9]));
+  // Loops, not Math.min.apply: long reads give arrays too long for an argument list.
+  function lo(v, d) { var m = Infinity; for (var i = 0; i < v.length; i++) if (v[i] < m) m = v[i]; return v.length ? Math.min(m, d) : d; }
+  function hi(v, d) { var m = -Infinity; for (var i = 0; i < v.length; i++) if (v[i] > m) m = v[i]; return v.length ? m : d; }
+  var x0 = opts.xmin !== undefined ? opts.xmin : lo(xs, 0);
+  var x1 = opts.xmax !== undefined ? opts.xmax : hi(xs, 1);
+  var y0 = opts.ymin !== undefined ? opts.ymin : lo(ys, 0);
+  var y1 = opts.ymax !== undefined ? opts.ymax : hi(ys, 1);
   if (!(x1 > x0)) x1 = x0 + 1;
   if (!(y1 > y0)) y1 = y0 + 1;
   function X(v) { return L + (v - x0) / (x1 - x0) * (W - L - R); }
@@ -323,7 +326,7 @@ function identity() {
   }
 }
 function main() {
-  document.getElementById("meta").textContent = "kasane " + DATA.version + " · " + DATA.samples.length + " sample(s) · " + DATA.command;
+  document.getElementById("meta").textContent = "kasane " + DATA.version + " · " + DATA.samples.length + " sample(s) · panel: " + (DATA.identity ? DATA.identity.panel : "-");
   summary();
   perSample("Coverage distribution", "Fraction of the territory at each depth (Picard's high-quality depth: MAPQ ≥ 20, base quality ≥ 20, duplicates and overlapping mates excluded, capped at 250).", "coverage", {title: "Coverage histogram", xlabel: "depth", ylabel: "fraction of bases"});
   perSample("Cumulative coverage", "Fraction of the territory at or above each depth.", "cumulative", {title: "Cumulative coverage", xlabel: "depth", ylabel: "fraction ≥ depth", ymax: 1});

@@ -13,13 +13,21 @@
 //! sorted). Overlapping mates are found by name: a read whose mate starts inside it leaves
 //! behind the loci it counted, which its mate consults.
 
-use rustc_hash::FxHashMap;
-
 use super::identity::{base_index, Site};
 use crate::io::{Alignment, CigarOp};
 
+/// Reference bases that are part of Picard's territory.
+const ACGT: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'A' as usize] = true;
+    t[b'C' as usize] = true;
+    t[b'G' as usize] = true;
+    t[b'T' as usize] = true;
+    t
+};
+
 /// Options with Picard's names and defaults.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct WgsParams {
     pub min_mapq: u8,
     pub min_baseq: u8,
@@ -39,7 +47,7 @@ impl Default for WgsParams {
 }
 
 /// Bases removed by each read filter, and by the per-locus checks.
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Excluded {
     pub adapter: u64,
     pub mapq: u64,
@@ -59,9 +67,11 @@ struct Locus {
     unfiltered: u32,
 }
 
-/// A read another record of the same name may overlap (its mate starts inside it, or it is
-/// part of a split alignment): the loci it counted, for that record's overlap check.
+/// A record still in reach of later ones: the loci it counted, for the overlap check of later
+/// records of the same name (its mate, a supplementary part of either, anything Picard's
+/// per-locus name set would catch). Names are compared by a 64-bit hash.
 struct Pending {
+    hash: u64,
     start: i64,
     end: i64,
     counted: Vec<u64>,
@@ -76,7 +86,8 @@ impl Pending {
     }
 }
 
-/// One sample's collector.
+/// One sample's collector. Only the counts travel in a shard record.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Wgs {
     pub params: WgsParams,
     /// High-quality depth (capped) → loci.
@@ -92,28 +103,45 @@ pub struct Wgs {
     pub window: u64,
     pub windows: Vec<Vec<u64>>,
     // The contig in progress.
+    #[serde(skip)]
     tid: Option<usize>,
     /// Reference bases of the contig (upper case), when a reference was given.
+    #[serde(skip)]
     refseq: Option<std::sync::Arc<Vec<u8>>>,
     /// `--by BED`: regions per contig (sorted), their summed depth, and the first region a
     /// locus can still be in.
     pub regions: Option<super::ByRegions>,
     pub region_depth: Vec<Vec<u64>>,
+    #[serde(skip)]
     region_next: usize,
+    #[serde(skip)]
     ring: Vec<Locus>,
     /// Locus of `ring[head]`.
+    #[serde(skip)]
     base: i64,
+    #[serde(skip)]
     head: usize,
     /// Loci in use from `base`.
+    #[serde(skip)]
     used: usize,
     /// Next locus not yet added to the histogram.
+    #[serde(skip)]
     done: i64,
+    #[serde(skip)]
     contig_len: i64,
-    pending: FxHashMap<Vec<u8>, Vec<Pending>>,
+    #[serde(skip)]
+    pending: std::collections::VecDeque<Pending>,
+    /// Bitmaps of pruned records, for reuse.
+    #[serde(skip)]
+    spare: Vec<Vec<u64>>,
     /// Records since the pending reads were last pruned.
+    #[serde(skip)]
     since_prune: u32,
+    #[serde(skip)]
     quals: Vec<u8>,
+    #[serde(skip)]
     seq: Vec<u8>,
+    #[serde(skip)]
     adapters: Adapters,
 }
 
@@ -137,7 +165,8 @@ impl Wgs {
             used: 0,
             done: 0,
             contig_len: 0,
-            pending: FxHashMap::default(),
+            pending: Default::default(),
+            spare: Vec::new(),
             since_prune: 0,
             regions: None,
             region_depth: vec![Vec::new(); n_contigs],
@@ -225,6 +254,41 @@ impl Wgs {
         }
     }
 
+    /// Adds the counts of another part of the same file (other contigs).
+    pub fn merge(&mut self, o: &Wgs) {
+        for (a, b) in [
+            (&mut self.hist, &o.hist),
+            (&mut self.unfiltered_hist, &o.unfiltered_hist),
+            (&mut self.baseq_hist, &o.baseq_hist),
+        ] {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+        let (e, f) = (&mut self.excluded, &o.excluded);
+        e.adapter += f.adapter;
+        e.mapq += f.mapq;
+        e.dupe += f.dupe;
+        e.unpaired += f.unpaired;
+        e.baseq += f.baseq;
+        e.overlap += f.overlap;
+        e.capped += f.capped;
+        for (a, b) in self.contig_depth.iter_mut().zip(&o.contig_depth) {
+            a.0 += b.0;
+            a.1 += b.1;
+        }
+        for (a, b) in self.windows.iter_mut().zip(&o.windows) {
+            if a.is_empty() {
+                a.clone_from(b);
+            }
+        }
+        for (a, b) in self.region_depth.iter_mut().zip(&o.region_depth) {
+            if a.is_empty() {
+                a.clone_from(b);
+            }
+        }
+    }
+
     /// Finishes the contig in progress: every remaining locus is counted.
     pub fn end_contig(&mut self) {
         if self.tid.is_some() {
@@ -306,37 +370,42 @@ impl Wgs {
         let pos = rec.pos();
         let end = rec.end_pos();
         let mut site = sites.partition_point(|s| (s.pos as i64) < pos);
+        let mut next_site = sites.get(site).map_or(i64::MAX, |s| s.pos as i64);
         self.reserve(end);
         self.quals.clear();
         rec.qual_into(&mut self.quals);
         self.seq.clear();
         rec.seq_into(&mut self.seq);
-        let name = rec.read_name();
+        let hash = {
+            use std::hash::{BuildHasher, Hasher};
+            let mut h = rustc_hash::FxBuildHasher.build_hasher();
+            h.write(rec.read_name());
+            h.finish()
+        };
+        // Records that end before this one starts can no longer be overlapped: they leave the
+        // front (the deque is in start order), and every 4096 records the rest are swept too.
+        while self.pending.front().is_some_and(|p| p.end <= pos) {
+            if let Some(p) = self.pending.pop_front() {
+                self.spare.push(p.counted);
+            }
+        }
         self.since_prune += 1;
         if self.since_prune >= 4096 {
-            // Records that end before this one starts can no longer be overlapped.
             self.since_prune = 0;
-            self.pending.retain(|_, v| {
-                v.retain(|p| p.end > pos);
-                !v.is_empty()
+            let spare = &mut self.spare;
+            self.pending.retain_mut(|p| {
+                if p.end > pos {
+                    return true;
+                }
+                spare.push(std::mem::take(&mut p.counted));
+                false
             });
         }
-        let earlier = self.pending.get(name).map(Vec::as_slice).unwrap_or(&[]);
-        // Picard counts a base of a name once per locus: may a later record of this name
-        // overlap this one? Its mate starting inside it, or another part of a split read.
-        let flag = rec.flag();
-        let keep = (flag & 0x1 != 0
-            && flag & 0x8 == 0
-            && rec.next_ref_id() == rec.ref_id()
-            && rec.next_pos() >= pos
-            && rec.next_pos() < end)
-            || flag & 0x800 != 0
-            || rec.aux(*b"SA").is_some();
-        let mut counted = if keep {
-            vec![0u64; ((end - pos) as usize).div_ceil(64)]
-        } else {
-            Vec::new()
-        };
+        let earlier: Vec<&Pending> = self.pending.iter().filter(|p| p.hash == hash).collect();
+        let words = ((end - pos).max(0) as usize).div_ceil(64);
+        let mut counted = self.spare.pop().unwrap_or_default();
+        counted.clear();
+        counted.resize(words, 0);
         let minq = self.params.min_baseq;
         let cap = self.params.coverage_cap;
         let mask = self.ring.len() - 1;
@@ -353,54 +422,62 @@ impl Wgs {
         rec.for_each_cigar(|c: CigarOp| {
             match c.op {
                 b'M' | b'=' | b'X' => {
-                    for k in 0..c.len as usize {
+                    let n = c.len as usize;
+                    let stop = ((contig_len - r).max(0) as usize).min(n);
+                    // Records without qualities (0xff, or none stored) count as high quality:
+                    // long reads often have none.
+                    let qs = quals.get(q..q + n);
+                    let bs = seq.get(q..q + n);
+                    for k in 0..stop {
                         let locus = r + k as i64;
-                        if locus >= contig_len {
-                            break;
-                        }
                         // Picard skips loci where the reference is not A, C, G or T.
-                        if refseq.is_some_and(|s| {
-                            !matches!(s.get(locus as usize), Some(b'A' | b'C' | b'G' | b'T'))
-                        }) {
-                            continue;
+                        if let Some(s) = refseq {
+                            if !ACGT[s[locus as usize] as usize] {
+                                continue;
+                            }
                         }
-                        let bq = quals.get(q + k).copied().unwrap_or(0xff);
-                        // A read without qualities (0xff) counts as high quality: long
-                        // reads often have none.
-                        let l = &mut ring[(head + (locus - base) as usize) & mask];
+                        let bq = qs.map_or(0xff, |v| v[k]);
                         if bq <= 2 {
                             ex_baseq += 1;
                             continue;
                         }
+                        let l = &mut ring[(head + (locus - base) as usize) & mask];
                         if l.unfiltered < cap {
                             l.unfiltered += 1;
                             baseq_hist[bq.min(126) as usize] += 1;
                         }
-                        let b = seq.get(q + k).copied().unwrap_or(b'N');
+                        let b = bs.map_or(b'N', |v| v[k]);
                         if bq < minq || b == b'N' || b == b'n' {
                             ex_baseq += 1;
                             continue;
                         }
-                        if earlier.iter().any(|m| m.has(locus)) {
+                        if !earlier.is_empty() && earlier.iter().any(|m| m.has(locus)) {
                             ex_overlap += 1;
                             continue;
                         }
                         l.depth += 1;
-                        while site < sites.len() && (sites[site].pos as i64) < locus {
-                            site += 1;
-                        }
-                        if site < sites.len() && sites[site].pos as i64 == locus {
-                            if let Some(bi) = base_index(b) {
-                                counts[site][bi] += 1;
+                        if locus >= next_site {
+                            while site < sites.len() && (sites[site].pos as i64) < locus {
+                                site += 1;
                             }
+                            if site < sites.len() && sites[site].pos as i64 == locus {
+                                if let Some(bi) = base_index(b) {
+                                    counts[site][bi] += 1;
+                                }
+                            }
+                            next_site = sites.get(site).map_or(i64::MAX, |s| {
+                                if s.pos as i64 == locus {
+                                    locus + 1
+                                } else {
+                                    s.pos as i64
+                                }
+                            });
                         }
-                        if keep {
-                            let i = (locus - pos) as usize;
-                            counted[i / 64] |= 1 << (i % 64);
-                        }
+                        let i = (locus - pos) as usize;
+                        counted[i / 64] |= 1 << (i % 64);
                     }
-                    r += c.len as i64;
-                    q += c.len as usize;
+                    r += n as i64;
+                    q += n;
                 }
                 b'I' | b'S' => q += c.len as usize,
                 b'D' | b'N' => r += c.len as i64,
@@ -409,16 +486,12 @@ impl Wgs {
         });
         self.excluded.baseq += ex_baseq;
         self.excluded.overlap += ex_overlap;
-        if keep {
-            self.pending
-                .entry(name.to_vec())
-                .or_default()
-                .push(Pending {
-                    start: pos,
-                    end,
-                    counted,
-                });
-        }
+        self.pending.push_back(Pending {
+            hash,
+            start: pos,
+            end,
+            counted,
+        });
     }
 }
 
@@ -595,7 +668,7 @@ pub fn het_snp_sensitivity(depth: &[f64], quality: &[f64]) -> f64 {
 impl Wgs {
     /// Picard's metrics from the histograms.
     pub fn picard_metrics(&self) -> WgsMetrics {
-        use super::insert::hist as h;
+        use super::picard::hist as h;
         let bins: Vec<(f64, f64)> = self
             .hist
             .iter()
@@ -701,8 +774,8 @@ impl Wgs {
         }
     }
 
-    pub fn picard_text(&self, input: &std::path::Path, m: &WgsMetrics) -> String {
-        use super::output::{picard_file, PVal};
+    pub fn picard_text(&self, sample: &str, input: &std::path::Path, m: &WgsMetrics) -> String {
+        use super::picard::{picard_file, PVal};
         let keys: Vec<&str> = DEFS[..DEFS.len() - 1].iter().map(|d| d.0).collect();
         let mut row = vec![
             PVal::Int(m.territory as i64),
@@ -724,6 +797,7 @@ impl Wgs {
             .collect();
         picard_file(
             "CollectWgsMetrics",
+            sample,
             input,
             "picard.analysis.WgsMetrics",
             &keys,

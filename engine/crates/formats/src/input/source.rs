@@ -157,10 +157,20 @@ impl Input {
                 };
                 if first > 0 && !self.reader.is_cram() && self.has_index() {
                     let offsets = self.bam_offsets()?;
-                    // The first contig of the list that has records; none: nothing to read.
-                    match tids.iter().find_map(|&t| offsets.get(t).copied().flatten()) {
-                        Some(v) => self.reader.seek_bam(v)?,
-                        None => return Ok(()),
+                    // The first contig of the list that has records. None: the reading can
+                    // only reach unplaced records, which follow the last placed ones, so it
+                    // starts at the last earlier contig with records (the sink skips them).
+                    let found = tids.iter().find_map(|&t| offsets.get(t).copied().flatten());
+                    let earlier = || {
+                        offsets[..first.min(offsets.len())]
+                            .iter()
+                            .rev()
+                            .flatten()
+                            .next()
+                            .copied()
+                    };
+                    if let Some(v) = found.or_else(earlier) {
+                        self.reader.seek_bam(v)?;
                     }
                 }
                 self.run(None, sink, progress)

@@ -287,6 +287,11 @@ impl Alignment for BamRecord<'_> {
             }
         }
     }
+    fn packed_seq(&self) -> Option<&[u8]> {
+        let n = self.l_seq();
+        let start = self.seq_start();
+        Some(&self.data[start..start + n.div_ceil(2)])
+    }
     fn qual_into(&self, out: &mut Vec<u8>) {
         let n = self.l_seq();
         let start = self.seq_start() + n.div_ceil(2);

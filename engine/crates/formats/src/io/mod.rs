@@ -165,6 +165,11 @@ pub trait Alignment {
         let _ = tag;
         None
     }
+    /// The bases as BAM stores them (4-bit codes, two a byte, high nibble first), where the
+    /// record holds them so; `None` otherwise.
+    fn packed_seq(&self) -> Option<&[u8]> {
+        None
+    }
 
     /// The read's bases as a new vector (see [`Alignment::seq_into`]).
     fn seq(&self) -> Vec<u8> {

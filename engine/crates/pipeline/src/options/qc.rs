@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use super::coverage::SHARD_HELP;
 use super::{OptDef, ParamKind, Ty, Values};
 use crate::backend::BackendKind;
 use crate::error::{Error, Result};
@@ -135,6 +136,14 @@ pub const OPTIONS: &[OptDef] = &[
     )
     .default("0.03")
     .param(ParamKind::Str, "contamination above this fraction fails a sample"),
+    OptDef::new(
+        "sample_name",
+        "sample-name",
+        Ty::Str,
+        "NAME",
+        "The sample's name in file names and the report (one input only; default: its @RG SM, else the file name)",
+    ),
+    OptDef::new("shard", "shard", Ty::Str, "i/N", SHARD_HELP).hide(),
     OptDef::switch("quiet", "quiet", "QUIET", "No progress display"),
 ];
 
@@ -188,8 +197,26 @@ pub fn to_options(v: &Values, command_line: Vec<String>) -> Result<QcOptions> {
                 ))
             })?;
     }
+    o.sample_name = v.string("sample_name");
+    o.shard = v
+        .string("shard")
+        .as_deref()
+        .map(crate::shard::Shard::parse)
+        .transpose()?;
     o.command_line = command_line;
     Ok(o)
+}
+
+/// The options of a command line `kasane qc ARGS` (as a pipeline job runs it).
+pub fn from_args(args: &[String]) -> Result<QcOptions> {
+    let cmd = super::command(clap::Command::new("qc").no_binary_name(true), OPTIONS);
+    let m = cmd
+        .try_get_matches_from(args)
+        .map_err(|e| Error::Usage(e.to_string().lines().next().unwrap_or("").to_string()))?;
+    let v = super::values(&m, OPTIONS);
+    let mut line = vec!["kasane".to_string(), "qc".to_string()];
+    line.extend(args.iter().cloned());
+    to_options(&v, line)
 }
 
 /// The files a qc run writes into its folder for these sample names (run-level files last).

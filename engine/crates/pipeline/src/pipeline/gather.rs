@@ -181,6 +181,17 @@ pub fn gather(p: &Pipeline, opts: &GatherOptions) -> Result<PathBuf> {
             super::StepKind::Coverage => {
                 crate::coverage::shards::gather(&parts, &prefix.display().to_string())?;
             }
+            super::StepKind::Qc => {
+                // Options as the job ran them, outputs into the unsharded folder.
+                let mut args: Vec<String> = job.args.clone();
+                args.extend(plan::tail_args(job, &prefix));
+                let mut o = crate::options::qc::from_args(&args)?;
+                o.shard = None;
+                let dirs: Vec<PathBuf> = parts.iter().map(PathBuf::from).collect();
+                crate::qc::gather(&o, &dirs)?;
+                // The job's provenance is its gather record (as for the other kinds).
+                let _ = std::fs::remove_file(prefix.join("qc.kasane.json"));
+            }
             super::StepKind::Sv | super::StepKind::Call => {
                 let vcfs: Vec<PathBuf> = parts
                     .iter()

@@ -50,6 +50,7 @@ pub enum StepKind {
     Coverage,
     Sv,
     Call,
+    Qc,
 }
 
 impl StepKind {
@@ -58,13 +59,14 @@ impl StepKind {
             StepKind::Coverage => "coverage",
             StepKind::Sv => "sv",
             StepKind::Call => "call",
+            StepKind::Qc => "qc",
         }
     }
 
     /// Whether `kasane run --shard` can cut this kind's jobs into shards.
     pub fn shardable(self) -> bool {
         match self {
-            StepKind::Coverage | StepKind::Sv | StepKind::Call => true,
+            StepKind::Coverage | StepKind::Sv | StepKind::Call | StepKind::Qc => true,
         }
     }
 }

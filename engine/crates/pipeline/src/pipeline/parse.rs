@@ -17,6 +17,7 @@ pub fn options_for(kind: StepKind) -> &'static [OptDef] {
         StepKind::Coverage => options::coverage::OPTIONS,
         StepKind::Sv => options::sv::OPTIONS,
         StepKind::Call => options::call::OPTIONS,
+        StepKind::Qc => options::qc::OPTIONS,
     }
 }
 
@@ -45,7 +46,7 @@ const TOP_KEYS: [&str; 8] = [
 const ENGINE_KEYS: [&str; 2] = ["backend", "threads"];
 const SAMPLE_KEYS: [&str; 3] = ["id", "path", "meta"];
 const STEP_KEYS: [&str; 4] = ["id", "kind", "params", "depends_on"];
-const KINDS: [&str; 3] = ["coverage", "call", "sv"];
+const KINDS: [&str; 4] = ["coverage", "call", "sv", "qc"];
 const BACKENDS: [&str; 4] = ["auto", "cuda", "wgpu", "cpu"];
 
 const NAME_RULE: &str =
@@ -543,6 +544,7 @@ fn step(
     }
     let kind = match c.string(t, "kind", "a step") {
         Some((k, _)) if k == "coverage" => Some(StepKind::Coverage),
+        Some((k, _)) if k == "qc" => Some(StepKind::Qc),
         Some((k, kat)) if k == "sv" || k == "call" => {
             if !has_reference {
                 c.at(
@@ -627,7 +629,10 @@ fn step(
             ),
         }
     }
-    if params.contains_key("thresholds") && !params.contains_key("by") {
+    if kind == Some(StepKind::Coverage)
+        && params.contains_key("thresholds")
+        && !params.contains_key("by")
+    {
         c.at(
             at..at,
             "`thresholds` needs `by` (thresholds are counted per region)",

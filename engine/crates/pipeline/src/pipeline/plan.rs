@@ -110,6 +110,15 @@ pub fn jobs(p: &Pipeline) -> Vec<Job> {
                 }
                 StepKind::Sv => options::sv::outputs(&prefix, vcf_index),
                 StepKind::Call => options::call::outputs(&prefix, vcf_index),
+                // Its provenance goes into run.json, as every job's does.
+                StepKind::Qc => options::qc::outputs(
+                    &prefix,
+                    std::slice::from_ref(&sample.id),
+                    p.reference.is_some(),
+                )
+                .into_iter()
+                .filter(|w| !w.ends_with("/qc.kasane.json"))
+                .collect(),
             };
             let after = deps.iter().map(|&d| d * n + k).collect();
             out.push(Job {
@@ -150,6 +159,14 @@ pub fn tail_args(job: &Job, prefix: &Path) -> Vec<String> {
             options::vcf_path(&prefix.display().to_string()),
             job.input.display().to_string(),
         ],
+        // qc writes a folder per job; its files are named by the pipeline's sample id.
+        StepKind::Qc => vec![
+            "--output".into(),
+            prefix.display().to_string(),
+            "--sample-name".into(),
+            job.sample.clone(),
+            job.input.display().to_string(),
+        ],
     }
 }
 
@@ -164,6 +181,13 @@ pub fn for_shard(job: &Job, shard: crate::shard::Shard) -> Job {
             .retain(|w| w.ends_with(".bed.gz") || w.ends_with(".bed.gz.csi"));
         j.writes
             .push(crate::coverage::shards::record_path(&j.prefix));
+    }
+    if j.kind == StepKind::Qc {
+        j.writes = vec![
+            crate::qc::shard_record_path(Path::new(&j.prefix), &j.sample)
+                .display()
+                .to_string(),
+        ];
     }
     j.writes.sort();
     j

@@ -486,7 +486,10 @@ fn run_job(
     };
     let (status, peak) = wait_with_rusage(child);
     let seconds = t0.elapsed().as_secs_f64();
-    if status != Some(0) {
+    // qc exits 3 when a sample fails its checks: its outputs are complete and say why.
+    let qc_failed =
+        job.kind == super::StepKind::Qc && status == Some(crate::qc::EXIT_FAILED_QC as i32);
+    if status != Some(0) && !qc_failed {
         let msg = std::fs::read_to_string(&log_path)
             .ok()
             .and_then(|t| {
@@ -508,7 +511,11 @@ fn run_job(
     }
     // The per-job provenance file goes into run.json, so that the output folder is the same
     // whatever the backend or thread count.
-    let pj = PathBuf::from(format!("{}.kasane.json", prefix.display()));
+    let pj = if job.kind == super::StepKind::Qc {
+        prefix.join("qc.kasane.json")
+    } else {
+        PathBuf::from(format!("{}.kasane.json", prefix.display()))
+    };
     let provenance = std::fs::read_to_string(&pj)
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
