@@ -583,6 +583,12 @@ impl JavaRandom {
     fn next_double(&mut self) -> f64 {
         (((self.next(26)) << 27) + self.next(27)) as f64 * (1.0 / (1u64 << 53) as f64)
     }
+    /// Skips one `next_double` (two steps of the generator in one).
+    fn skip_double(&mut self) {
+        const A2: u64 = JavaRandom::MULT.wrapping_mul(JavaRandom::MULT) & JavaRandom::MASK;
+        const C2: u64 = (JavaRandom::MULT.wrapping_mul(0xB).wrapping_add(0xB)) & JavaRandom::MASK;
+        self.0 = (self.0.wrapping_mul(A2).wrapping_add(C2)) & Self::MASK;
+    }
 }
 
 /// Picard's `TheoreticalSensitivity.hetSNPSensitivity` (seed 51, 10000 samples, log-odds 3).
@@ -608,7 +614,15 @@ pub fn het_snp_sensitivity(depth: &[f64], quality: &[f64]) -> f64 {
         loop {
             let n = (nq as f64 * rng.next_double()) as usize;
             count += 1;
-            if rng.next_double() < probs[n] {
+            // A bin of weight 0 (or NaN) rejects whatever the second draw: skip computing it.
+            // Most bins of binned qualities are empty, and this is most of the draws.
+            let accept = if probs[n] > 0.0 {
+                rng.next_double() < probs[n]
+            } else {
+                rng.skip_double();
+                false
+            };
+            if accept {
                 return n;
             } else if count >= SAMPLING_MAX {
                 return 0;
