@@ -65,7 +65,7 @@ pub const OPTIONS: &[OptDef] = &[
         "sites",
         Ty::Path,
         "VCF",
-        "Fingerprint panel: biallelic SNPs (VCF, plain or bgzipped; INFO AF used for contamination). Default: one position every 1000 bp",
+        "Fingerprint panel: biallelic SNPs (VCF, plain or bgzipped; INFO AF used for contamination). Default: about 300,000 positions spread evenly over the genome",
     )
     .param(ParamKind::Path, "fingerprint panel: biallelic SNPs with INFO AF"),
     OptDef::new(
