@@ -506,6 +506,16 @@ fn prepare(opts: &QcOptions) -> Result<Prepared> {
 }
 
 pub fn run(opts: &QcOptions, progress: &Progress) -> Result<QcReport> {
+    // A folder this run makes goes again when the run fails (it holds nothing then).
+    let made = !opts.output.exists();
+    let r = run_inner(opts, progress);
+    if r.is_err() && made {
+        let _ = std::fs::remove_dir(&opts.output);
+    }
+    r
+}
+
+fn run_inner(opts: &QcOptions, progress: &Progress) -> Result<QcReport> {
     let pr = prepare(opts)?;
     let n_contigs = pr.header.refs.len();
     let lengths: Vec<u64> = pr.header.refs.iter().map(|r| r.len).collect();
