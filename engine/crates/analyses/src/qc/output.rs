@@ -336,6 +336,11 @@ impl Run<'_> {
             }
         }
 
+        // Picard's metrics, its sampled het-SNP sensitivity above all, for every sample at once.
+        let wgs_all: Vec<wgs::WgsMetrics> = {
+            use rayon::prelude::*;
+            samples.par_iter().map(|s| s.wgs.picard_metrics()).collect()
+        };
         let mut report_samples = Vec::new();
         let mut json_samples = Vec::new();
         let mut tsv = String::from("sample\tstatus");
@@ -346,11 +351,11 @@ impl Run<'_> {
         tsv.push_str("\treasons\n");
         for (k, s) in samples.iter().enumerate() {
             let id = &ids[k];
-            let wgs_m = s.wgs.picard_metrics();
+            let wgs_m = &wgs_all[k];
             let ins = s.insert.summary();
             let gcs = s.gc.as_ref().map(|g| g.summary());
             let mut metrics: Vec<Metric> = Vec::new();
-            let wvals = wgs::values(&wgs_m);
+            let wvals = wgs::values(wgs_m);
             for ((name, def), v) in wgs::DEFS.iter().zip(wvals) {
                 metrics.push(Metric::new("coverage", name, v, def));
             }
@@ -415,7 +420,7 @@ impl Run<'_> {
             )?;
             add(
                 format!("{stem}.wgs_metrics"),
-                &s.wgs.picard_text(&s.sample, &s.path, &wgs_m),
+                &s.wgs.picard_text(&s.sample, &s.path, wgs_m),
                 set,
                 &mut outputs,
             )?;
