@@ -40,6 +40,22 @@ pub enum By {
     Bed(PathBuf),
 }
 
+impl By {
+    /// `--by`'s value: digits are a window size (positive), anything else a BED file.
+    pub fn parse(s: &str) -> Result<By> {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(By::Bed(PathBuf::from(s)));
+        }
+        let w: u64 = s
+            .parse()
+            .map_err(|e| Error::Usage(format!("window size is too large: {e}")))?;
+        if w == 0 {
+            return Err(Error::Usage("window size for --by must be positive".into()));
+        }
+        Ok(By::Windows(w))
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct CoverageOptions {
     pub prefix: String,

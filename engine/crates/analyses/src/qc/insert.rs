@@ -188,7 +188,7 @@ impl InsertSizes {
         rows
     }
 
-    pub fn picard_text(&self, sample: &str, input: &Path, rows: &[Row]) -> Option<String> {
+    pub fn picard_text(&self, sample: &str, input: &Path, rows: &[Row]) -> String {
         let keys = [
             "MEDIAN_INSERT_SIZE",
             "MODE_INSERT_SIZE",
@@ -255,7 +255,7 @@ impl InsertSizes {
             })
             .collect();
         let head_refs: Vec<&str> = head.iter().map(String::as_str).collect();
-        Some(picard_file(
+        picard_file(
             "CollectInsertSizeMetrics",
             sample,
             input,
@@ -263,7 +263,7 @@ impl InsertSizes {
             &keys,
             &table,
             (!rows.is_empty()).then_some((&head_refs[..], &hrows[..])),
-        ))
+        )
     }
 
     /// (size, pairs of every orientation) for the report.

@@ -48,7 +48,7 @@ pub struct QcOptions {
     pub threads: usize,
     pub backend: BackendKind,
     /// `--by`: a window size for the depth tracks, or a BED of regions.
-    pub by: Option<String>,
+    pub by: Option<crate::coverage::By>,
     pub sites: Option<PathBuf>,
     pub thresholds: Option<PathBuf>,
     /// A PED file: declared sex and expected relationships.
@@ -346,21 +346,11 @@ impl<A: Alignment> Alignment for Decoded<'_, A> {
 
 /// The window of the depth tracks: `--by SIZE`, else about 2000 windows over the genome
 /// (at least 1 kb), so that the report stays small for any genome.
-fn track_window(by: Option<&str>, genome: u64) -> Result<Option<u64>> {
+fn track_window(by: Option<&crate::coverage::By>, genome: u64) -> Option<u64> {
     match by {
-        Some(s) if s.bytes().all(|b| b.is_ascii_digit()) => {
-            let w: u64 = s
-                .parse()
-                .map_err(|_| Error::Usage(format!("--by {s}: not a window size")))?;
-            if w == 0 {
-                return Err(Error::Usage(
-                    "--by: the window size must be at least 1".into(),
-                ));
-            }
-            Ok(Some(w))
-        }
-        Some(_) => Ok(None),
-        None => Ok(Some((genome / 2000).max(1000))),
+        Some(crate::coverage::By::Windows(w)) => Some(*w),
+        Some(crate::coverage::By::Bed(_)) => None,
+        None => Some((genome / 2000).max(1000)),
     }
 }
 
@@ -467,9 +457,9 @@ fn prepare(opts: &QcOptions) -> Result<Prepared> {
         .map(report::Pedigree::read)
         .transpose()?;
     let genome: u64 = header.refs.iter().map(|r| r.len).sum();
-    let window = track_window(opts.by.as_deref(), genome)?;
-    let by_regions = match (&opts.by, window) {
-        (Some(p), None) => Some(read_by_regions(Path::new(p), &header)?),
+    let window = track_window(opts.by.as_ref(), genome);
+    let by_regions = match &opts.by {
+        Some(crate::coverage::By::Bed(p)) => Some(read_by_regions(p, &header)?),
         _ => None,
     };
     let earlier: Vec<(PathBuf, String, Counts)> = opts

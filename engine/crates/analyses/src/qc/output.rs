@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::identity::{self, Counts, Kinship, Panel};
 use super::report::{self, Pedigree};
-use super::thresholds::Thresholds;
+use super::thresholds::{fmt_num, Thresholds};
 use super::{gc, insert, reads, wgs, ByRegions, Collected, Metric, QcOptions, QcReport};
 use crate::error::Result;
 use crate::io::atomic::OutputSet;
@@ -424,14 +424,12 @@ impl Run<'_> {
                 set,
                 &mut outputs,
             )?;
-            if let Some(text) = s.insert.picard_text(&s.sample, &s.path, &ins) {
-                add(
-                    format!("{stem}.insert_size_metrics"),
-                    &text,
-                    set,
-                    &mut outputs,
-                )?;
-            }
+            add(
+                format!("{stem}.insert_size_metrics"),
+                &s.insert.picard_text(&s.sample, &s.path, &ins),
+                set,
+                &mut outputs,
+            )?;
             if let (Some(g), Some(sum)) = (&s.gc, &gcs) {
                 add(
                     format!("{stem}.gc_bias.summary_metrics"),
@@ -495,7 +493,7 @@ impl Run<'_> {
             for (name, _, _) in SUMMARY_COLUMNS {
                 let v = map.get(*name).copied().flatten();
                 tsv.push('\t');
-                tsv.push_str(&v.map_or(String::new(), trim_num));
+                tsv.push_str(&v.map_or(String::new(), |v| fmt_num(v, 6)));
             }
             tsv.push('\t');
             tsv.push_str(&why.join("; "));
@@ -851,17 +849,6 @@ fn degree_name(d: u8) -> &'static str {
         2 => "second degree",
         3 => "third degree",
         _ => "unrelated",
-    }
-}
-
-fn trim_num(v: f64) -> String {
-    if v == v.trunc() && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        format!("{v:.6}")
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
     }
 }
 

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Thresholds {
-    /// (metric name as the file wrote it, canonical name, bound, is a minimum).
+    /// One rule per line of the file, the metric under its canonical name.
     pub rules: Vec<Rule>,
 }
 
@@ -117,8 +117,17 @@ impl Thresholds {
             };
             if !ok {
                 out.push(match v {
-                    Some(v) => format!("{} {} {op} {}", r.metric, fmt_num(v), fmt_num(r.bound)),
-                    None => format!("{} not measured (threshold {})", r.metric, fmt_num(r.bound)),
+                    Some(v) => format!(
+                        "{} {} {op} {}",
+                        r.metric,
+                        fmt_num(v, 4),
+                        fmt_num(r.bound, 4)
+                    ),
+                    None => format!(
+                        "{} not measured (threshold {})",
+                        r.metric,
+                        fmt_num(r.bound, 4)
+                    ),
                 });
             }
         }
@@ -126,11 +135,12 @@ impl Thresholds {
     }
 }
 
-fn fmt_num(v: f64) -> String {
+/// `v` with at most `decimals` decimals, trailing zeros dropped (whole numbers as integers).
+pub fn fmt_num(v: f64, decimals: usize) -> String {
     if v == v.trunc() && v.abs() < 1e15 {
         format!("{}", v as i64)
     } else {
-        format!("{v:.4}")
+        format!("{v:.decimals$}")
             .trim_end_matches('0')
             .trim_end_matches('.')
             .to_string()

@@ -691,28 +691,20 @@ impl Wgs {
             .collect();
         let territory: u64 = self.hist.iter().sum();
         let count = territory as f64;
-        let (mut sum, mut n) = (0f64, 0f64);
-        for &(d, c) in &bins {
-            sum += d * c;
-            n += c;
-        }
-        let mean = sum / n;
-        let mut ss = 0f64;
-        for &(d, c) in &bins {
-            ss += c * (d - mean).powi(2);
-        }
-        let sd = (ss / (n - 1.0)).sqrt();
-        let median = h::median_f(&bins);
-        let mut devs: std::collections::BTreeMap<u64, f64> = Default::default();
-        for &(d, c) in &bins {
-            // |d - median| is a whole or half number: keyed by twice its value.
-            *devs
-                .entry(((d - median).abs() * 2.0).round() as u64)
-                .or_default() += c;
-        }
-        let dev_bins: Vec<(f64, f64)> = devs.iter().map(|(&k, &c)| (k as f64 / 2.0, c)).collect();
-        let mad = h::median_f(&dev_bins);
-        let total = sum;
+        // htsjdk's histogram holds every depth, empty ones included.
+        let depths: std::collections::BTreeMap<u64, u64> = self
+            .hist
+            .iter()
+            .enumerate()
+            .map(|(d, &c)| (d as u64, c))
+            .collect();
+        let (mean, sd, median, mad) = (
+            h::mean(&depths),
+            h::sd(&depths),
+            h::median(&depths),
+            h::mad(&depths),
+        );
+        let total: f64 = bins.iter().map(|&(d, c)| d * c).sum();
         let e = &self.excluded;
         let with = total
             + (e.adapter + e.dupe + e.mapq + e.unpaired + e.baseq + e.overlap + e.capped) as f64;

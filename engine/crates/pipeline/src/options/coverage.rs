@@ -1,8 +1,6 @@
 //! `kasane coverage`'s options: the table, the option struct from parsed values, and the files
 //! a run writes.
 
-use std::path::PathBuf;
-
 use super::{OptDef, ParamKind, Ty, Values};
 use crate::coverage::{depth::ReadFilter, stats, By, CoverageOptions};
 use crate::error::{Error, Result};
@@ -186,19 +184,7 @@ pub fn to_options(
         .and_then(|s| s.trim().parse::<usize>().ok())
         .unwrap_or(2)
         .min(32);
-    let by = match v.string("by") {
-        None => None,
-        Some(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-            let w: u64 = s
-                .parse()
-                .map_err(|e| Error::Usage(format!("window size is too large: {e}")))?;
-            if w == 0 {
-                return Err(Error::Usage("window size for --by must be positive".into()));
-            }
-            Some(By::Windows(w))
-        }
-        Some(s) => Some(By::Bed(PathBuf::from(s))),
-    };
+    let by = v.string("by").as_deref().map(By::parse).transpose()?;
     let thresholds = match v.string("thresholds") {
         None => Vec::new(),
         Some(s) => {

@@ -153,7 +153,11 @@ pub fn to_options(v: &Values, command_line: Vec<String>) -> Result<QcOptions> {
     o.fasta = v.path("fasta");
     o.threads = v.uint_as::<usize>("threads")?.unwrap_or(0);
     o.backend = v.backend("backend").unwrap_or(BackendKind::Auto);
-    o.by = v.string("by");
+    o.by = v
+        .string("by")
+        .as_deref()
+        .map(crate::coverage::By::parse)
+        .transpose()?;
     o.sites = v.path("sites");
     o.thresholds = v.path("thresholds");
     o.ped = v.path("ped");
