@@ -3,7 +3,7 @@
 //! (`kasane_formats`), backends (`kasane_backend`), analyses (`kasane_analyses`) and
 //! pipelines (`kasane_pipeline`), over a shared base (`kasane_core`).
 
-pub use kasane_analyses::{call, coverage, qc, sv};
+pub use kasane_analyses::{call, coverage, eval, qc, sv};
 pub use kasane_backend::backend;
 pub use kasane_core::{error, progress, rng, shard, Error, Result, VERSION};
 pub use kasane_formats::{input, io, threads};

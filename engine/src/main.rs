@@ -52,6 +52,15 @@ enum Command {
     /// stats format), SAMPLE.fingerprint.tsv; per run: qc.tsv, relatedness.tsv, qc.html and
     /// qc.kasane.json. Exit status: 0 when every sample passes, 3 when one fails, 1 on error.
     Qc(QcArgs),
+    /// Benchmark call sets against a truth set: small variants matched by haplotype (as
+    /// vcfeval), SVs by truvari bench's rules, every metric per stratum and subset.
+    ///
+    /// Writes into the output folder: summary.json (every count and metric; SVs with truvari's
+    /// summary.json fields), summary.csv (hap.py's columns), strata.tsv (per stratum, type,
+    /// subset and level), report.html (plots, precision-recall curves), and per call set
+    /// NAME.tp-base, NAME.fn, NAME.tp-comp and NAME.fp .vcf.gz (indexed, annotated); and
+    /// eval.kasane.json (provenance).
+    Eval(EvalArgs),
     /// List the compute backends this machine offers, and why any is unavailable.
     Backends,
     /// Run a pipeline file: every step for every sample, skipping what an earlier run finished;
@@ -208,6 +217,7 @@ analysis_args!(CoverageArgs, options::coverage::OPTIONS);
 analysis_args!(SvArgs, options::sv::OPTIONS);
 analysis_args!(CallArgs, options::call::OPTIONS);
 analysis_args!(QcArgs, options::qc::OPTIONS);
+analysis_args!(EvalArgs, options::eval::OPTIONS);
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
@@ -252,6 +262,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             if !report.all_passed() {
                 return Ok(ExitCode::from(kasane::qc::EXIT_FAILED_QC));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval(EvalArgs(v)) => {
+            let opts = options::eval::to_options(&v, std::env::args().collect())?;
+            let progress = Progress::new(v.flag("quiet"));
+            let report = kasane::eval::run(&opts, &progress)?;
+            for w in &report.warnings {
+                eprintln!("kasane: warning: {w}");
+            }
+            for line in kasane::eval::headline(&report) {
+                eprintln!("[kasane] {line}");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -414,6 +436,11 @@ fn inputs_of(c: &Command) -> Option<String> {
         Command::Sv(SvArgs(v)) | Command::Call(CallArgs(v)) | Command::Qc(QcArgs(v)) => {
             Some(join(&v.paths("inputs")))
         }
+        Command::Eval(EvalArgs(v)) => {
+            let mut p: Vec<PathBuf> = v.path("truth").into_iter().collect();
+            p.extend(v.paths("calls"));
+            Some(join(&p))
+        }
         Command::Run(a) => Some(a.file.display().to_string()),
         Command::Gather(a) => Some(a.file.display().to_string()),
         Command::Export(ExportCommand::Snakemake(a)) => Some(a.file.display().to_string()),
@@ -496,6 +523,7 @@ mod tests {
             ("sv", options::sv::OPTIONS),
             ("call", options::call::OPTIONS),
             ("qc", options::qc::OPTIONS),
+            ("eval", options::eval::OPTIONS),
         ] {
             let sub = cli.find_subcommand(name).expect(name);
             let ids: Vec<&str> = sub

@@ -445,21 +445,6 @@ fn bad_input_is_one_line_and_leaves_no_report() {
     assert!(out2.join("long.qc.json").exists());
 }
 
-/// Headless Chromium, when installed (CI installs it and sets KASANE_REQUIRE_CHROMIUM).
-fn chromium() -> Option<PathBuf> {
-    for c in ["chromium", "chromium-browser", "google-chrome"] {
-        if let Ok(o) = std::process::Command::new("which").arg(c).output() {
-            if o.status.success() {
-                let p = String::from_utf8_lossy(&o.stdout).trim().to_string();
-                if !p.is_empty() {
-                    return Some(PathBuf::from(p));
-                }
-            }
-        }
-    }
-    None
-}
-
 #[test]
 fn report_renders_in_a_browser_without_script_errors() {
     let t = tempfile::tempdir().unwrap();
@@ -470,69 +455,5 @@ fn report_renders_in_a_browser_without_script_errors() {
         &["--sites", sites.to_str().unwrap(), "--quiet"],
         &["qc_a.bam", "qc_b.bam", "qc_long.bam"],
     );
-    let html = std::fs::read_to_string(out.join("qc.html")).unwrap();
-    // Self-contained: nothing fetched.
-    for bad in ["src=\"http", "href=\"http", "<link ", "@import", "fetch("] {
-        assert!(!html.contains(bad), "report refers to {bad}");
-    }
-    let Some(chrome) = chromium() else {
-        assert!(
-            std::env::var_os("KASANE_REQUIRE_CHROMIUM").is_none(),
-            "KASANE_REQUIRE_CHROMIUM is set but no chromium was found"
-        );
-        eprintln!("chromium not installed: the report's rendering is not checked");
-        return;
-    };
-    let url = format!("file://{}", out.join("qc.html").display());
-    let profile = t.path().join("profile");
-    let base = |extra: &[String]| {
-        let mut c = std::process::Command::new(&chrome);
-        c.args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--virtual-time-budget=5000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(extra)
-        .arg(&url);
-        c
-    };
-    let dom = base(&["--dump-dom".into()]).output().unwrap();
-    let dom_text = String::from_utf8_lossy(&dom.stdout);
-    assert!(
-        dom_text.contains("data-status=\"ok\""),
-        "the page did not finish drawing: {}\n{}",
-        &dom_text[..dom_text.len().min(2000)],
-        String::from_utf8_lossy(&dom.stderr)
-    );
-    let plots: usize = dom_text
-        .split("data-plots=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    assert!(plots >= 9, "only {plots} plots drawn");
-    // The error list stays empty (its script's own text mentions "script error").
-    assert!(
-        dom_text.contains("<div id=\"errors\"></div>"),
-        "script errors reported"
-    );
-    let shot = t.path().join("report.png");
-    let o = base(&[
-        format!("--screenshot={}", shot.display()),
-        "--window-size=1400,3000".into(),
-    ])
-    .output()
-    .unwrap();
-    assert!(
-        shot.exists() && std::fs::metadata(&shot).unwrap().len() > 10_000,
-        "no screenshot: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    if let Some(dir) = std::env::var_os("KASANE_SCREENSHOT_DIR") {
-        let _ = std::fs::copy(&shot, Path::new(&dir).join("qc-report.png"));
-    }
+    common::renders_in_chromium(&out.join("qc.html"), 9, "qc-report.png");
 }

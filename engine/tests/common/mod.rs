@@ -269,3 +269,91 @@ pub fn snakemake_available() -> bool {
     }
     found
 }
+
+/// Headless Chromium, when installed (CI installs it and sets KASANE_REQUIRE_CHROMIUM).
+pub fn chromium() -> Option<PathBuf> {
+    for c in ["chromium", "chromium-browser", "google-chrome"] {
+        if let Ok(o) = Command::new("which").arg(c).output() {
+            if o.status.success() {
+                let p = String::from_utf8_lossy(&o.stdout).trim().to_string();
+                if !p.is_empty() {
+                    return Some(PathBuf::from(p));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Opens a self-contained HTML report in headless Chromium: it must finish drawing
+/// (`data-status="ok"`) with at least `min_plots` plots and no script error, and a screenshot
+/// is taken (copied to $KASANE_SCREENSHOT_DIR/`shot_name` when set). Skipped, saying so,
+/// without Chromium unless KASANE_REQUIRE_CHROMIUM is set.
+pub fn renders_in_chromium(page: &Path, min_plots: usize, shot_name: &str) {
+    let html = std::fs::read_to_string(page).unwrap();
+    // Self-contained: nothing fetched.
+    for bad in ["src=\"http", "href=\"http", "<link ", "@import", "fetch("] {
+        assert!(!html.contains(bad), "report refers to {bad}");
+    }
+    let Some(chrome) = chromium() else {
+        assert!(
+            std::env::var_os("KASANE_REQUIRE_CHROMIUM").is_none(),
+            "KASANE_REQUIRE_CHROMIUM is set but no chromium was found"
+        );
+        eprintln!("chromium not installed: the report's rendering is not checked");
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", page.display());
+    let profile = t.path().join("profile");
+    let base = |extra: &[String]| {
+        let mut c = Command::new(&chrome);
+        c.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(&url);
+        c
+    };
+    let dom = base(&["--dump-dom".into()]).output().unwrap();
+    let dom_text = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom_text.contains("data-status=\"ok\""),
+        "the page did not finish drawing: {}\n{}",
+        &dom_text[..dom_text.len().min(2000)],
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let plots: usize = dom_text
+        .split("data-plots=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    assert!(plots >= min_plots, "only {plots} plots drawn");
+    // The error list stays empty (its script's own text mentions "script error").
+    assert!(
+        dom_text.contains("<div id=\"errors\"></div>"),
+        "script errors reported"
+    );
+    let shot = t.path().join("report.png");
+    let o = base(&[
+        format!("--screenshot={}", shot.display()),
+        "--window-size=1400,3000".into(),
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        shot.exists() && std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "no screenshot: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    if let Some(dir) = std::env::var_os("KASANE_SCREENSHOT_DIR") {
+        let _ = std::fs::copy(&shot, Path::new(&dir).join(shot_name));
+    }
+}

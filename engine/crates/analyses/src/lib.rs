@@ -7,5 +7,7 @@ pub use kasane_formats::{input, io, threads};
 
 pub mod call;
 pub mod coverage;
+pub mod eval;
+pub mod html;
 pub mod qc;
 pub mod sv;

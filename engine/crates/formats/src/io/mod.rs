@@ -10,6 +10,7 @@ pub mod csi;
 pub mod fasta;
 pub mod index;
 pub mod vcf;
+pub mod vcf_reader;
 
 use std::path::Path;
 use std::sync::Arc;

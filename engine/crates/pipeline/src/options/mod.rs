@@ -8,6 +8,7 @@
 
 pub mod call;
 pub mod coverage;
+pub mod eval;
 pub mod qc;
 pub mod sv;
 

@@ -1,0 +1,391 @@
+//! The files of `kasane eval`, committed together:
+//! - `summary.json`: every call set's counts and metrics (small variants at allele and genotype
+//!   level; SVs with truvari bench's `summary.json` fields), per stratum, and the curves;
+//! - `summary.csv`: hap.py's columns (genotype level, PASS calls), one call set after another;
+//! - `strata.tsv`: every stratum x type x subset x level;
+//! - `NAME.tp-base.vcf.gz`, `NAME.fn.vcf.gz`, `NAME.tp-comp.vcf.gz`, `NAME.fp.vcf.gz` per call
+//!   set (bgzipped, indexed), records annotated;
+//! - `report.html`; `eval.kasane.json` (provenance).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::tally::{self, Counts, SUBSETS, VTYPES};
+use super::variants::{Genome, Side};
+use super::{CallsetResult, EvalOptions, EvalReport, RecResult, Verdict};
+use crate::error::{Error, Result};
+use crate::io::atomic::OutputSet;
+use crate::io::vcf::{VcfHeader, VcfWriter};
+use crate::io::vcf_reader::VcfReader;
+use crate::progress::Progress;
+
+fn num(v: Option<f64>) -> Value {
+    v.filter(|x| x.is_finite())
+        .map_or(Value::Null, |x| json!(x))
+}
+
+fn ratio(a: u64, b: u64) -> Option<f64> {
+    (b > 0).then(|| a as f64 / b as f64)
+}
+
+/// One cell as JSON, at allele and genotype level.
+pub fn counts_json(c: &Counts) -> Value {
+    let level = |gt: bool| {
+        let (p, r, f) = c.metrics(gt);
+        let (ttp, qtp) = if gt {
+            (c.truth_tp_gt, c.query_tp_gt)
+        } else {
+            (c.truth_tp, c.query_tp)
+        };
+        json!({
+            "TRUTH.TOTAL": c.truth_total, "TRUTH.TP": ttp, "TRUTH.FN": c.truth_total - ttp,
+            "QUERY.TOTAL": c.query_total, "QUERY.TP": qtp, "QUERY.FP": c.query_total - qtp,
+            "precision": num(p), "recall": num(r), "f1": num(f),
+        })
+    };
+    json!({
+        "allele": level(false),
+        "genotype": level(true),
+        "FP.gt": c.query_tp - c.query_tp_gt,
+        "FP.al": c.query_fp_al,
+        "QUERY.UNK": c.query_unk,
+    })
+}
+
+/// hap.py's `summary.csv` columns.
+const CSV_HEADER: &str =
+    "Type,Filter,TRUTH.TOTAL,TRUTH.TP,TRUTH.FN,QUERY.TOTAL,QUERY.FP,QUERY.UNK,\
+FP.gt,FP.al,METRIC.Recall,METRIC.Precision,METRIC.Frac_NA,METRIC.F1_Score,\
+TRUTH.TOTAL.TiTv_ratio,QUERY.TOTAL.TiTv_ratio,TRUTH.TOTAL.het_hom_ratio,\
+QUERY.TOTAL.het_hom_ratio,Callset";
+
+fn f6(v: Option<f64>) -> String {
+    v.filter(|x| x.is_finite())
+        .map_or(String::new(), |x| format!("{x:.6}"))
+}
+
+/// One hap.py row (genotype level, as hap.py counts: an allele match with the wrong genotype
+/// is FP.gt, inside QUERY.FP).
+fn csv_row(ty: &str, c: &Counts, callset: &str) -> String {
+    let (p, r, f) = c.metrics(true);
+    let qtotal = c.query_total + c.query_unk;
+    format!(
+        "{ty},PASS,{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{callset}\n",
+        c.truth_total,
+        c.truth_tp_gt,
+        c.truth_total - c.truth_tp_gt,
+        qtotal,
+        c.query_total - c.query_tp_gt,
+        c.query_unk,
+        c.query_tp - c.query_tp_gt,
+        c.query_fp_al,
+        f6(r),
+        f6(p),
+        f6(ratio(c.query_unk, qtotal)),
+        f6(f),
+        f6(ratio(c.truth_ti, c.truth_tv)),
+        f6(ratio(c.query_ti, c.query_tv)),
+        f6(ratio(c.truth_het, c.truth_homalt)),
+        f6(ratio(c.query_het, c.query_homalt)),
+    )
+}
+
+const TSV_HEADER: &str = "callset\tstratum\ttype\tsubset\tlevel\ttruth_total\ttruth_tp\ttruth_fn\t\
+query_total\tquery_tp\tquery_fp\tprecision\trecall\tf1\n";
+
+fn tsv_rows(out: &mut String, r: &CallsetResult, strata: &[String]) {
+    for (s, sname) in strata.iter().enumerate() {
+        for (t, tname) in VTYPES.iter().enumerate() {
+            for (k, kname) in SUBSETS.iter().enumerate() {
+                let c = r.tally.get(s, t, k);
+                if c.is_empty() {
+                    continue;
+                }
+                for (level, gt) in [("allele", false), ("genotype", true)] {
+                    let (p, rc, f) = c.metrics(gt);
+                    let (ttp, qtp) = if gt {
+                        (c.truth_tp_gt, c.query_tp_gt)
+                    } else {
+                        (c.truth_tp, c.query_tp)
+                    };
+                    out.push_str(&format!(
+                        "{}\t{sname}\t{tname}\t{kname}\t{level}\t{}\t{ttp}\t{}\t{}\t{qtp}\t{}\t{}\t{}\t{}\n",
+                        r.name,
+                        c.truth_total,
+                        c.truth_total - ttp,
+                        c.query_total,
+                        c.query_total - qtp,
+                        f6(p),
+                        f6(rc),
+                        f6(f),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// A call set's curves as JSON, one per variant type with calls.
+fn curves_json(r: &mut CallsetResult) -> Value {
+    let mut m = serde_json::Map::new();
+    for (t, tname) in VTYPES.iter().enumerate() {
+        let (pts, best) = tally::pr_curve(&mut r.curve_query[t], &mut r.curve_truth[t], 200);
+        if pts.is_empty() {
+            continue;
+        }
+        m.insert(
+            tname.to_string(),
+            json!({ "best": best.map(|b| pts[b]), "points": pts }),
+        );
+    }
+    Value::Object(m)
+}
+
+/// The callset's results per stratum: small types and SV.
+fn strata_json(r: &CallsetResult, strata: &[String]) -> Value {
+    let mut out = Vec::new();
+    for (s, sname) in strata.iter().enumerate() {
+        let mut types = serde_json::Map::new();
+        for (t, tname) in VTYPES.iter().enumerate() {
+            let mut subsets = serde_json::Map::new();
+            for (k, kname) in SUBSETS.iter().enumerate() {
+                let c = r.tally.get(s, t, k);
+                if !c.is_empty() {
+                    subsets.insert(kname.to_string(), counts_json(c));
+                }
+            }
+            if !subsets.is_empty() {
+                types.insert(tname.to_string(), Value::Object(subsets));
+            }
+        }
+        out.push(json!({"stratum": sname, "types": types}));
+    }
+    Value::Array(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn write(
+    opts: &EvalOptions,
+    truth: &Side,
+    report: &EvalReport,
+    genome: &Genome,
+    pool: Arc<rayon::ThreadPool>,
+    progress: &Progress,
+) -> Result<EvalReport> {
+    let dir = &opts.output;
+    let mut set = OutputSet::default();
+    let mut outputs: Vec<String> = Vec::new();
+    let add = |name: &str, text: &str, set: &mut OutputSet, outputs: &mut Vec<String>| {
+        let p = dir.join(name);
+        crate::coverage::output::write_text(p.display().to_string(), text, set)?;
+        outputs.push(p.display().to_string());
+        Result::Ok(())
+    };
+    // Annotated VCFs, per call set.
+    for r in &report.callsets {
+        progress.log(&format!("writing the annotated VCFs of {}", r.name));
+        let files = [
+            (&truth.path, &r.truth_records, Verdict::Tp, "tp-base"),
+            (&truth.path, &r.truth_records, Verdict::Miss, "fn"),
+            (&r.path, &r.query_records, Verdict::Tp, "tp-comp"),
+            (&r.path, &r.query_records, Verdict::Miss, "fp"),
+        ];
+        for (src, recs, want, what) in files {
+            let out = dir.join(format!("{}.{what}.vcf.gz", r.name));
+            annotate(src, recs, want, what, &out, genome, pool.clone(), &mut set)?;
+            outputs.push(out.display().to_string());
+        }
+    }
+    let mut results: Vec<CallsetResult> = Vec::new();
+    let mut callsets_json = Vec::new();
+    let mut csv = String::from(CSV_HEADER);
+    csv.push('\n');
+    let mut tsv = String::from(TSV_HEADER);
+    // The report consumes the curves' buffers; results are rebuilt without them.
+    for r in &report.callsets {
+        let mut r = CallsetResult {
+            name: r.name.clone(),
+            path: r.path.clone(),
+            sample: r.sample.clone(),
+            tally: r.tally.clone(),
+            sv_summary: r.sv_summary.clone(),
+            curve_query: r.curve_query.clone(),
+            curve_truth: r.curve_truth.clone(),
+            truth_records: Vec::new(),
+            query_records: Vec::new(),
+            small_stats: r.small_stats,
+        };
+        for (t, ty) in [(tally::INDEL, "INDEL"), (tally::SNV, "SNP")] {
+            csv.push_str(&csv_row(ty, r.tally.get(0, t, 0), &r.name));
+        }
+        tsv_rows(&mut tsv, &r, &report.strata);
+        let (snv, indel) = (
+            counts_json(r.tally.get(0, tally::SNV, 0)),
+            counts_json(r.tally.get(0, tally::INDEL, 0)),
+        );
+        let curves = curves_json(&mut r);
+        callsets_json.push(json!({
+            "name": r.name,
+            "calls": r.path.display().to_string(),
+            "sample": r.sample,
+            "SNV": snv,
+            "INDEL": indel,
+            "SV": r.sv_summary.to_json(),
+            "strata": strata_json(&r, &report.strata),
+            "curves": curves,
+            "haplotype_clusters": { "solved": r.small_stats.clusters_solved, "too_large": r.small_stats.clusters_too_large },
+        }));
+        r.curve_query.clear();
+        r.curve_truth.clear();
+        results.push(r);
+    }
+    let summary = json!({
+        "kasane_version": crate::VERSION,
+        "truth": opts.truth.display().to_string(),
+        "truth_sample": truth.sample,
+        "truth_regions": opts.truth_regions.as_ref().map(|p| p.display().to_string()),
+        "reference": opts.fasta.as_ref().map(|p| p.display().to_string()),
+        "score": opts.score.name(),
+        "sv_params": opts.sv.to_json(),
+        "strata": report.strata,
+        "subsets": SUBSETS,
+        "callsets": callsets_json,
+    });
+    let mut text = serde_json::to_string_pretty(&summary).unwrap_or_default();
+    text.push('\n');
+    add("summary.json", &text, &mut set, &mut outputs)?;
+    add("summary.csv", &csv, &mut set, &mut outputs)?;
+    add("strata.tsv", &tsv, &mut set, &mut outputs)?;
+    add(
+        "report.html",
+        &super::report::html(&summary),
+        &mut set,
+        &mut outputs,
+    )?;
+    let prov = json!({
+        "kasane_version": crate::VERSION,
+        "command": "eval",
+        "command_line": opts.command_line,
+        "threads": opts.threads,
+        "truth": opts.truth.display().to_string(),
+        "calls": opts.calls.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "reference": opts.fasta.as_ref().map(|p| p.display().to_string()),
+        "outputs": outputs.clone(),
+    });
+    let mut text = serde_json::to_string_pretty(&prov).unwrap_or_default();
+    text.push('\n');
+    add("eval.kasane.json", &text, &mut set, &mut outputs)?;
+    set.commit()?;
+    Ok(EvalReport {
+        callsets: results,
+        strata: report.strata.clone(),
+        outputs,
+        warnings: report.warnings.clone(),
+    })
+}
+
+/// Copies the records of `src` whose verdict is `want` into `out`, with INFO annotations.
+#[allow(clippy::too_many_arguments)]
+fn annotate(
+    src: &Path,
+    recs: &[RecResult],
+    want: Verdict,
+    what: &str,
+    out: &Path,
+    genome: &Genome,
+    pool: Arc<rayon::ThreadPool>,
+    set: &mut OutputSet,
+) -> Result<()> {
+    let mut rd = VcfReader::open(src, pool.clone())?;
+    let meta = rd.meta().clone();
+    // Contigs as the source lists them (records follow that order), else the reference's.
+    let contigs: Vec<(String, u64)> =
+        if !meta.contigs.is_empty() && meta.contigs.iter().all(|c| c.1.is_some()) {
+            meta.contigs
+                .iter()
+                .map(|(n, l)| (n.clone(), l.unwrap_or(0)))
+                .collect()
+        } else {
+            genome.contigs.clone()
+        };
+    let mut h = VcfHeader::new(contigs);
+    for m in &meta.lines {
+        if m.starts_with("fileformat=") || m.starts_with("contig=") {
+            continue;
+        }
+        h.meta(m.clone());
+    }
+    h.info("KEVAL", "1", "String", "kasane eval: TP, FP or FN");
+    h.info(
+        "KEVAL_GT",
+        "0",
+        "Flag",
+        "kasane eval: the genotype matches too",
+    );
+    h.info(
+        "KEVAL_HAP",
+        "0",
+        "Flag",
+        "kasane eval: matched by haplotype sequence, not as written",
+    );
+    super::sv::declare_info(&mut h);
+    for s in &meta.samples {
+        h.sample(s.clone());
+    }
+    let label = match (want, what) {
+        (Verdict::Tp, _) => "TP",
+        (_, "fn") => "FN",
+        _ => "FP",
+    };
+    let mut w = VcfWriter::create(out, &h, pool)?;
+    let mut line = Vec::new();
+    let mut i = 0usize;
+    while let Some(rec) = rd.next_record()? {
+        let r = recs.get(i);
+        i += 1;
+        let Some(r) = r.filter(|r| r.verdict == want) else {
+            continue;
+        };
+        line.clear();
+        let cols: Vec<&[u8]> = (0..rec.n_cols()).map(|k| rec.col(k)).collect();
+        let mut info = if cols[7] == b"." {
+            Vec::new()
+        } else {
+            cols[7].to_vec()
+        };
+        let mut push = |s: &str| {
+            if !info.is_empty() {
+                info.push(b';');
+            }
+            info.extend_from_slice(s.as_bytes());
+        };
+        push(&format!("KEVAL={label}"));
+        if r.gt {
+            push("KEVAL_GT");
+        }
+        if r.haplotype {
+            push("KEVAL_HAP");
+        }
+        if let Some(m) = &r.sv {
+            push(&m.info_fields());
+        }
+        for (k, c) in cols.iter().enumerate() {
+            if k > 0 {
+                line.push(b'\t');
+            }
+            if k == 7 {
+                line.extend_from_slice(&info);
+            } else {
+                line.extend_from_slice(c);
+            }
+        }
+        line.push(b'\n');
+        w.write_line(&line).map_err(|e| match e {
+            Error::Format { msg, .. } => Error::format(src, msg),
+            e => e,
+        })?;
+    }
+    w.finish_into(set)
+}
