@@ -293,12 +293,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let out = kasane::pipeline::run::output_dir(&p, output.as_deref())?;
             println!("# output folder: {}", out.display());
             for (n, j) in kasane::pipeline::plan::jobs(&p).iter().enumerate() {
-                let key = kasane::pipeline::plan::job_key(j)
-                    .with_context(|| format!("reading the inputs of {}", j.id))?;
-                let state = if kasane::pipeline::plan::up_to_date(&out, j, &key) {
-                    "up to date: skipped"
-                } else {
-                    "will run"
+                let state = match kasane::pipeline::plan::job_key(j, &out) {
+                    Ok(key) if kasane::pipeline::plan::up_to_date(&out, j, &key) => {
+                        "up to date: skipped"
+                    }
+                    Ok(_) => "will run",
+                    // What an earlier job writes may not be there yet.
+                    Err(_) if !j.reads_out.is_empty() => "will run (after the jobs it reads from)",
+                    Err(e) => {
+                        return Err(e).with_context(|| format!("reading the inputs of {}", j.id))
+                    }
                 };
                 println!("{}. {} [{state}]", n + 1, j.id);
                 println!(
@@ -307,7 +311,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     j.args.join(" "),
                     kasane::pipeline::plan::tail_args(j, &out.join(&j.prefix)).join(" ")
                 );
-                let reads: Vec<String> = j.reads.iter().map(|r| r.display().to_string()).collect();
+                let reads: Vec<String> = j
+                    .reads
+                    .iter()
+                    .map(|r| r.display().to_string())
+                    .chain(
+                        j.reads_out
+                            .iter()
+                            .map(|r| out.join(r).display().to_string()),
+                    )
+                    .collect();
                 println!("   reads: {}", reads.join(", "));
                 println!("   writes: {}", j.writes.join(", "));
             }

@@ -475,3 +475,120 @@ fn bad_input_is_named() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(!out.exists());
 }
+
+/// Small variants against `score_small.py` (`bcftools norm -a -m -both` then exact matching;
+/// goldens in testdata/eval/small/golden, made by testdata/eval/small/make_golden.sh): where
+/// both files write variants the same way the allele-level counts are equal; where the calls
+/// write planted variants another way (testdata/eval/small/planted.tsv), score_small counts
+/// them as FP and FN and kasane, matching haplotypes, gives the counts of the agreeing file.
+#[test]
+fn small_counts_equal_score_small_where_representations_agree() {
+    let dir = repo().join("testdata/eval/small");
+    let t = tempfile::tempdir().unwrap();
+    let golden = |name: &str| -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("golden/score_small.{name}.json"))).unwrap(),
+        )
+        .unwrap()
+    };
+    let run = |calls: &str| -> Value {
+        let out = t.path().join(calls);
+        let r = run_eval(
+            &dir,
+            &[
+                "-f",
+                "../../ref.fa",
+                "--truth",
+                "truth.vcf.gz",
+                "--calls",
+                &format!("{calls}.vcf.gz"),
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        summary(&out)["callsets"][0].clone()
+    };
+    let agree = golden("agree");
+    let ours = run("calls_agree");
+    for (k, g) in [("SNV", "snv"), ("INDEL", "indel")] {
+        let a = &ours[k]["allele"];
+        assert_eq!(a["TRUTH.TP"], agree[g]["tp"], "{k}: {ours}");
+        assert_eq!(a["TRUTH.FN"], agree[g]["fn"], "{k}: {ours}");
+        assert_eq!(a["QUERY.FP"], agree[g]["fp"], "{k}: {ours}");
+        assert_eq!(a["QUERY.TP"], agree[g]["tp"], "{k}: {ours}");
+    }
+    // The planted differences: score_small loses them, kasane finds the agreeing counts.
+    let differ = golden("differ");
+    let ours = run("calls_differ");
+    for (k, g) in [("SNV", "snv"), ("INDEL", "indel")] {
+        let a = &ours[k]["allele"];
+        assert!(
+            differ[g]["fn"].as_u64() > agree[g]["fn"].as_u64(),
+            "{g}: planted cases lost"
+        );
+        assert_eq!(a["TRUTH.TP"], agree[g]["tp"], "{k}: {ours}");
+        assert_eq!(a["TRUTH.FN"], agree[g]["fn"], "{k}: {ours}");
+        assert_eq!(a["QUERY.FP"], agree[g]["fp"], "{k}: {ours}");
+    }
+    assert!(
+        ours["haplotype_clusters"]["solved"].as_u64().unwrap() >= 6,
+        "{ours}"
+    );
+}
+
+/// The pipeline step: calls evaluated per sample (pipelines/evaluate-calls.toml), resumed,
+/// verified; an eval step must name the call or sv step it evaluates and depend on it.
+#[test]
+fn pipeline_step_evaluates_a_call_step() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("out");
+    let o = out.to_str().unwrap();
+    let f = "pipelines/evaluate-calls.toml";
+    let r = kasane(&["run", "--quiet", f, "-o", o]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let s = summary(&out.join("evaluation/qc_a"));
+    let snv = &s["callsets"][0]["SNV"]["allele"];
+    assert!(snv["TRUTH.TOTAL"].as_u64().unwrap() > 100, "{snv}");
+    assert!(snv["recall"].as_f64().unwrap() > 0.9, "{snv}");
+    let run: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let ev = run["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["id"] == "evaluation/qc_a")
+        .unwrap();
+    assert_eq!(
+        (ev["kind"].as_str(), ev["backend"].as_str()),
+        (Some("eval"), Some("cpu")),
+        "{ev}"
+    );
+    assert!(kasane(&["verify", o]).status.success());
+    // Sharded runs leave eval steps to an unsharded run, and say so.
+    let r = kasane(&["run", "--quiet", f, "-o", o, "--shard", "1/2"]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        !r.status.success() && err.contains("cannot be sharded"),
+        "{err}"
+    );
+    // Malformed eval steps.
+    let bad = t.path().join("bad.toml");
+    let base = std::fs::read_to_string(repo().join(f))
+        .unwrap()
+        .replace("../", &format!("{}/", repo().display()));
+    for (from, to, want) in [
+        ("calls = \"calls\"\n", "", "needs `calls`"),
+        (
+            "calls = \"calls\"",
+            "calls = \"nope\"",
+            "must name a call or sv step",
+        ),
+        ("depends_on = [\"calls\"]\n", "", "must depend on `calls`"),
+    ] {
+        std::fs::write(&bad, base.replace(from, to)).unwrap();
+        let r = kasane(&["validate", bad.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(!r.status.success() && err.contains(want), "{want}: {err}");
+    }
+}

@@ -46,6 +46,8 @@ pub struct EvalOptions {
     /// Output folder.
     pub output: PathBuf,
     pub threads: usize,
+    /// Recorded in provenance (matching runs on the CPU).
+    pub backend: crate::backend::BackendKind,
     /// What ranks calls for the precision-recall curve.
     pub score: ScoreField,
     pub sv: sv::SvParams,
@@ -70,6 +72,7 @@ impl EvalOptions {
             truth_sample: None,
             output,
             threads: 1,
+            backend: crate::backend::BackendKind::Auto,
             score: ScoreField::Qual,
             sv: sv::SvParams::default(),
             command_line: Vec::new(),
@@ -464,14 +467,14 @@ fn evaluate(
             }
             // Structural variants.
             if !t.svs.is_empty() || !q.svs.is_empty() {
-                let seq = genome.seq(tid)?;
                 let (name, len) = &genome.contigs[tid];
                 let skip_gt = truth.sample.is_none() || calls.sample.is_none();
+                let fetch = |s: u64, e: u64| genome.fetch(tid, s, e);
                 let ctg = sv::Contig {
                     tid,
                     name,
                     len: *len,
-                    seq: (!seq.is_empty()).then_some(&seq[..]),
+                    seq: genome.has_sequence().then_some(&fetch as &sv::Fetch<'_>),
                     conf,
                     skip_gt,
                 };

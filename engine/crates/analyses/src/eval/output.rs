@@ -183,19 +183,40 @@ pub fn write(
         outputs.push(p.display().to_string());
         Result::Ok(())
     };
-    // Annotated VCFs, per call set.
+    // Annotated VCFs, per call set: one pass over each source writes its matched and its
+    // unmatched records; the truth's and the calls' passes run at once.
     for r in &report.callsets {
         progress.log(&format!("writing the annotated VCFs of {}", r.name));
-        let files = [
-            (&truth.path, &r.truth_records, Verdict::Tp, "tp-base"),
-            (&truth.path, &r.truth_records, Verdict::Miss, "fn"),
-            (&r.path, &r.query_records, Verdict::Tp, "tp-comp"),
-            (&r.path, &r.query_records, Verdict::Miss, "fp"),
-        ];
-        for (src, recs, want, what) in files {
-            let out = dir.join(format!("{}.{what}.vcf.gz", r.name));
-            annotate(src, recs, want, what, &out, genome, pool.clone(), &mut set)?;
-            outputs.push(out.display().to_string());
+        let name = |what: &str| dir.join(format!("{}.{what}.vcf.gz", r.name));
+        let (tp_base, fn_, tp_comp, fp) =
+            (name("tp-base"), name("fn"), name("tp-comp"), name("fp"));
+        let (a, b) = rayon::join(
+            || {
+                annotate(
+                    &truth.path,
+                    &r.truth_records,
+                    [&tp_base, &fn_],
+                    "FN",
+                    genome,
+                    pool.clone(),
+                )
+            },
+            || {
+                annotate(
+                    &r.path,
+                    &r.query_records,
+                    [&tp_comp, &fp],
+                    "FP",
+                    genome,
+                    pool.clone(),
+                )
+            },
+        );
+        for w in a?.into_iter().chain(b?) {
+            w.finish_into(&mut set)?;
+        }
+        for p in [tp_base, fn_, tp_comp, fp] {
+            outputs.push(p.display().to_string());
         }
     }
     let mut results: Vec<CallsetResult> = Vec::new();
@@ -269,6 +290,8 @@ pub fn write(
         "command": "eval",
         "command_line": opts.command_line,
         "threads": opts.threads,
+        "backend": "cpu",
+        "backend_requested": opts.backend.to_string(),
         "truth": opts.truth.display().to_string(),
         "calls": opts.calls.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         "reference": opts.fasta.as_ref().map(|p| p.display().to_string()),
@@ -286,18 +309,17 @@ pub fn write(
     })
 }
 
-/// Copies the records of `src` whose verdict is `want` into `out`, with INFO annotations.
-#[allow(clippy::too_many_arguments)]
+/// Copies the records of `src` into `outs[0]` (matched) and `outs[1]` (unmatched, labelled
+/// `miss`: FN or FP), with INFO annotations; returns the writers, to be committed with the
+/// run's other files.
 fn annotate(
     src: &Path,
     recs: &[RecResult],
-    want: Verdict,
-    what: &str,
-    out: &Path,
+    outs: [&Path; 2],
+    miss: &str,
     genome: &Genome,
     pool: Arc<rayon::ThreadPool>,
-    set: &mut OutputSet,
-) -> Result<()> {
+) -> Result<Vec<VcfWriter>> {
     let mut rd = VcfReader::open(src, pool.clone())?;
     let meta = rd.meta().clone();
     // Contigs as the source lists them (records follow that order), else the reference's.
@@ -334,27 +356,30 @@ fn annotate(
     for s in &meta.samples {
         h.sample(s.clone());
     }
-    let label = match (want, what) {
-        (Verdict::Tp, _) => "TP",
-        (_, "fn") => "FN",
-        _ => "FP",
-    };
-    let mut w = VcfWriter::create(out, &h, pool)?;
+    // Level 1: these copies of the inputs are for viewing, and compressing them at htslib's
+    // default took a fifth of an SV evaluation's time.
+    let mut ws = vec![
+        VcfWriter::create_with_level(outs[0], &h, pool.clone(), 1)?,
+        VcfWriter::create_with_level(outs[1], &h, pool, 1)?,
+    ];
     let mut line = Vec::new();
+    let mut info = Vec::new();
     let mut i = 0usize;
     while let Some(rec) = rd.next_record()? {
         let r = recs.get(i);
         i += 1;
-        let Some(r) = r.filter(|r| r.verdict == want) else {
+        let Some(r) = r.filter(|r| r.verdict != Verdict::None) else {
             continue;
         };
-        line.clear();
-        let cols: Vec<&[u8]> = (0..rec.n_cols()).map(|k| rec.col(k)).collect();
-        let mut info = if cols[7] == b"." {
-            Vec::new()
+        let (w, label) = if r.verdict == Verdict::Tp {
+            (0, "TP")
         } else {
-            cols[7].to_vec()
+            (1, miss)
         };
+        info.clear();
+        if rec.col(7) != b"." {
+            info.extend_from_slice(rec.col(7));
+        }
         let mut push = |s: &str| {
             if !info.is_empty() {
                 info.push(b';');
@@ -371,21 +396,22 @@ fn annotate(
         if let Some(m) = &r.sv {
             push(&m.info_fields());
         }
-        for (k, c) in cols.iter().enumerate() {
+        line.clear();
+        for k in 0..rec.n_cols() {
             if k > 0 {
                 line.push(b'\t');
             }
             if k == 7 {
                 line.extend_from_slice(&info);
             } else {
-                line.extend_from_slice(c);
+                line.extend_from_slice(rec.col(k));
             }
         }
         line.push(b'\n');
-        w.write_line(&line).map_err(|e| match e {
+        ws[w].write_line(&line).map_err(|e| match e {
             Error::Format { msg, .. } => Error::format(src, msg),
             e => e,
         })?;
     }
-    w.finish_into(set)
+    Ok(ws)
 }

@@ -18,6 +18,7 @@
 //! - picking within a chunk: numpy's (unstable) quicksort order for ties, and its `argmax`
 //!   and `max` rules, because they decide which of two equal matches takes the genotype.
 
+use rayon::prelude::*;
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
@@ -478,20 +479,19 @@ impl SvRec {
         }
     }
 
-    /// Resolves a symbolic DEL, INV (or DUP as an insertion) from the contig's sequence.
-    fn resolve(&mut self, seq: &[u8], p: &SvParams) {
-        if !self.symbolic
-            || self.monref_star
-            || self.start > seq.len() as u64
-            || self.size > p.max_resolve
-        {
+    /// Resolves a symbolic DEL, INV (or DUP as an insertion) from the reference: `fetch`
+    /// gives bases `[start, end)` of a contig of length `len`.
+    fn resolve(&mut self, fetch: &Fetch<'_>, len: u64, p: &SvParams) {
+        if !self.symbolic || self.monref_star || self.start > len || self.size > p.max_resolve {
             return;
         }
-        let (s, e) = (self.start as usize, (self.end as usize).min(seq.len()));
+        let (s, e) = (self.start, self.end.min(len));
         if s >= e {
             return;
         }
-        let bases = &seq[s..e];
+        let Some(bases) = fetch(s, e).filter(|b| !b.is_empty()) else {
+            return;
+        };
         match self.svtype {
             SvType::Del => {
                 self.ref_seq = bases.to_vec();
@@ -583,6 +583,8 @@ pub struct MatchResult {
     /// The cell's indexes in the chunk, for MatchId.
     pub bid: Option<usize>,
     pub cid: Option<usize>,
+    /// The sequence comparison was skipped (the pair had failed already).
+    pub seq_skipped: bool,
 }
 
 fn s_abs(v: Option<i64>) -> f64 {
@@ -905,14 +907,32 @@ fn gt_key(g: &Option<Vec<Option<u32>>>) -> String {
     }
 }
 
-/// Exact edit-distance similarity, uppercase: (|x| + |y| - d) / (|x| + |y|).
+/// Edit (Levenshtein) distance; with a cutoff, `None` when the distance is above it (which
+/// lets the bit-parallel algorithm work in a band, much faster).
+fn distance(x: &[u8], y: &[u8], cutoff: Option<usize>) -> Option<usize> {
+    use rapidfuzz::distance::levenshtein::{distance_with_args, Args};
+    match cutoff {
+        None => Some(distance_with_args(
+            x.iter().copied(),
+            y.iter().copied(),
+            &Args::default(),
+        )),
+        Some(k) => distance_with_args(
+            x.iter().copied(),
+            y.iter().copied(),
+            &Args::default().score_cutoff(k),
+        ),
+    }
+}
+
+/// truvari's sequence similarity, (|x| + |y| - distance) / (|x| + |y|), of uppercase
+/// sequences.
 fn seqsim(x: &[u8], y: &[u8]) -> f64 {
-    let (x, y): (Vec<u8>, Vec<u8>) = (x.to_ascii_uppercase(), y.to_ascii_uppercase());
     let t = (x.len() + y.len()) as f64;
     if t == 0.0 {
         return 1.0;
     }
-    let d = rapidfuzz::distance::levenshtein::distance(x.iter().copied(), y.iter().copied());
+    let d = distance(x, y, None).unwrap_or(0);
     (t - d as f64) / t
 }
 
@@ -934,34 +954,67 @@ fn min_rotation(s: &[u8]) -> Vec<u8> {
     (0..n).map(|k| s[(best + k) % n]).collect()
 }
 
-fn unroll(x: &[u8], y: &[u8], p: i64) -> f64 {
+/// `y` rotated as truvari's unroll does for offset `p`.
+fn unrolled(y: &[u8], p: i64) -> Vec<u8> {
     let n = y.len() as i64;
     if n == 0 {
-        return seqsim(x, y);
+        return Vec::new();
     }
     let f = p.rem_euclid(n) as usize;
     let cut = y.len() - f;
     let mut r = y[cut..].to_vec();
     r.extend_from_slice(&y[..cut]);
-    seqsim(x, &r)
+    r
 }
 
+/// truvari's best_seqsim: the best of the plain comparison, the rolled one (smallest
+/// rotations, under 500 bp) and the four unrolled ones. Every candidate has the same total
+/// length, so the best is the smallest distance, found exactly with cutoffs (the
+/// bit-parallel algorithm then works in a band): each candidate within a bound `c` (and below
+/// the best so far); when none is, again with `c` four times larger. A candidate over `c`
+/// when the best is at most `c` cannot be better, so the result is exact.
 fn best_seqsim(a: &[u8], b: &[u8], st: i64) -> f64 {
-    let roll = if a.len() < 500 && b.len() < 500 {
-        seqsim(&min_rotation(a), &min_rotation(b))
-    } else {
-        0.0
-    };
-    [
-        roll,
-        unroll(a, b, st),
-        unroll(a, b, -st),
-        unroll(b, a, st),
-        unroll(b, a, -st),
-        seqsim(a, b),
-    ]
-    .into_iter()
-    .fold(f64::NEG_INFINITY, f64::max)
+    let t = a.len() + b.len();
+    if t == 0 {
+        return 1.0;
+    }
+    let floor = a.len().abs_diff(b.len());
+    // The unrolled candidates first: for a shifted insertion one of them is usually the best,
+    // and the sooner the best is known the narrower the others' band.
+    let mut cands: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(6);
+    cands.push((a.to_vec(), unrolled(b, st)));
+    cands.push((a.to_vec(), unrolled(b, -st)));
+    cands.push((b.to_vec(), unrolled(a, st)));
+    cands.push((b.to_vec(), unrolled(a, -st)));
+    if a.len() < 500 && b.len() < 500 {
+        cands.push((min_rotation(a), min_rotation(b)));
+    }
+    cands.push((a.to_vec(), b.to_vec()));
+    // A first bound of 31 keeps the band within one machine word (fast) for close pairs.
+    let mut c = floor.max(t / 16).max(31);
+    loop {
+        let mut best: Option<usize> = None;
+        for (x, y) in &cands {
+            if best == Some(floor) {
+                break;
+            }
+            let cut = best.map_or(c, |b| b.saturating_sub(1).min(c));
+            if best.is_some() && best.unwrap_or(0) == 0 {
+                break;
+            }
+            if let Some(d) = distance(x, y, Some(cut)) {
+                best = Some(best.map_or(d, |b| b.min(d)));
+            }
+        }
+        if let Some(d) = best {
+            return (t - d) as f64 / t as f64;
+        }
+        if c >= t {
+            // Unreachable: no distance exceeds the total length.
+            return 0.0;
+        }
+        c = (c * 4).min(t);
+    }
 }
 
 fn overlaps(s1: i64, e1: i64, s2: i64, e2: i64) -> bool {
@@ -1003,7 +1056,9 @@ impl Matcher<'_> {
         m.gt_match = Some(b.gt_count().abs_diff(c.gt_count()));
     }
 
-    fn var_match(&self, b: &SvRec, c: &SvRec) -> MatchResult {
+    /// truvari's var_match. Unless `full`, a pair that already failed a test skips the
+    /// sequence comparison (see [`compare_chunk`] for when that cannot change a count).
+    fn var_match(&self, b: &SvRec, c: &SvRec, full: bool) -> MatchResult {
         let p = self.p;
         let mut m = MatchResult {
             state: true,
@@ -1032,18 +1087,21 @@ impl Matcher<'_> {
         if ov < p.pctovl {
             m.state = false;
         }
-        if p.pctseq > 0.0 && b.resolved && c.resolved {
+        if p.pctseq > 0.0 && b.resolved && c.resolved && (m.state || full) {
             let s = self.rec_seqsim(b, c);
             m.seqsim = Some(s);
             if s < p.pctseq {
                 m.state = false;
             }
+        } else if p.pctseq > 0.0 && b.resolved && c.resolved {
+            m.seqsim = None;
+            m.seq_skipped = true;
         } else {
             m.seqsim = Some(0.0);
         }
         m.st_dist = Some(bs - cs);
         m.ed_dist = Some(be - ce);
-        m.score = Some((m.seqsim.unwrap_or(0.0) + ss + ov) / 3.0 * 100.0);
+        m.score = m.seqsim.map(|sq| (sq + ss + ov) / 3.0 * 100.0);
         m
     }
 
@@ -1052,7 +1110,10 @@ impl Matcher<'_> {
             return 1.0;
         }
         if b.svtype == SvType::Inv && c.svtype == SvType::Inv {
-            return seqsim(&b.alt_seq, &c.alt_seq);
+            return seqsim(
+                &b.alt_seq.to_ascii_uppercase(),
+                &c.alt_seq.to_ascii_uppercase(),
+            );
         }
         let pick = |r: &SvRec| -> Vec<u8> {
             if r.svtype == SvType::Del {
@@ -1121,9 +1182,9 @@ impl Matcher<'_> {
         r.breakend.clone().map(|bnd| Piece { pos: r.pos1, bnd })
     }
 
-    fn compare(&self, b: &SvRec, c: &SvRec) -> MatchResult {
+    fn compare(&self, b: &SvRec, c: &SvRec, full: bool) -> MatchResult {
         match (b.is_bnd, c.is_bnd) {
-            (false, false) => self.var_match(b, c),
+            (false, false) => self.var_match(b, c, full),
             (true, true) => match (Self::as_piece(b), Self::as_piece(c)) {
                 (Some(bp), Some(cp)) => self.bnd_match(b, &bp, c, &cp),
                 _ => MatchResult::default(),
@@ -1302,13 +1363,16 @@ struct Emit {
     comp: Option<usize>,
 }
 
+/// Reference bases `[start, end)` of the contig being matched (`None` when unreadable).
+pub type Fetch<'a> = dyn Fn(u64, u64) -> Option<Vec<u8>> + Sync + 'a;
+
 /// The contig a matching runs on.
 pub struct Contig<'a> {
     pub tid: usize,
     pub name: &'a str,
     pub len: u64,
     /// Its bases, to resolve symbolic alleles (`None` without a reference).
-    pub seq: Option<&'a [u8]>,
+    pub seq: Option<&'a Fetch<'a>>,
     /// The truth regions (truvari's `--includebed`).
     pub conf: Option<&'a Stratum>,
     /// Either side has no genotypes (truvari's skip_gt).
@@ -1410,9 +1474,9 @@ pub fn match_contig(base: &[SvRec], comp: &[SvRec], p: &SvParams, ctg: &Contig<'
             .filter(|(_, r)| keep(r, is_base))
             .map(|(i, r)| {
                 let mut r = r.clone();
-                if let Some(s) = seq {
+                if let Some(f) = seq {
                     if r.symbolic {
-                        r.resolve(s, p);
+                        r.resolve(f, len, p);
                     }
                 }
                 (i, r)
@@ -1435,18 +1499,14 @@ pub fn match_contig(base: &[SvRec], comp: &[SvRec], p: &SvParams, ctg: &Contig<'
         }
     }
     let m = Matcher { p, skip_gt, chrom };
+    // Chunks first, then compared in parallel (each chunk is independent), in order.
+    let mut chunks: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
     let mut chunk: (Vec<usize>, Vec<usize>) = (Vec::new(), Vec::new());
     let mut cur_end = 0u64;
-    let mut chunk_id = 0u64;
-    let mut emits: Vec<(u64, Emit)> = Vec::new();
     for (is_base, k) in order {
         let r = if is_base { &bs[k].1 } else { &cs[k].1 };
         if cur_end != 0 && cur_end + p.chunksize < r.start {
-            chunk_id += 1;
-            for e in compare_chunk(&m, &bs, &cs, &chunk.0, &chunk.1) {
-                emits.push((chunk_id, e));
-            }
-            chunk = (Vec::new(), Vec::new());
+            chunks.push(std::mem::take(&mut chunk));
             cur_end = 0;
         }
         cur_end = cur_end.max(r.end);
@@ -1456,10 +1516,19 @@ pub fn match_contig(base: &[SvRec], comp: &[SvRec], p: &SvParams, ctg: &Contig<'
             chunk.1.push(k);
         }
     }
-    chunk_id += 1;
-    for e in compare_chunk(&m, &bs, &cs, &chunk.0, &chunk.1) {
-        emits.push((chunk_id, e));
-    }
+    chunks.push(chunk);
+    let chunk_id = chunks.len() as u64;
+    let emits: Vec<(u64, Emit)> = chunks
+        .par_iter()
+        .enumerate()
+        .map(|(i, (b, c))| {
+            compare_chunk(&m, &bs, &cs, b, c)
+                .into_iter()
+                .map(move |e| (i as u64 + 1, e))
+                .collect::<Vec<_>>()
+        })
+        .flatten_iter()
+        .collect();
     out.chunks = chunk_id;
     // Counting (truvari's write_match).
     let s = &mut out.summary;
@@ -1575,14 +1644,34 @@ fn compare_chunk(
         return out;
     }
     let mut mat: Vec<MatchResult> = Vec::with_capacity(nb * nc);
+    // (`mut` for the second pass below.)
     for (bid, &b) in bchunk.iter().enumerate() {
         for (cid, &c) in cchunk.iter().enumerate() {
-            let mut r = m.compare(&bs[b].1, &cs[c].1);
+            let mut r = m.compare(&bs[b].1, &cs[c].1, false);
             r.bid = Some(bid);
             r.cid = Some(cid);
             r.base = Some(b);
             r.comp = Some(c);
             mat.push(r);
+        }
+    }
+    // Unmatched pairs skipped the costly sequence comparison: their scores only rank them
+    // among themselves, which changes no count... except through numpy's quicksort, which is
+    // not stable past 16 elements: where two matched pairs tie, the order it leaves them in
+    // depends on every element, so then every score is computed as truvari does.
+    if m.p.pick != Pick::Multi && mat.len() > 16 && mat.iter().any(|x| x.seq_skipped) {
+        let trues: Vec<&MatchResult> = mat.iter().filter(|x| x.state).collect();
+        let tie = trues
+            .iter()
+            .enumerate()
+            .any(|(i, a)| trues[i + 1..].iter().any(|b| !a.lt(b) && !b.lt(a)));
+        if tie {
+            for x in mat.iter_mut().filter(|x| x.seq_skipped) {
+                let (b, c) = (x.base.unwrap_or(0), x.comp.unwrap_or(0));
+                let mut r = m.compare(&bs[b].1, &cs[c].1, true);
+                (r.bid, r.cid, r.base, r.comp) = (x.bid, x.cid, x.base, x.comp);
+                *x = r;
+            }
         }
     }
     let cell = |k: usize| &mat[k];
@@ -1754,7 +1843,10 @@ mod tests {
         assert_eq!(sizesim(100, 50), (0.5, 50));
         assert_eq!(sizesim(0, 0), (1.0, 0));
         assert_eq!(sizesim(0, 4), (0.25, -3));
-        assert!((seqsim(b"ACGT", b"acgt") - 1.0).abs() < 1e-12);
+        assert!((seqsim(b"ACGT", b"ACGT") - 1.0).abs() < 1e-12);
+        // The best rotation: ACGTT against TACGT is one rotation away from equal.
+        assert!((best_seqsim(b"ACGTT", b"TACGT", 1) - 1.0).abs() < 1e-12);
+        assert!(best_seqsim(b"AAAAAA", b"CCCC", 2) < 0.5);
         assert!((seqsim(b"ACGT", b"ACGA") - 0.875).abs() < 1e-12);
         assert_eq!(min_rotation(b"CAB"), b"ABC".to_vec());
         assert_eq!(min_rotation(b"BAA"), b"AAB".to_vec());

@@ -249,6 +249,13 @@ impl Genome {
         self.fasta.is_some()
     }
 
+    /// Bases `[start, end)` of a contig (uppercase), `None` without a reference or on a read
+    /// error (a symbolic SV then stays unresolved, as without a reference).
+    pub fn fetch(&self, tid: usize, start: u64, end: u64) -> Option<Vec<u8>> {
+        let (name, _) = &self.contigs[tid];
+        self.fasta.as_ref()?.fetch(name, start, end).ok()
+    }
+
     /// A contig's bases (uppercase); empty without a reference.
     pub fn seq(&self, tid: usize) -> Result<Arc<Vec<u8>>> {
         let Some(fasta) = &self.fasta else {
@@ -306,7 +313,8 @@ pub fn read_side(
     let mut contigs: Vec<ContigVars> = (0..n_contigs).map(|_| ContigVars::default()).collect();
     let mut kinds = Vec::new();
     let mut done = vec![false; n_contigs];
-    let mut cur: Option<(usize, Arc<Vec<u8>>)> = None;
+    // The current contig, and its bases once a small variant needed them.
+    let mut cur: Option<(usize, Option<Arc<Vec<u8>>>)> = None;
     let mut last_pos = 0u64;
     let mut rec_no: u32 = 0;
     let mut scratch = Vec::new();
@@ -353,7 +361,7 @@ pub fn read_side(
                 if let Some((prev, _)) = cur {
                     done[prev] = true;
                 }
-                cur = Some((t, genome.seq(t)?));
+                cur = Some((t, None));
                 last_pos = 0;
                 t
             }
@@ -369,12 +377,19 @@ pub fn read_side(
             ));
         }
         last_pos = pos;
-        let seq = &cur.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
+        let held = &mut cur.as_mut().expect("a contig is current").1;
+        let mut seq = || -> Result<Arc<Vec<u8>>> {
+            if held.is_none() {
+                *held = Some(genome.seq(tid)?);
+            }
+            Ok(held.clone().unwrap_or_default())
+        };
         let kind = read_record(
             &r,
             no,
             sample,
-            seq,
+            genome.contigs[tid].1,
+            &mut seq,
             opts,
             &mut contigs[tid],
             &mut scratch,
@@ -430,7 +445,8 @@ fn read_record(
     r: &Record<'_>,
     no: u32,
     sample: Option<usize>,
-    seq: &[u8],
+    contig_len: u64,
+    seq: &mut dyn FnMut() -> Result<Arc<Vec<u8>>>,
     opts: &ReadOptions,
     out: &mut ContigVars,
     scratch: &mut Vec<u8>,
@@ -441,13 +457,12 @@ fn read_record(
     let alts: Vec<&[u8]> = r.alts().collect();
     let reference = r.reference();
     let pos0 = r.pos().map_err(|m| rec_err(path, r, m))?.saturating_sub(1);
-    if !seq.is_empty() && pos0 >= seq.len() as u64 {
+    if pos0 >= contig_len {
         return Err(rec_err(
             path,
             r,
             format!(
-                "position is past the end of the contig in the reference ({} bp): a VCF for another assembly?",
-                seq.len()
+                "position is past the end of the contig in the reference ({contig_len} bp): a VCF for another assembly?"
             ),
         ));
     }
@@ -485,6 +500,9 @@ fn read_record(
     if !(1..=alts.len() as u32).any(present) {
         return Ok(kind);
     }
+    // The contig's bases, read when its first small variant comes.
+    let seq_arc = seq()?;
+    let seq: &[u8] = &seq_arc;
     // The REF must be the reference's bases (N and IUPAC codes on either side pass).
     let end = pos0 + reference.len() as u64;
     scratch.clear();

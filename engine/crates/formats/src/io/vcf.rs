@@ -196,11 +196,22 @@ impl VcfWriter {
     /// Creates `path` (under a temporary name until [`VcfWriter::finish`]) and writes the
     /// header into its own BGZF block(s).
     pub fn create(path: &Path, header: &VcfHeader, pool: Arc<rayon::ThreadPool>) -> Result<Self> {
+        Self::create_with_level(path, header, pool, 6)
+    }
+
+    /// As [`VcfWriter::create`], with a deflate level (1 fastest .. 12 smallest; htslib's
+    /// default is 6).
+    pub fn create_with_level(
+        path: &Path,
+        header: &VcfHeader,
+        pool: Arc<rayon::ThreadPool>,
+        level: i32,
+    ) -> Result<Self> {
         let (file, w) = PendingFile::create(path)?;
         let csi = wants_csi(header.contigs());
         crate::io::atomic::check_destination(index_path(path, csi))?; // before the work, too
         let max_len = header.contigs().iter().map(|c| c.1).max().unwrap_or(0);
-        let mut bgzf = BgzfWriter::new(w, 6, pool, Some(new_builder(csi, max_len)));
+        let mut bgzf = BgzfWriter::new(w, level, pool, Some(new_builder(csi, max_len)));
         bgzf.write_plain(header.to_text().as_bytes())
             .and_then(|_| bgzf.end_block())
             .map_err(|e| Error::io(path, e))?;

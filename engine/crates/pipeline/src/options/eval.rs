@@ -43,15 +43,15 @@ pub const OPTIONS: &[OptDef] = &[
         "VCF",
         "Call set(s) to evaluate (VCF, plain or bgzipped, sorted); repeat for several, compared side by side",
     )
-    .required(),
+    .required()
+    .param(ParamKind::Str, "the call or sv step (this step depends on) whose VCF is evaluated"),
     OptDef::new(
         "stratify",
         "stratify",
         Ty::StrList,
         "NAME=BED",
         "A stratum: every metric is also given for variants inside these regions; repeat for several",
-    )
-    .param(ParamKind::Str, "strata, NAME=BED, comma-separated"),
+    ),
     OptDef::new(
         "stratify_tsv",
         "stratify-tsv",
@@ -93,6 +93,14 @@ pub const OPTIONS: &[OptDef] = &[
     )
     .short('t')
     .default("0"),
+    OptDef::new(
+        "backend",
+        "backend",
+        Ty::Backend,
+        "BACKEND",
+        "Compute backend (evaluation runs on the CPU; recorded in provenance)",
+    )
+    .default("auto"),
     OptDef::new(
         "score",
         "score",
@@ -284,6 +292,9 @@ pub fn to_options(v: &Values, command_line: Vec<String>) -> Result<EvalOptions> 
     o.sample = v.string("sample");
     o.truth_sample = v.string("truth_sample");
     o.threads = v.uint_as::<usize>("threads")?.unwrap_or(0);
+    o.backend = v
+        .backend("backend")
+        .unwrap_or(crate::backend::BackendKind::Auto);
     if let Some(s) = v.string("score") {
         o.score = ScoreField::parse(&s)?;
     }
@@ -344,12 +355,11 @@ pub fn to_options(v: &Values, command_line: Vec<String>) -> Result<EvalOptions> 
 }
 
 /// The files an eval run writes into its folder, for these call set names.
-pub fn outputs(dir: &str, callsets: &[String]) -> Vec<String> {
+pub fn outputs(dir: &str, callsets: &[String], index: super::VcfIndex) -> Vec<String> {
     let mut v = Vec::new();
     for c in callsets {
         for what in ["tp-base", "fn", "tp-comp", "fp"] {
-            v.push(format!("{dir}/{c}.{what}.vcf.gz"));
-            v.push(format!("{dir}/{c}.{what}.vcf.gz.tbi"));
+            v.extend(super::vcf_outputs(&format!("{dir}/{c}.{what}"), index));
         }
     }
     for f in [

@@ -88,7 +88,7 @@ pub fn shard_count(root: &Path) -> Result<usize> {
 
 /// A shard job's record, if that shard finished it with the same key and intact outputs.
 fn shard_record(dir: &Path, job: &Job) -> Result<Option<serde_json::Value>> {
-    let key = plan::job_key(job).map_err(|e| Error::io(&job.input, e))?;
+    let key = plan::job_key(job, dir).map_err(|e| Error::io(&job.input, e))?;
     if !plan::up_to_date(dir, job, &key) {
         return Ok(None);
     }
@@ -116,7 +116,11 @@ pub fn gather(p: &Pipeline, opts: &GatherOptions) -> Result<PathBuf> {
             eprintln!("[kasane] {msg}");
         }
     };
-    let jobs = run::select_jobs(p, opts.job.as_deref())?;
+    // Steps that are not sharded (eval) have nothing to gather: `kasane run` runs them after.
+    let jobs: Vec<Job> = run::select_jobs(p, opts.job.as_deref())?
+        .into_iter()
+        .filter(|j| j.kind.shardable())
+        .collect();
     run::check_jobs(p, &jobs)?;
     log(&format!(
         "{}: gathering {} job(s) from {n} shard(s) into {}",
@@ -127,7 +131,7 @@ pub fn gather(p: &Pipeline, opts: &GatherOptions) -> Result<PathBuf> {
     let started_all = run::now();
     let mut done = Vec::with_capacity(jobs.len());
     for (i, job) in jobs.iter().enumerate() {
-        let key = plan::job_key(job).map_err(|e| Error::io(&job.input, e))?;
+        let key = plan::job_key(job, &root).map_err(|e| Error::io(&job.input, e))?;
         if plan::up_to_date(&root, job, &key) {
             log(&format!("{}: up to date, skipped", job.id));
             // Keep what the gather that made it recorded.
@@ -192,6 +196,7 @@ pub fn gather(p: &Pipeline, opts: &GatherOptions) -> Result<PathBuf> {
                 // The job's provenance is its gather record (as for the other kinds).
                 let _ = std::fs::remove_file(prefix.join("qc.kasane.json"));
             }
+            super::StepKind::Eval => {}
             super::StepKind::Sv | super::StepKind::Call => {
                 let vcfs: Vec<PathBuf> = parts
                     .iter()

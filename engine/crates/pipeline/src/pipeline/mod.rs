@@ -51,6 +51,8 @@ pub enum StepKind {
     Sv,
     Call,
     Qc,
+    /// Evaluates another step's VCF against a truth set (`kasane eval`).
+    Eval,
 }
 
 impl StepKind {
@@ -60,6 +62,7 @@ impl StepKind {
             StepKind::Sv => "sv",
             StepKind::Call => "call",
             StepKind::Qc => "qc",
+            StepKind::Eval => "eval",
         }
     }
 
@@ -67,6 +70,9 @@ impl StepKind {
     pub fn shardable(self) -> bool {
         match self {
             StepKind::Coverage | StepKind::Sv | StepKind::Call | StepKind::Qc => true,
+            // Its counts come from whole call sets (truvari's chunks, haplotype clusters);
+            // shards would need their tallies and curves joined.
+            StepKind::Eval => false,
         }
     }
 }

@@ -18,6 +18,7 @@ pub fn options_for(kind: StepKind) -> &'static [OptDef] {
         StepKind::Sv => options::sv::OPTIONS,
         StepKind::Call => options::call::OPTIONS,
         StepKind::Qc => options::qc::OPTIONS,
+        StepKind::Eval => options::eval::OPTIONS,
     }
 }
 
@@ -46,7 +47,7 @@ const TOP_KEYS: [&str; 8] = [
 const ENGINE_KEYS: [&str; 2] = ["backend", "threads"];
 const SAMPLE_KEYS: [&str; 3] = ["id", "path", "meta"];
 const STEP_KEYS: [&str; 4] = ["id", "kind", "params", "depends_on"];
-const KINDS: [&str; 4] = ["coverage", "call", "sv", "qc"];
+const KINDS: [&str; 5] = ["coverage", "call", "sv", "qc", "eval"];
 const BACKENDS: [&str; 4] = ["auto", "cuda", "wgpu", "cpu"];
 
 const NAME_RULE: &str =
@@ -402,6 +403,47 @@ pub fn parse_str(file: &Path, text: &str) -> Result<Pipeline, Vec<Diagnostic>> {
         ),
     }
     let ids: Vec<String> = steps.iter().map(|s| s.0.id.clone()).collect();
+    // An eval step evaluates the VCF of a call or sv step it depends on (`calls`).
+    for (s, at, _) in &steps {
+        if s.kind != StepKind::Eval {
+            continue;
+        }
+        match s.params.get("calls") {
+            Some(Param::Str(from)) => {
+                let kind = steps.iter().find(|x| &x.0.id == from).map(|x| x.0.kind);
+                if !matches!(kind, Some(StepKind::Call | StepKind::Sv)) {
+                    c.at(
+                        *at..*at,
+                        format!(
+                            "step `{}`: `calls` must name a call or sv step, not `{from}`",
+                            s.id
+                        ),
+                    );
+                } else if !s.depends_on.contains(from) {
+                    c.at(
+                        *at..*at,
+                        format!(
+                            "step `{}` must depend on `{from}`, whose VCF it evaluates",
+                            s.id
+                        ),
+                    );
+                }
+            }
+            _ => c.at(
+                *at..*at,
+                format!(
+                    "step `{}` (eval) needs `calls`: the call or sv step whose VCF it evaluates",
+                    s.id
+                ),
+            ),
+        }
+        if !s.params.contains_key("truth") {
+            c.at(
+                *at..*at,
+                format!("step `{}` (eval) needs `truth`: the truth VCF ({{sample}} is replaced by the sample id)", s.id),
+            );
+        }
+    }
     let mut seen = HashSet::new();
     for (s, at, deps) in &steps {
         if !seen.insert(s.id.clone()) {
@@ -545,6 +587,7 @@ fn step(
     let kind = match c.string(t, "kind", "a step") {
         Some((k, _)) if k == "coverage" => Some(StepKind::Coverage),
         Some((k, _)) if k == "qc" => Some(StepKind::Qc),
+        Some((k, _)) if k == "eval" => Some(StepKind::Eval),
         Some((k, kat)) if k == "sv" || k == "call" => {
             if !has_reference {
                 c.at(
@@ -671,6 +714,10 @@ fn param(c: &mut Checker, spec: &OptDef, v: &Spanned<DeValue>, has_regions: bool
         (ParamKind::Int, _) => wrong(c, "an integer"),
         (ParamKind::Path, DeValue::String(s)) => {
             let p = c.base.join(s.as_ref());
+            // A path with `{sample}` names one file per sample: checked when the job runs.
+            if s.contains("{sample}") {
+                return Some(Param::Str(p.display().to_string()));
+            }
             if let Some(problem) = safe::input_problem(&p) {
                 c.at(v.span(), format!("parameter `{}`: {problem}", spec.name));
             }

@@ -26,6 +26,9 @@ pub struct Job {
     pub input: PathBuf,
     /// Every file the job reads.
     pub reads: Vec<PathBuf>,
+    /// Files it reads that earlier jobs write, relative to the output folder (an eval step's
+    /// call set).
+    pub reads_out: Vec<String>,
     /// Output files, relative to the output folder.
     pub writes: Vec<String>,
     /// Jobs (indexes) that must finish first.
@@ -57,7 +60,14 @@ pub fn jobs(p: &Pipeline) -> Vec<Job> {
         deps.dedup();
         for (k, sample) in p.samples.iter().enumerate() {
             let mut args = Vec::new();
-            let mut reads = vec![sample.path.clone()];
+            // An eval step reads VCFs, not the sample's alignments.
+            let mut reads = if step.kind == StepKind::Eval {
+                Vec::new()
+            } else {
+                vec![sample.path.clone()]
+            };
+            let mut reads_out = Vec::new();
+            let mut input = sample.path.clone();
             let table = options_for(step.kind);
             let def = |name: &str| table.iter().find(|d| d.name == name);
             let flag = |name: &str| {
@@ -67,6 +77,26 @@ pub fn jobs(p: &Pipeline) -> Vec<Job> {
                 )
             };
             for (name, v) in &step.params {
+                if step.kind == StepKind::Eval {
+                    if let Param::Str(s) = v {
+                        if name == "calls" {
+                            // The call set: that step's VCF for this sample (see tail_args).
+                            reads_out.push(options::vcf_path(&format!("{s}/{}", sample.id)));
+                            continue;
+                        }
+                        // `{sample}` in a truth path or sample name: this sample's.
+                        let s = s.replace("{sample}", &sample.id);
+                        args.push(flag(name));
+                        args.push(s.clone());
+                        if names_a_file(def(name), &s) {
+                            reads.push(PathBuf::from(&s));
+                            if name == "truth" {
+                                input = PathBuf::from(&s);
+                            }
+                        }
+                        continue;
+                    }
+                }
                 match v {
                     Param::Bool(true) => args.push(flag(name)),
                     Param::Bool(false) => {}
@@ -119,6 +149,15 @@ pub fn jobs(p: &Pipeline) -> Vec<Job> {
                 .into_iter()
                 .filter(|w| !w.ends_with("/qc.kasane.json"))
                 .collect(),
+                // A folder per job, the call set named by the sample; provenance into run.json.
+                StepKind::Eval => {
+                    let name =
+                        crate::eval::callset_names(&[PathBuf::from(options::vcf_path(&sample.id))]);
+                    options::eval::outputs(&prefix, &name, vcf_index)
+                        .into_iter()
+                        .filter(|w| !w.ends_with("/eval.kasane.json"))
+                        .collect()
+                }
             };
             let after = deps.iter().map(|&d| d * n + k).collect();
             out.push(Job {
@@ -128,8 +167,9 @@ pub fn jobs(p: &Pipeline) -> Vec<Job> {
                 kind: step.kind,
                 args,
                 prefix,
-                input: sample.path.clone(),
+                input,
                 reads,
+                reads_out,
                 writes,
                 after,
             });
@@ -159,6 +199,22 @@ pub fn tail_args(job: &Job, prefix: &Path) -> Vec<String> {
             options::vcf_path(&prefix.display().to_string()),
             job.input.display().to_string(),
         ],
+        // eval writes a folder per job and reads the VCF an earlier job wrote (the output
+        // folder is the prefix's grandparent: OUT/STEP/SAMPLE).
+        StepKind::Eval => {
+            let out = prefix
+                .parent()
+                .and_then(Path::parent)
+                .unwrap_or(Path::new("."));
+            let mut v = Vec::new();
+            for r in &job.reads_out {
+                v.push("--calls".into());
+                v.push(out.join(r).display().to_string());
+            }
+            v.push("--output".into());
+            v.push(prefix.display().to_string());
+            v
+        }
         // qc writes a folder per job; its files are named by the pipeline's sample id.
         StepKind::Qc => vec![
             "--output".into(),
@@ -194,12 +250,15 @@ pub fn for_shard(job: &Job, shard: crate::shard::Shard) -> Job {
 }
 
 /// The key that says whether a job's earlier result still holds: kasane's version, the
-/// command, and the fingerprints of what it reads.
-pub fn job_key(job: &Job) -> std::io::Result<String> {
+/// command, and the fingerprints of what it reads (`out` is the output folder, where earlier
+/// jobs' files are).
+pub fn job_key(job: &Job, out: &Path) -> std::io::Result<String> {
     let inputs: Vec<serde_json::Value> = job
         .reads
         .iter()
-        .map(|p| fingerprint::input(p))
+        .cloned()
+        .chain(job.reads_out.iter().map(|r| out.join(r)))
+        .map(|p| fingerprint::input(&p))
         .collect::<std::io::Result<_>>()?;
     let v = json!({
         "kasane": crate::VERSION,

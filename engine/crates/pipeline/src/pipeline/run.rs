@@ -170,6 +170,15 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<PathBuf> {
     let backend = opts.backend.clone().unwrap_or_else(|| p.backend.clone());
     let mut jobs = select_jobs(p, opts.job.as_deref())?;
     if let Some(s) = opts.shard {
+        if let Some(j) = jobs.iter().find(|j| !j.kind.shardable()) {
+            return Err(usage(format!(
+                "{}: step {} ({}) cannot be sharded yet: run the other steps with --shard \
+                 (--job), gather them, then `kasane run` without --shard",
+                p.file.display(),
+                j.step,
+                j.kind.name()
+            )));
+        }
         jobs = jobs.iter().map(|j| plan::for_shard(j, s)).collect();
     }
     // Coverage wants two threads (reading and inflating); more jobs run side by side beyond that.
@@ -362,7 +371,7 @@ fn check_or_run(
         error: None,
         shards: Vec::new(),
     };
-    let key = match plan::job_key(job) {
+    let key = match plan::job_key(job, out) {
         Ok(k) => k,
         Err(e) => {
             d.error = Some(format!("{}: {e}", job.input.display()));
@@ -513,6 +522,8 @@ fn run_job(
     // whatever the backend or thread count.
     let pj = if job.kind == super::StepKind::Qc {
         prefix.join("qc.kasane.json")
+    } else if job.kind == super::StepKind::Eval {
+        prefix.join("eval.kasane.json")
     } else {
         PathBuf::from(format!("{}.kasane.json", prefix.display()))
     };

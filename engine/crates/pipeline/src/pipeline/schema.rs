@@ -14,7 +14,8 @@ pub fn schema() -> Value {
     let all = options::params(options::coverage::OPTIONS)
         .chain(options::params(options::sv::OPTIONS))
         .chain(options::params(options::call::OPTIONS))
-        .chain(options::params(options::qc::OPTIONS));
+        .chain(options::params(options::qc::OPTIONS))
+        .chain(options::params(options::eval::OPTIONS));
     for d in all.filter(|d| seen.insert(d.name)) {
         let Some(p) = d.param else { continue };
         let mut s = match p.kind {
@@ -84,7 +85,7 @@ pub fn schema() -> Value {
                     "required": ["id", "kind"],
                     "properties": {
                         "id": { "type": "string" },
-                        "kind": { "enum": ["coverage", "sv", "call", "qc"], "description": "coverage, sv, call or qc: the kasane command the step runs." },
+                        "kind": { "enum": ["coverage", "sv", "call", "qc", "eval"], "description": "coverage, sv, call, qc or eval: the kasane command the step runs." },
                         "depends_on": { "type": "array", "items": { "type": "string" } },
                         "params": {
                             "type": "object",
