@@ -99,7 +99,7 @@ pub struct RecResult {
     /// Small variants: some atoms matched by haplotype, not as written.
     pub haplotype: bool,
     /// SVs: truvari's INFO annotations.
-    pub sv: Option<sv::MatchInfo>,
+    pub sv: Option<Box<sv::MatchInfo>>,
 }
 
 /// The result of one call set.
@@ -522,7 +522,7 @@ fn evaluate(
                                 },
                                 gt: st.gt,
                                 haplotype: false,
-                                sv: st.info.clone(),
+                                sv: st.info.clone().map(Box::new),
                             },
                         ));
                         if st.counted {

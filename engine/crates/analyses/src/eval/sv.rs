@@ -990,8 +990,27 @@ fn best_seqsim(a: &[u8], b: &[u8], st: i64) -> f64 {
         cands.push((min_rotation(a), min_rotation(b)));
     }
     cands.push((a.to_vec(), b.to_vec()));
-    // A first bound of 31 keeps the band within one machine word (fast) for close pairs.
-    let mut c = floor.max(t / 16).max(31);
+    // Equal lengths: the Hamming distance of a candidate bounds its edit distance, so the
+    // least Hamming distance is a bound on the best, often a tight one (a shifted insertion
+    // unrolled back lines up base for base), and every edit distance is then computed
+    // within it.
+    if a.len() == b.len() {
+        let hamming = |x: &[u8], y: &[u8]| x.iter().zip(y).filter(|(p, q)| p != q).count();
+        let mut best = cands.iter().map(|(x, y)| hamming(x, y)).min().unwrap_or(t);
+        for (x, y) in &cands {
+            if best == 0 {
+                break;
+            }
+            if let Some(d) = distance(x, y, Some(best)) {
+                best = best.min(d);
+            }
+        }
+        return (t - best) as f64 / t as f64;
+    }
+    // A first bound 31 over the least possible distance keeps the band within one machine
+    // word (fast) for close pairs, which matched calls usually are; then 4 times wider.
+    let mut slack = 31;
+    let mut c = floor + slack;
     loop {
         let mut best: Option<usize> = None;
         for (x, y) in &cands {
@@ -1013,7 +1032,8 @@ fn best_seqsim(a: &[u8], b: &[u8], st: i64) -> f64 {
             // Unreachable: no distance exceeds the total length.
             return 0.0;
         }
-        c = (c * 4).min(t);
+        slack *= 4;
+        c = (floor + slack).min(t);
     }
 }
 
