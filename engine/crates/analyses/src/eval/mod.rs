@@ -7,6 +7,7 @@
 //! counted in every stratum and subset ([`tally`]) and kept per record for the annotated VCFs.
 //! The files ([`output`], [`report`]) are written under temporary names and renamed together.
 
+pub mod genotype;
 pub mod output;
 pub mod report;
 pub mod small;

@@ -25,8 +25,8 @@ use crate::error::{Error, Result};
 use crate::io::vcf::VcfHeader;
 use crate::io::vcf_reader::{Genotype, Record};
 
+use super::genotype::Zyg;
 use super::tally::Stratum;
-use super::variants::Zyg;
 
 /// How many matches a variant may take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -49,8 +49,8 @@ pub const SUBSETS: &[&str] = &[
 ];
 
 /// The subset of a genotype class.
-pub fn zyg_subset(z: super::variants::Zyg) -> Option<u8> {
-    use super::variants::Zyg;
+pub fn zyg_subset(z: super::genotype::Zyg) -> Option<u8> {
+    use super::genotype::Zyg;
     match z {
         Zyg::Het => Some(1),
         Zyg::HomAlt => Some(2),

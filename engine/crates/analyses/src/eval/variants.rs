@@ -17,35 +17,7 @@ use crate::io::vcf_reader::{Record, VcfReader};
 
 use super::sv::SvRec;
 
-/// A genotype class, as the GA4GH stratifications name them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[repr(u8)]
-pub enum Zyg {
-    Het = 0,
-    HomAlt = 1,
-    /// Two different ALT alleles (`1/2`).
-    HetAlt = 2,
-    /// No genotype (a sites-only VCF): counted as present, compared as het.
-    Unknown = 3,
-}
-
-impl Zyg {
-    pub fn name(self) -> &'static str {
-        match self {
-            Zyg::Het => "het",
-            Zyg::HomAlt => "homalt",
-            Zyg::HetAlt => "hetalt",
-            Zyg::Unknown => "unknown",
-        }
-    }
-
-    /// Whether two genotype classes are the same genotype (hetalt alleles are each het; a
-    /// missing genotype is taken as het, as `score_small.py` does).
-    pub fn same_gt(self, other: Zyg) -> bool {
-        let c = |z: Zyg| matches!(z, Zyg::HomAlt);
-        c(self) == c(other)
-    }
-}
+pub use super::genotype::Zyg;
 
 /// One primitive small variant: reference bases `[pos, pos + ref_len)` replaced by `alt`
 /// (an insertion has `ref_len` 0 and goes before base `pos`; a deletion has an empty `alt`).
