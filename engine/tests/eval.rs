@@ -456,6 +456,40 @@ fn bad_input_is_named() {
     let err = String::from_utf8_lossy(&r.stderr);
     assert!(!r.status.success() && err.contains("nope.vcf"), "{err}");
     assert!(!out.exists());
+    // Truth records that cannot both hold: a warning naming them, the run goes on.
+    let third = |pos: usize| -> String {
+        let (r, o) = (p.r(pos, 1), p.other(pos).to_string());
+        ["A", "C", "G", "T"]
+            .iter()
+            .find(|b| **b != r && **b != o)
+            .unwrap()
+            .to_string()
+    };
+    let clash = vec![
+        (301, p.r(301, 1), p.other(301).to_string(), "1/1", "."),
+        (301, p.r(301, 1), third(301), "0/1", "."),
+    ];
+    vcf(&t.path().join("clash.vcf"), "S", &clash);
+    let r = run_eval(
+        t.path(),
+        &[
+            "-f",
+            fa,
+            "--truth",
+            "clash.vcf",
+            "--calls",
+            "good.vcf",
+            "-o",
+            o,
+        ],
+    );
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success(), "{err}");
+    assert!(
+        err.contains("clash.vcf") && err.contains("cannot both hold") && err.contains("chr1:301"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
     // A truncated bgzipped VCF.
     let gz = t.path().join("cut.vcf.gz");
     let bytes = std::fs::read(truvari_dir().join("inputs/input2.vcf.gz")).unwrap();

@@ -242,7 +242,8 @@ fn run_inner(opts: &EvalOptions, progress: &Progress) -> Result<EvalReport> {
         .map(|p| Stratum::read("truth-regions", p, &genome.contigs))
         .transpose()?;
     prepare_output_dir(&opts.output)?;
-    let read_opts = |sample: &Option<String>| ReadOptions {
+    let read_opts = |sample: &Option<String>, truth: bool| ReadOptions {
+        check_overlaps: truth,
         sample: sample.clone(),
         score: opts.score.clone(),
         sv_min: opts.sv.sizefilt().min(opts.sv.sizemin) as u32,
@@ -255,15 +256,15 @@ fn run_inner(opts: &EvalOptions, progress: &Progress) -> Result<EvalReport> {
     ));
     // Every file at once, each parsed on its own thread (not a pool worker: the pool inflates
     // their BGZF blocks, and a worker waiting for its own pool would wait for ever).
-    let paths: Vec<(&PathBuf, &Option<String>)> =
-        std::iter::once((&opts.truth, &opts.truth_sample))
-            .chain(opts.calls.iter().map(|c| (c, &opts.sample)))
+    let paths: Vec<(&PathBuf, &Option<String>, bool)> =
+        std::iter::once((&opts.truth, &opts.truth_sample, true))
+            .chain(opts.calls.iter().map(|c| (c, &opts.sample, false)))
             .collect();
     let sides: Vec<Result<Side>> = std::thread::scope(|scope| {
         let handles: Vec<_> = paths
             .iter()
-            .map(|(p, s)| {
-                let (genome, pool, ro) = (&genome, pool.clone(), read_opts(s));
+            .map(|(p, s, truth)| {
+                let (genome, pool, ro) = (&genome, pool.clone(), read_opts(s, *truth));
                 scope.spawn(move || variants::read_side(p, genome, &ro, pool))
             })
             .collect();

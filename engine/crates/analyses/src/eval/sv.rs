@@ -925,17 +925,6 @@ fn distance(x: &[u8], y: &[u8], cutoff: Option<usize>) -> Option<usize> {
     }
 }
 
-/// truvari's sequence similarity, (|x| + |y| - distance) / (|x| + |y|), of uppercase
-/// sequences.
-fn seqsim(x: &[u8], y: &[u8]) -> f64 {
-    let t = (x.len() + y.len()) as f64;
-    if t == 0.0 {
-        return 1.0;
-    }
-    let d = distance(x, y, None).unwrap_or(0);
-    (t - d as f64) / t
-}
-
 /// The lexicographically smallest rotation.
 fn min_rotation(s: &[u8]) -> Vec<u8> {
     let n = s.len();
@@ -973,12 +962,19 @@ fn unrolled(y: &[u8], p: i64) -> Vec<u8> {
 /// bit-parallel algorithm then works in a band): each candidate within a bound `c` (and below
 /// the best so far); when none is, again with `c` four times larger. A candidate over `c`
 /// when the best is at most `c` cannot be better, so the result is exact.
-fn best_seqsim(a: &[u8], b: &[u8], st: i64) -> f64 {
+///
+/// With `limit`, distances above it are not looked for: `None` then says the similarity is
+/// below what the limit stands for (`--pctseq`).
+fn best_seqsim(a: &[u8], b: &[u8], st: i64, limit: Option<usize>) -> Option<f64> {
     let t = a.len() + b.len();
     if t == 0 {
-        return 1.0;
+        return Some(1.0);
     }
     let floor = a.len().abs_diff(b.len());
+    let lim = limit.unwrap_or(t);
+    if floor > lim {
+        return None;
+    }
     // The unrolled candidates first: for a shifted insertion one of them is usually the best,
     // and the sooner the best is known the narrower the others' band.
     let mut cands: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(6);
@@ -996,21 +992,28 @@ fn best_seqsim(a: &[u8], b: &[u8], st: i64) -> f64 {
     // within it.
     if a.len() == b.len() {
         let hamming = |x: &[u8], y: &[u8]| x.iter().zip(y).filter(|(p, q)| p != q).count();
-        let mut best = cands.iter().map(|(x, y)| hamming(x, y)).min().unwrap_or(t);
+        let mut best = cands
+            .iter()
+            .map(|(x, y)| hamming(x, y))
+            .min()
+            .unwrap_or(t)
+            .min(lim);
+        let mut found = false;
         for (x, y) in &cands {
-            if best == 0 {
-                break;
-            }
             if let Some(d) = distance(x, y, Some(best)) {
                 best = best.min(d);
+                found = true;
+            }
+            if found && best == 0 {
+                break;
             }
         }
-        return (t - best) as f64 / t as f64;
+        return found.then(|| (t - best) as f64 / t as f64);
     }
     // A first bound 31 over the least possible distance keeps the band within one machine
     // word (fast) for close pairs, which matched calls usually are; then 4 times wider.
     let mut slack = 31;
-    let mut c = floor + slack;
+    let mut c = (floor + slack).min(lim);
     loop {
         let mut best: Option<usize> = None;
         for (x, y) in &cands {
@@ -1026,15 +1029,40 @@ fn best_seqsim(a: &[u8], b: &[u8], st: i64) -> f64 {
             }
         }
         if let Some(d) = best {
-            return (t - d) as f64 / t as f64;
+            return Some((t - d) as f64 / t as f64);
         }
-        if c >= t {
-            // Unreachable: no distance exceeds the total length.
-            return 0.0;
+        if c >= lim {
+            // Every distance is above the limit (no distance exceeds the total length).
+            return None;
         }
         slack *= 4;
-        c = (floor + slack).min(t);
+        c = (floor + slack).min(lim);
     }
+}
+
+/// The largest edit distance between sequences of total length `t` whose similarity
+/// (t - d) / t still reaches `pct` (computed as the comparison is, in floating point).
+fn limit_for(t: usize, pct: f64) -> usize {
+    let ok = |d: usize| (t - d) as f64 / t as f64 >= pct;
+    let mut d = (((1.0 - pct) * t as f64).floor().max(0.0) as usize).min(t);
+    while d > 0 && !ok(d) {
+        d -= 1;
+    }
+    while d < t && ok(d + 1) {
+        d += 1;
+    }
+    d
+}
+
+/// truvari's sequence similarity, (|x| + |y| - distance) / (|x| + |y|), of uppercase
+/// sequences, within a limit on the distance (`None` above it).
+fn seqsim_within(x: &[u8], y: &[u8], limit: Option<usize>) -> Option<f64> {
+    let t = x.len() + y.len();
+    if t == 0 {
+        return Some(1.0);
+    }
+    let d = distance(x, y, limit)?;
+    Some((t - d) as f64 / t as f64)
 }
 
 fn overlaps(s1: i64, e1: i64, s2: i64, e2: i64) -> bool {
@@ -1108,10 +1136,19 @@ impl Matcher<'_> {
             m.state = false;
         }
         if p.pctseq > 0.0 && b.resolved && c.resolved && (m.state || full) {
-            let s = self.rec_seqsim(b, c);
-            m.seqsim = Some(s);
-            if s < p.pctseq {
-                m.state = false;
+            match self.rec_seqsim(b, c, full) {
+                Some(s) => {
+                    m.seqsim = Some(s);
+                    if s < p.pctseq {
+                        m.state = false;
+                    }
+                }
+                // Below --pctseq: unmatched, its exact similarity left for when it matters.
+                None => {
+                    m.state = false;
+                    m.seqsim = None;
+                    m.seq_skipped = true;
+                }
             }
         } else if p.pctseq > 0.0 && b.resolved && c.resolved {
             m.seqsim = None;
@@ -1125,15 +1162,19 @@ impl Matcher<'_> {
         m
     }
 
-    fn rec_seqsim(&self, b: &SvRec, c: &SvRec) -> f64 {
+    /// truvari's sequence similarity of two records; with `full` false, `None` when it is
+    /// below `--pctseq` (distances past that are not looked for).
+    fn rec_seqsim(&self, b: &SvRec, c: &SvRec, full: bool) -> Option<f64> {
         if b.ref_seq == c.ref_seq && b.alt_seq == c.alt_seq {
-            return 1.0;
+            return Some(1.0);
         }
+        let limit = |t: usize| (!full && t > 0).then(|| limit_for(t, self.p.pctseq));
         if b.svtype == SvType::Inv && c.svtype == SvType::Inv {
-            return seqsim(
-                &b.alt_seq.to_ascii_uppercase(),
-                &c.alt_seq.to_ascii_uppercase(),
+            let (x, y) = (
+                b.alt_seq.to_ascii_uppercase(),
+                c.alt_seq.to_ascii_uppercase(),
             );
+            return seqsim_within(&x, &y, limit(x.len() + y.len()));
         }
         let pick = |r: &SvRec| -> Vec<u8> {
             if r.svtype == SvType::Del {
@@ -1145,10 +1186,11 @@ impl Matcher<'_> {
         let (a, bb) = (pick(b), pick(c));
         let st = b.start as i64 - c.start as i64;
         let ed = b.end as i64 - c.end as i64;
+        let lim = limit(a.len() + bb.len());
         if self.p.no_roll || st == 0 || ed == 0 {
-            seqsim(&a, &bb)
+            seqsim_within(&a, &bb, lim)
         } else {
-            best_seqsim(&a, &bb, st)
+            best_seqsim(&a, &bb, st, lim)
         }
     }
 
@@ -1863,11 +1905,18 @@ mod tests {
         assert_eq!(sizesim(100, 50), (0.5, 50));
         assert_eq!(sizesim(0, 0), (1.0, 0));
         assert_eq!(sizesim(0, 4), (0.25, -3));
-        assert!((seqsim(b"ACGT", b"ACGT") - 1.0).abs() < 1e-12);
+        assert_eq!(seqsim_within(b"ACGT", b"ACGT", None), Some(1.0));
         // The best rotation: ACGTT against TACGT is one rotation away from equal.
-        assert!((best_seqsim(b"ACGTT", b"TACGT", 1) - 1.0).abs() < 1e-12);
-        assert!(best_seqsim(b"AAAAAA", b"CCCC", 2) < 0.5);
-        assert!((seqsim(b"ACGT", b"ACGA") - 0.875).abs() < 1e-12);
+        assert_eq!(best_seqsim(b"ACGTT", b"TACGT", 1, None), Some(1.0));
+        assert!(best_seqsim(b"AAAAAA", b"CCCC", 2, None).unwrap() < 0.5);
+        assert_eq!(
+            best_seqsim(b"AAAAAA", b"CCCC", 2, Some(limit_for(10, 0.7))),
+            None
+        );
+        // The limit is the last distance whose similarity reaches the threshold.
+        assert_eq!(limit_for(10, 0.7), 3);
+        assert_eq!(limit_for(7, 0.7), 2);
+        assert_eq!(seqsim_within(b"ACGT", b"ACGA", None), Some(0.875));
         assert_eq!(min_rotation(b"CAB"), b"ABC".to_vec());
         assert_eq!(min_rotation(b"BAA"), b"AAB".to_vec());
         assert_eq!(reciprocal_overlap(0, 100, 50, 150), 0.5);

@@ -129,6 +129,8 @@ pub struct ReadOptions {
     /// Sequence alleles changing the length by less than this are small variants (a record
     /// can be both: an indel of 30 to 49 bp is a candidate match for an SV).
     pub small_max: u32,
+    /// Warn of records that overlap where they cannot both hold (a truth set).
+    pub check_overlaps: bool,
 }
 
 /// What happened to each record of a side (for the annotated VCFs).
@@ -383,6 +385,11 @@ pub fn read_side(
         });
     }
     let mut warnings = Vec::new();
+    if opts.check_overlaps {
+        if let Some(w) = overlap_warning(path, genome, &contigs) {
+            warnings.push(w);
+        }
+    }
     if multi_sv > 0 {
         warnings.push(format!(
             "{}: {multi_sv} multi-allelic SV record(s) left out of SV matching (truvari refuses \
@@ -405,6 +412,32 @@ pub fn read_side(
         kinds,
         warnings,
     })
+}
+
+/// Records whose variants overlap on the reference where both cannot hold: one of them
+/// hom-alt (it takes both haplotypes). They are kept (both count); the warning names the first
+/// such pair and how many there are.
+fn overlap_warning(path: &Path, genome: &Genome, contigs: &[ContigVars]) -> Option<String> {
+    let mut n = 0u64;
+    let mut first = None;
+    for (tid, c) in contigs.iter().enumerate() {
+        for w in c.atoms.windows(2) {
+            let (a, b) = (&w[0], &w[1]);
+            let overlap = b.pos < a.pos + a.ref_len as u64
+                || (b.pos == a.pos && a.ref_len == 0 && b.ref_len == 0);
+            if a.rec != b.rec && overlap && (a.zyg == Zyg::HomAlt || b.zyg == Zyg::HomAlt) {
+                n += 1;
+                first.get_or_insert((tid, a.pos + 1, b.pos + 1));
+            }
+        }
+    }
+    let (tid, p, q) = first?;
+    let chrom = &genome.contigs[tid].0;
+    Some(format!(
+        "{}: {n} pair(s) of overlapping records cannot both hold (a hom-alt variant overlaps \
+         another; first: {chrom}:{p} and {chrom}:{q}); both are counted",
+        path.display()
+    ))
 }
 
 /// Whether an ALT allele is symbolic (`<DEL>`), a breakend, or the spanning deletion `*`.
