@@ -110,6 +110,7 @@ fn snakemake_runs_the_export_to_the_same_files_as_kasane_run() {
         ("short-read-qc", "3"),
         ("long-read-sv", "2"),
         ("cohort", "5"),
+        ("evaluate-calls", "2"),
     ] {
         let full = tmp.path().join(format!("{name}-full"));
         ok_stderr(&[

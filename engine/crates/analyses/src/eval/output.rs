@@ -21,6 +21,15 @@ use crate::io::vcf::{VcfHeader, VcfWriter};
 use crate::io::vcf_reader::VcfReader;
 use crate::progress::Progress;
 
+/// A file's name, for summary.json and the report: they do not depend on where a run put its
+/// files (a pipeline's output folder); eval.kasane.json keeps the full paths.
+fn file_name(p: &Path) -> String {
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
 fn num(v: Option<f64>) -> Value {
     v.filter(|x| x.is_finite())
         .map_or(Value::Null, |x| json!(x))
@@ -249,7 +258,7 @@ pub fn write(
         let curves = curves_json(&mut r);
         callsets_json.push(json!({
             "name": r.name,
-            "calls": r.path.display().to_string(),
+            "calls": file_name(&r.path),
             "sample": r.sample,
             "SNV": snv,
             "INDEL": indel,
@@ -264,10 +273,10 @@ pub fn write(
     }
     let summary = json!({
         "kasane_version": crate::VERSION,
-        "truth": opts.truth.display().to_string(),
+        "truth": file_name(&opts.truth),
         "truth_sample": truth.sample,
-        "truth_regions": opts.truth_regions.as_ref().map(|p| p.display().to_string()),
-        "reference": opts.fasta.as_ref().map(|p| p.display().to_string()),
+        "truth_regions": opts.truth_regions.as_deref().map(file_name),
+        "reference": opts.fasta.as_deref().map(file_name),
         "score": opts.score.name(),
         "sv_params": opts.sv.to_json(),
         "strata": report.strata,

@@ -278,16 +278,6 @@ pub fn snakemake(p: &Pipeline, opts: &ExportOptions) -> Result<Exported> {
     if let Some(r) = &opts.results {
         check_folder(r)?;
     }
-    for s in &p.steps {
-        if !s.kind.shardable() {
-            return Err(Error::Usage(format!(
-                "{}: step {} ({}) cannot be sharded yet, so it cannot be exported",
-                p.file.display(),
-                s.id,
-                s.kind.name()
-            )));
-        }
-    }
     let n = choose_shards(p, opts.shards)?;
     let results = abs(&match &opts.results {
         Some(r) => r.clone(),
@@ -338,12 +328,16 @@ pub fn snakemake(p: &Pipeline, opts: &ExportOptions) -> Result<Exported> {
         for w in &j.writes {
             text_of(Path::new(w), "an output name")?;
         }
+        for r in &j.reads_out {
+            text_of(Path::new(r), "an output name")?;
+        }
         let _ = writeln!(
             sf,
-            "    {}: {{\"id\": {}, \"reads\": {}, \"writes\": {}}},",
+            "    {}: {{\"id\": {}, \"reads\": {}, \"after\": {}, \"writes\": {}}},",
             py(&key),
             py(&j.id),
             py_list(reads),
+            py_list(j.reads_out.iter().cloned()),
             py_list(j.writes.iter().cloned())
         );
     }
@@ -413,6 +407,26 @@ rule shard:
         while !rules.insert(rule.clone()) {
             n += 1;
             rule = format!("{base}_{n}");
+        }
+        // A step that is not sharded (eval) is one job, `kasane run --job`, after the gathers
+        // of the files it reads.
+        if !j.kind.shardable() {
+            let rule = rule.replacen("gather_", "whole_", 1);
+            let _ = writeln!(
+                sf,
+                "rule {rule}:\n    input:\n        JOBS[{k}][\"reads\"] + [OUT + \"/\" + r for r in JOBS[{k}][\"after\"]],\n    \
+                 output:\n        [OUT + \"/\" + w for w in JOBS[{k}][\"writes\"]],\n        \
+                 record=OUT + {record},\n    \
+                 log:\n        OUT + {log},\n    \
+                 threads: config[\"threads\"]\n    resources:\n        mem_mb=config[\"mem_mb\"],\n        \
+                 runtime=config[\"runtime_min\"],\n    params:\n        id={id},\n    shell:\n        \
+                 \"{{KASANE:q}} run {{PIPELINE:q}} -o {{OUT:q}} --job {{params.id:q}} -t {{threads}} --quiet 2> {{log:q}}\"\n\n",
+                k = py(&key),
+                record = py(&format!("/.kasane/jobs/{key}.json")),
+                log = py(&format!("/.kasane/logs/snakemake/{key}.log")),
+                id = py(&j.id),
+            );
+            continue;
         }
         // Values only as Python literals, joined by `+`: nothing of an id reaches an f-string.
         let _ = writeln!(

@@ -116,11 +116,7 @@ pub fn gather(p: &Pipeline, opts: &GatherOptions) -> Result<PathBuf> {
             eprintln!("[kasane] {msg}");
         }
     };
-    // Steps that are not sharded (eval) have nothing to gather: `kasane run` runs them after.
-    let jobs: Vec<Job> = run::select_jobs(p, opts.job.as_deref())?
-        .into_iter()
-        .filter(|j| j.kind.shardable())
-        .collect();
+    let jobs: Vec<Job> = run::select_jobs(p, opts.job.as_deref())?;
     run::check_jobs(p, &jobs)?;
     log(&format!(
         "{}: gathering {} job(s) from {n} shard(s) into {}",
@@ -131,6 +127,22 @@ pub fn gather(p: &Pipeline, opts: &GatherOptions) -> Result<PathBuf> {
     let started_all = run::now();
     let mut done = Vec::with_capacity(jobs.len());
     for (i, job) in jobs.iter().enumerate() {
+        // Steps that are not sharded (eval) have nothing to gather: `kasane run` (or its
+        // `--job`) runs them after; once run, their records go into run.json like the others.
+        if !job.kind.shardable() {
+            let ran = plan::job_key(job, &root)
+                .ok()
+                .is_some_and(|k| plan::up_to_date(&root, job, &k));
+            if !ran {
+                log(&format!(
+                    "{}: not sharded; `kasane run {} --job {}` runs it after this gather",
+                    job.id,
+                    p.file.display(),
+                    job.id
+                ));
+                continue;
+            }
+        }
         let key = plan::job_key(job, &root).map_err(|e| Error::io(&job.input, e))?;
         if plan::up_to_date(&root, job, &key) {
             log(&format!("{}: up to date, skipped", job.id));
