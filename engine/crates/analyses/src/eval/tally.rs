@@ -194,7 +194,7 @@ impl Counts {
 #[derive(Clone, Copy, Debug)]
 pub struct Item {
     pub vtype: u8,
-    pub subsets: [u8; 4],
+    pub subsets: [u8; 6],
     pub n_subsets: u8,
     pub truth: bool,
     pub tp: bool,
@@ -212,7 +212,7 @@ impl Item {
     pub fn new(vtype: usize, truth: bool) -> Self {
         Item {
             vtype: vtype as u8,
-            subsets: [0; 4],
+            subsets: [0; 6],
             n_subsets: 1,
             truth,
             tp: false,
@@ -507,6 +507,21 @@ mod tests {
         assert_eq!(b.threshold, 20.0);
         assert_eq!((b.query_tp, b.query_fp, b.truth_tp), (3, 0, 3));
         assert!((b.recall - 0.75).abs() < 1e-9);
+    }
+
+    #[test]
+    fn every_subset_of_an_sv_is_counted() {
+        // "*", genotype, size, type and allele fraction: five subsets.
+        let it = Item::new(SV, true)
+            .with(Some(1))
+            .with(size_subset(120))
+            .with(Some(svtype_subset("DEL")))
+            .with(vaf_subset(0.3));
+        let mut t = Tally::new(1);
+        t.add_item(0, &it);
+        for sub in [0, 1, 13, 18, 28] {
+            assert_eq!(t.get(0, SV, sub).truth_total, 1, "subset {}", SUBSETS[sub]);
+        }
     }
 
     #[test]
