@@ -15,7 +15,7 @@ pub mod sv;
 pub mod tally;
 pub mod variants;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -194,29 +194,8 @@ fn read_strata(opts: &EvalOptions, genome: &Genome) -> Result<Vec<Stratum>> {
     Ok(list)
 }
 
-/// Checks that the output folder exists (creating it) and takes files, before any reading.
-fn prepare_output_dir(dir: &Path) -> Result<()> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(Error::Output {
-            path: dir.to_path_buf(),
-            msg: "exists and is not a folder".into(),
-        });
-    }
-    std::fs::create_dir_all(dir).map_err(|e| Error::create(dir, e))?;
-    let probe = dir.join(".kasane-write-check");
-    std::fs::write(&probe, b"").map_err(|e| Error::create(dir, e))?;
-    let _ = std::fs::remove_file(&probe);
-    Ok(())
-}
-
 pub fn run(opts: &EvalOptions, progress: &Progress) -> Result<EvalReport> {
-    // A folder this run makes goes again when the run fails (it holds nothing then).
-    let made = !opts.output.exists();
-    let r = run_inner(opts, progress);
-    if r.is_err() && made {
-        let _ = std::fs::remove_dir(&opts.output);
-    }
-    r
+    crate::io::atomic::in_output_dir(&opts.output, || run_inner(opts, progress))
 }
 
 fn run_inner(opts: &EvalOptions, progress: &Progress) -> Result<EvalReport> {
@@ -241,7 +220,7 @@ fn run_inner(opts: &EvalOptions, progress: &Progress) -> Result<EvalReport> {
         .as_ref()
         .map(|p| Stratum::read("truth-regions", p, &genome.contigs))
         .transpose()?;
-    prepare_output_dir(&opts.output)?;
+    crate::io::atomic::prepare_output_dir(&opts.output)?;
     let read_opts = |sample: &Option<String>, truth: bool| ReadOptions {
         check_overlaps: truth,
         sample: sample.clone(),
@@ -317,7 +296,7 @@ fn run_inner(opts: &EvalOptions, progress: &Progress) -> Result<EvalReport> {
         outputs: Vec::new(),
         warnings,
     };
-    output::write(opts, &truth, &report, &genome, pool, progress)
+    output::write(opts, &truth, report, &genome, pool, progress)
 }
 
 /// One contig's part of a call set's result.
@@ -386,10 +365,10 @@ fn evaluate(
                 let (ts, qs, st) = small::match_contig(t, q, &seq);
                 part.small_stats = st;
                 for (is_truth, side, states) in [(true, t, &ts), (false, q, &qs)] {
+                    let spans: Vec<(u64, u64)> =
+                        side.atoms.iter().map(|a| (a.pos, a.end())).collect();
                     let inside: Vec<bool> = match conf {
-                        Some(c) => {
-                            c.contains_sorted(tid, side.atoms.iter().map(|a| (a.pos, a.end())))
-                        }
+                        Some(c) => c.contains_sorted(tid, spans.iter().copied()),
                         None => vec![true; side.atoms.len()],
                     };
                     let items: Vec<Option<Item>> = side
@@ -428,17 +407,7 @@ fn evaluate(
                             })
                         })
                         .collect();
-                    count(
-                        &mut part.tally,
-                        strata,
-                        tid,
-                        &side
-                            .atoms
-                            .iter()
-                            .map(|a| (a.pos, a.end()))
-                            .collect::<Vec<_>>(),
-                        &items,
-                    );
+                    count(&mut part.tally, strata, tid, &spans, &items);
                     // Records, curve.
                     let mut recs: Vec<(u32, RecResult)> = Vec::new();
                     let mut order: Vec<usize> =
@@ -502,7 +471,8 @@ fn evaluate(
                             })
                         })
                         .collect();
-                    count_any_order(&mut part.tally, strata, tid, &spans, &items);
+                    // SV records are in file order, sorted by start as the reader checked.
+                    count(&mut part.tally, strata, tid, &spans, &items);
                     let recs = if is_truth {
                         &mut part.truth_recs
                     } else {
@@ -552,8 +522,8 @@ fn evaluate(
         sv_summary: sv::Summary::default(),
         curve_query: vec![Vec::new(); tally::VTYPES.len()],
         curve_truth: vec![Vec::new(); tally::VTYPES.len()],
-        truth_records: vec![RecResult::default(); truth.kinds.len()],
-        query_records: vec![RecResult::default(); calls.kinds.len()],
+        truth_records: vec![RecResult::default(); truth.n_records],
+        query_records: vec![RecResult::default(); calls.n_records],
         small_stats: Default::default(),
     };
     for p in parts {
@@ -598,25 +568,6 @@ fn count(
         for (it, ok) in items.iter().zip(inside) {
             if let (Some(it), true) = (it, ok) {
                 t.add_item(k, it);
-            }
-        }
-    }
-}
-
-/// As [`count`], for spans in any order.
-fn count_any_order(
-    t: &mut Tally,
-    strata: &[Stratum],
-    tid: usize,
-    spans: &[(u64, u64)],
-    items: &[Option<Item>],
-) {
-    for (k, s) in strata.iter().enumerate() {
-        for (it, &(a, b)) in items.iter().zip(spans) {
-            if let Some(it) = it {
-                if k == 0 || s.contains(tid, a, b) {
-                    t.add_item(k, it);
-                }
             }
         }
     }

@@ -43,11 +43,7 @@ fn ratio(a: u64, b: u64) -> Option<f64> {
 pub fn counts_json(c: &Counts) -> Value {
     let level = |gt: bool| {
         let (p, r, f) = c.metrics(gt);
-        let (ttp, qtp) = if gt {
-            (c.truth_tp_gt, c.query_tp_gt)
-        } else {
-            (c.truth_tp, c.query_tp)
-        };
+        let (ttp, qtp) = c.tp(gt);
         json!({
             "TRUTH.TOTAL": c.truth_total, "TRUTH.TP": ttp, "TRUTH.FN": c.truth_total - ttp,
             "QUERY.TOTAL": c.query_total, "QUERY.TP": qtp, "QUERY.FP": c.query_total - qtp,
@@ -114,11 +110,7 @@ fn tsv_rows(out: &mut String, r: &CallsetResult, strata: &[String]) {
                 }
                 for (level, gt) in [("allele", false), ("genotype", true)] {
                     let (p, rc, f) = c.metrics(gt);
-                    let (ttp, qtp) = if gt {
-                        (c.truth_tp_gt, c.query_tp_gt)
-                    } else {
-                        (c.truth_tp, c.query_tp)
-                    };
+                    let (ttp, qtp) = c.tp(gt);
                     out.push_str(&format!(
                         "{}\t{sname}\t{tname}\t{kname}\t{level}\t{}\t{ttp}\t{}\t{}\t{qtp}\t{}\t{}\t{}\t{}\n",
                         r.name,
@@ -178,7 +170,7 @@ fn strata_json(r: &CallsetResult, strata: &[String]) -> Value {
 pub fn write(
     opts: &EvalOptions,
     truth: &Side,
-    report: &EvalReport,
+    mut report: EvalReport,
     genome: &Genome,
     pool: Arc<rayon::ThreadPool>,
     progress: &Progress,
@@ -228,34 +220,24 @@ pub fn write(
             outputs.push(p.display().to_string());
         }
     }
-    let mut results: Vec<CallsetResult> = Vec::new();
     let mut callsets_json = Vec::new();
     let mut csv = String::from(CSV_HEADER);
     csv.push('\n');
     let mut tsv = String::from(TSV_HEADER);
-    // The report consumes the curves' buffers; results are rebuilt without them.
-    for r in &report.callsets {
-        let mut r = CallsetResult {
-            name: r.name.clone(),
-            path: r.path.clone(),
-            sample: r.sample.clone(),
-            tally: r.tally.clone(),
-            sv_summary: r.sv_summary.clone(),
-            curve_query: r.curve_query.clone(),
-            curve_truth: r.curve_truth.clone(),
-            truth_records: Vec::new(),
-            query_records: Vec::new(),
-            small_stats: r.small_stats,
-        };
+    // The per-record results went into the annotated VCFs above, and the curves' buffers
+    // (sorted in place) into the summary: the report returned keeps neither.
+    for r in &mut report.callsets {
+        r.truth_records = Vec::new();
+        r.query_records = Vec::new();
         for (t, ty) in [(tally::INDEL, "INDEL"), (tally::SNV, "SNP")] {
             csv.push_str(&csv_row(ty, r.tally.get(0, t, 0), &r.name));
         }
-        tsv_rows(&mut tsv, &r, &report.strata);
+        tsv_rows(&mut tsv, r, &report.strata);
         let (snv, indel) = (
             counts_json(r.tally.get(0, tally::SNV, 0)),
             counts_json(r.tally.get(0, tally::INDEL, 0)),
         );
-        let curves = curves_json(&mut r);
+        let curves = curves_json(r);
         callsets_json.push(json!({
             "name": r.name,
             "calls": file_name(&r.path),
@@ -263,13 +245,12 @@ pub fn write(
             "SNV": snv,
             "INDEL": indel,
             "SV": r.sv_summary.to_json(),
-            "strata": strata_json(&r, &report.strata),
+            "strata": strata_json(r, &report.strata),
             "curves": curves,
             "haplotype_clusters": { "solved": r.small_stats.clusters_solved, "too_large": r.small_stats.clusters_too_large },
         }));
-        r.curve_query.clear();
-        r.curve_truth.clear();
-        results.push(r);
+        r.curve_query = Vec::new();
+        r.curve_truth = Vec::new();
     }
     let summary = json!({
         "kasane_version": crate::VERSION,
@@ -310,12 +291,8 @@ pub fn write(
     text.push('\n');
     add("eval.kasane.json", &text, &mut set, &mut outputs)?;
     set.commit()?;
-    Ok(EvalReport {
-        callsets: results,
-        strata: report.strata.clone(),
-        outputs,
-        warnings: report.warnings.clone(),
-    })
+    report.outputs = outputs;
+    Ok(report)
 }
 
 /// Copies the records of `src` into `outs[0]` (matched) and `outs[1]` (unmatched, labelled

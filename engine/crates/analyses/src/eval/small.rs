@@ -74,10 +74,7 @@ pub fn match_contig(
     let (mut i, mut j) = (0, 0);
     while i < ta.len() && j < qa.len() {
         let (t, q) = (&ta[i], &qa[j]);
-        match (t.pos, t.ref_len)
-            .cmp(&(q.pos, q.ref_len))
-            .then_with(|| truth.alt(t).cmp(query.alt(q)))
-        {
+        match truth.key(t).cmp(&query.key(q)) {
             std::cmp::Ordering::Less => i += 1,
             std::cmp::Ordering::Greater => j += 1,
             std::cmp::Ordering::Equal => {
@@ -338,13 +335,7 @@ mod tests {
                 });
             }
         }
-        let arena = c.arena.clone();
-        c.atoms.sort_by(|a, b| {
-            (a.pos, a.ref_len).cmp(&(b.pos, b.ref_len)).then_with(|| {
-                arena[a.alt_off as usize..(a.alt_off + a.alt_len) as usize]
-                    .cmp(&arena[b.alt_off as usize..(b.alt_off + b.alt_len) as usize])
-            })
-        });
+        c.sort_atoms();
         c
     }
 

@@ -1837,6 +1837,29 @@ fn compare_chunk(
             let (mut wrote_b, mut wrote_c) = (vec![false; nb], vec![false; nc]);
             // The sorted copy is mutated in place (state, multi) by pass 1.
             let mut sorted: Vec<MatchResult> = order.iter().map(|&k| mat[k].clone()).collect();
+            // The call's copy, then the truth record's, each the first time it comes.
+            let write_once = |out: &mut Vec<Emit>,
+                              wrote_c: &mut [bool],
+                              wrote_b: &mut [bool],
+                              (bi, ci): (usize, usize),
+                              m: &MatchResult| {
+                if !wrote_c[ci] {
+                    wrote_c[ci] = true;
+                    out.push(Emit {
+                        base: None,
+                        comp: Some(cchunk[ci]),
+                        m: m.clone(),
+                    });
+                }
+                if !wrote_b[bi] {
+                    wrote_b[bi] = true;
+                    out.push(Emit {
+                        base: Some(bchunk[bi]),
+                        comp: None,
+                        m: m.clone(),
+                    });
+                }
+            };
             for k in (0..sorted.len()).rev() {
                 if !sorted[k].state {
                     continue;
@@ -1849,44 +1872,14 @@ fn compare_chunk(
                 }
                 used_c[ci] += bcount[bi];
                 used_b[bi] += ccount[ci];
-                if !wrote_c[ci] {
-                    wrote_c[ci] = true;
-                    out.push(Emit {
-                        base: None,
-                        comp: Some(cchunk[ci]),
-                        m: sorted[k].clone(),
-                    });
-                }
-                if !wrote_b[bi] {
-                    wrote_b[bi] = true;
-                    out.push(Emit {
-                        base: Some(bchunk[bi]),
-                        comp: None,
-                        m: sorted[k].clone(),
-                    });
-                }
+                write_once(&mut out, &mut wrote_c, &mut wrote_b, (bi, ci), &sorted[k]);
             }
             for k in (0..sorted.len()).rev() {
                 let (bi, ci) = (sorted[k].bid.unwrap_or(0), sorted[k].cid.unwrap_or(0));
                 if sorted[k].state {
                     continue;
                 }
-                if !wrote_c[ci] {
-                    wrote_c[ci] = true;
-                    out.push(Emit {
-                        base: None,
-                        comp: Some(cchunk[ci]),
-                        m: sorted[k].clone(),
-                    });
-                }
-                if !wrote_b[bi] {
-                    wrote_b[bi] = true;
-                    out.push(Emit {
-                        base: Some(bchunk[bi]),
-                        comp: None,
-                        m: sorted[k].clone(),
-                    });
-                }
+                write_once(&mut out, &mut wrote_c, &mut wrote_b, (bi, ci), &sorted[k]);
                 if wrote_c.iter().all(|&w| w) && wrote_b.iter().all(|&w| w) {
                     break;
                 }

@@ -173,12 +173,17 @@ impl Counts {
     }
 
     /// (precision, recall, F1) at allele level (`gt` false) or genotype level.
-    pub fn metrics(&self, gt: bool) -> (Option<f64>, Option<f64>, Option<f64>) {
-        let (ttp, qtp) = if gt {
+    /// (truth TP, query TP) at allele level (`gt` false) or genotype level.
+    pub fn tp(&self, gt: bool) -> (u64, u64) {
+        if gt {
             (self.truth_tp_gt, self.query_tp_gt)
         } else {
             (self.truth_tp, self.query_tp)
-        };
+        }
+    }
+
+    pub fn metrics(&self, gt: bool) -> (Option<f64>, Option<f64>, Option<f64>) {
+        let (ttp, qtp) = self.tp(gt);
         let p = (self.query_total > 0).then(|| qtp as f64 / self.query_total as f64);
         let r = (self.truth_total > 0).then(|| ttp as f64 / self.truth_total as f64);
         let f = match (p, r) {

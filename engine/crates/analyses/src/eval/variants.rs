@@ -69,6 +69,18 @@ impl ContigVars {
     pub fn alt(&self, a: &Atom) -> &[u8] {
         &self.arena[a.alt_off as usize..(a.alt_off + a.alt_len) as usize]
     }
+
+    /// What makes two atoms equal: position, reference span, ALT bases.
+    pub fn key<'a>(&'a self, a: &Atom) -> (u64, u32, &'a [u8]) {
+        (a.pos, a.ref_len, self.alt(a))
+    }
+
+    /// Sorts the atoms by [`ContigVars::key`] (then record), the order matching walks.
+    pub fn sort_atoms(&mut self) {
+        let mut atoms = std::mem::take(&mut self.atoms);
+        atoms.sort_by(|a, b| self.key(a).cmp(&self.key(b)).then(a.rec.cmp(&b.rec)));
+        self.atoms = atoms;
+    }
 }
 
 /// How records are ranked for the precision-recall curve.
@@ -133,16 +145,6 @@ pub struct ReadOptions {
     pub check_overlaps: bool,
 }
 
-/// What happened to each record of a side (for the annotated VCFs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum RecKind {
-    /// Not evaluated: filtered, no ALT in the genotype, outside the evaluated regions.
-    Skipped = 0,
-    Small = 1,
-    Sv = 2,
-}
-
 /// One side read whole.
 #[derive(Debug)]
 pub struct Side {
@@ -151,7 +153,8 @@ pub struct Side {
     pub sample: Option<String>,
     /// Indexed like the reference's contigs.
     pub contigs: Vec<ContigVars>,
-    pub kinds: Vec<RecKind>,
+    /// Records in the file (each call set's results are indexed by record).
+    pub n_records: usize,
     pub warnings: Vec<String>,
 }
 
@@ -285,7 +288,6 @@ pub fn read_side(
     let sample_name = sample.map(|i| rd.meta().samples[i].clone());
     let n_contigs = genome.contigs.len();
     let mut contigs: Vec<ContigVars> = (0..n_contigs).map(|_| ContigVars::default()).collect();
-    let mut kinds = Vec::new();
     let mut done = vec![false; n_contigs];
     // The current contig, and its bases once a small variant needed them.
     let mut cur: Option<(usize, Option<Arc<Vec<u8>>>)> = None;
@@ -312,7 +314,6 @@ pub fn read_side(
                             off_contig.1 = chrom.to_string();
                         }
                         off_contig.0 += 1;
-                        kinds.push(RecKind::Skipped);
                         continue;
                     }
                     return Err(rec_err(
@@ -358,7 +359,7 @@ pub fn read_side(
             }
             Ok(held.clone().unwrap_or_default())
         };
-        let kind = read_record(
+        read_record(
             &r,
             no,
             sample,
@@ -370,19 +371,9 @@ pub fn read_side(
             &path_buf,
             &mut multi_sv,
         )?;
-        kinds.push(kind);
     }
     for c in &mut contigs {
-        let arena = &c.arena;
-        c.atoms.sort_by(|a, b| {
-            (a.pos, a.ref_len)
-                .cmp(&(b.pos, b.ref_len))
-                .then_with(|| {
-                    arena[a.alt_off as usize..(a.alt_off + a.alt_len) as usize]
-                        .cmp(&arena[b.alt_off as usize..(b.alt_off + b.alt_len) as usize])
-                })
-                .then(a.rec.cmp(&b.rec))
-        });
+        c.sort_atoms();
     }
     let mut warnings = Vec::new();
     if opts.check_overlaps {
@@ -409,7 +400,7 @@ pub fn read_side(
         path: path.to_path_buf(),
         sample: sample_name,
         contigs,
-        kinds,
+        n_records: rec_no as usize,
         warnings,
     })
 }
@@ -457,7 +448,7 @@ fn read_record(
     scratch: &mut Vec<u8>,
     path: &Path,
     multi_sv: &mut u64,
-) -> Result<RecKind> {
+) -> Result<()> {
     let gt = sample.and_then(|s| r.genotype(s));
     let alts: Vec<&[u8]> = r.alts().collect();
     let reference = r.reference();
@@ -475,14 +466,12 @@ fn read_record(
     // Structural (truvari's view of ALT[0]): symbolic, a breakend, or a size of sv_min or
     // more. Every such record goes to SV matching, whatever its genotype and filter (truvari's
     // defaults; its options filter there).
-    let mut kind = RecKind::Skipped;
     if let Some(s) = super::sv::SvRec::from_record(r, no, pos0, gt.as_ref(), score) {
         if s.symbolic || s.is_bnd || s.size >= opts.sv_min as u64 {
             if s.multi {
                 *multi_sv += 1;
             }
             out.svs.push(s);
-            kind = RecKind::Sv;
         }
     }
     // Small variants: sequence alleles whose length changes stay under small_max; a record
@@ -494,7 +483,7 @@ fn read_record(
             (a.len() as i64 - reference.len() as i64).unsigned_abs() < opts.small_max as u64
         });
     if !small || !r.passes() {
-        return Ok(kind);
+        return Ok(());
     }
     let called: Vec<u32> = gt
         .as_ref()
@@ -503,7 +492,7 @@ fn read_record(
     // Which ALT alleles the sample carries (all of them in a sites-only file).
     let present = |k: u32| gt.is_none() || called.contains(&k);
     if !(1..=alts.len() as u32).any(present) {
-        return Ok(kind);
+        return Ok(());
     }
     // The contig's bases, read when its first small variant comes.
     let seq_arc = seq()?;
@@ -543,7 +532,6 @@ fn read_record(
         v.dedup();
         v.len()
     };
-    let mut any = false;
     for (i, alt) in alts.iter().enumerate() {
         let k = i as u32 + 1;
         if !present(k) || is_symbolic(alt) || alt.is_empty() || *alt == b"." {
@@ -572,10 +560,9 @@ fn read_record(
                 score,
                 vaf,
             });
-            any = true;
         }
     }
-    Ok(if any { RecKind::Small } else { kind })
+    Ok(())
 }
 
 fn is_base(b: u8) -> bool {

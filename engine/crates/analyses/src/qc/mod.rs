@@ -374,21 +374,6 @@ fn read_by_regions(path: &Path, header: &Header) -> Result<ByRegions> {
     Ok(out)
 }
 
-/// Checks that the output folder exists (creating it) and takes files, before any reading.
-fn prepare_output_dir(dir: &Path) -> Result<()> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(Error::Output {
-            path: dir.to_path_buf(),
-            msg: "exists and is not a folder".into(),
-        });
-    }
-    std::fs::create_dir_all(dir).map_err(|e| Error::create(dir, e))?;
-    let probe = dir.join(".kasane-write-check");
-    std::fs::write(&probe, b"").map_err(|e| Error::create(dir, e))?;
-    let _ = std::fs::remove_file(&probe);
-    Ok(())
-}
-
 /// What every qc run (or gather) sets up before reading: inputs, reference, panel, rules.
 struct Prepared {
     inputs: Vec<Input>,
@@ -475,7 +460,7 @@ fn prepare(opts: &QcOptions) -> Result<Prepared> {
             .map(|p| single_end(p, opts.fasta.as_deref(), &io_pool))
             .collect::<Result<_>>()?,
     };
-    prepare_output_dir(&opts.output)?;
+    crate::io::atomic::prepare_output_dir(&opts.output)?;
     Ok(Prepared {
         inputs,
         header,
@@ -496,13 +481,7 @@ fn prepare(opts: &QcOptions) -> Result<Prepared> {
 }
 
 pub fn run(opts: &QcOptions, progress: &Progress) -> Result<QcReport> {
-    // A folder this run makes goes again when the run fails (it holds nothing then).
-    let made = !opts.output.exists();
-    let r = run_inner(opts, progress);
-    if r.is_err() && made {
-        let _ = std::fs::remove_dir(&opts.output);
-    }
-    r
+    crate::io::atomic::in_output_dir(&opts.output, || run_inner(opts, progress))
 }
 
 fn run_inner(opts: &QcOptions, progress: &Progress) -> Result<QcReport> {

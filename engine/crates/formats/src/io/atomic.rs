@@ -180,6 +180,33 @@ impl OutputSet {
     }
 }
 
+/// Checks that an output folder exists (creating it) and takes files, before any reading: an
+/// analysis that writes a folder of files (qc, eval) calls this first.
+pub fn prepare_output_dir(dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::Output {
+            path: dir.to_path_buf(),
+            msg: "exists and is not a folder".into(),
+        });
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::create(dir, e))?;
+    let probe = dir.join(".kasane-write-check");
+    std::fs::write(&probe, b"").map_err(|e| Error::create(dir, e))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Runs `f`, which writes into the output folder `dir`; when it fails, a folder that did not
+/// exist before is removed again (its files are committed only on success, so it is empty).
+pub fn in_output_dir<T>(dir: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let made = !dir.exists();
+    let r = f();
+    if r.is_err() && made {
+        let _ = std::fs::remove_dir(dir);
+    }
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,15 +84,7 @@ pub const OPTIONS: &[OptDef] = &[
     )
     .short('o')
     .default("eval"),
-    OptDef::new(
-        "threads",
-        "threads",
-        Ty::Usize,
-        "THREADS",
-        "Worker threads (0 counts as 1). The output does not depend on it",
-    )
-    .short('t')
-    .default("0"),
+    super::THREADS,
     OptDef::new(
         "backend",
         "backend",

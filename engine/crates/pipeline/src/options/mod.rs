@@ -239,6 +239,17 @@ impl OptDef {
     }
 }
 
+/// `-t/--threads` of the analyses whose output does not depend on the thread count.
+pub const THREADS: OptDef = OptDef::new(
+    "threads",
+    "threads",
+    Ty::Usize,
+    "THREADS",
+    "Worker threads (0 counts as 1). The output does not depend on it",
+)
+.short('t')
+.default("0");
+
 /// SAM flag bits: decimal or `0x` hex.
 pub fn parse_flag(s: &str) -> std::result::Result<u16, String> {
     let v = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
