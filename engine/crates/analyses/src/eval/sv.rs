@@ -287,6 +287,11 @@ pub struct SvRec {
     pub score: f32,
     pub vaf: f32,
     pub zyg: Option<Zyg>,
+    /// The sequence compared in uppercase (REF of a deletion, else ALT) where it has
+    /// lowercase bases, made by [`SvRec::prepare_seq`]; and the start of its least rotation,
+    /// made when first needed. Once per record, not per pair.
+    pub seq_upper: Option<Vec<u8>>,
+    pub rot: std::sync::OnceLock<usize>,
 }
 
 /// htslib's symbolic alleles whose SVLEN extends the record: `<DEL`, `<DUP`, `<INV`, `<CNV`
@@ -441,6 +446,8 @@ impl SvRec {
             score,
             vaf: r.info_f64("VAF").map_or(f32::NAN, |v| v as f32),
             zyg,
+            seq_upper: None,
+            rot: std::sync::OnceLock::new(),
         })
     }
 
@@ -481,6 +488,35 @@ impl SvRec {
 
     /// Resolves a symbolic DEL, INV (or DUP as an insertion) from the reference: `fetch`
     /// gives bases `[start, end)` of a contig of length `len`.
+    fn seq_raw(&self) -> &[u8] {
+        if self.svtype == SvType::Del {
+            &self.ref_seq
+        } else {
+            &self.alt_seq
+        }
+    }
+
+    /// Fills `seq_upper` (after [`SvRec::resolve`]).
+    fn prepare_seq(&mut self) {
+        let s = self.seq_raw();
+        self.seq_upper = s
+            .iter()
+            .any(|b| b.is_ascii_lowercase())
+            .then(|| s.to_ascii_uppercase());
+        self.rot = std::sync::OnceLock::new();
+    }
+
+    /// The sequence compared, uppercase.
+    fn seq(&self) -> &[u8] {
+        self.seq_upper.as_deref().unwrap_or_else(|| self.seq_raw())
+    }
+
+    /// The start of the least rotation of [`SvRec::seq`], under 500 bases.
+    fn rotation(&self) -> Option<usize> {
+        let s = self.seq();
+        (s.len() < 500).then(|| *self.rot.get_or_init(|| min_rotation_start(s)))
+    }
+
     fn resolve(&mut self, fetch: &Fetch<'_>, len: u64, p: &SvParams) {
         if !self.symbolic || self.monref_star || self.start > len || self.size > p.max_resolve {
             return;
@@ -645,6 +681,10 @@ fn g6(x: f64) -> String {
     if x == 0.0 {
         return "0".into();
     }
+    // Whole numbers below a million print as integers (sizes, distances).
+    if x.fract() == 0.0 && x.abs() < 1e6 {
+        return format!("{}", x as i64);
+    }
     let exp = x.abs().log10().floor() as i32;
     if !(-5..6).contains(&exp) {
         let s = format!("{x:.5e}");
@@ -670,37 +710,40 @@ fn g6(x: f64) -> String {
 impl MatchInfo {
     /// The INFO fields, in truvari's order.
     pub fn info_fields(&self) -> String {
-        let mut v: Vec<String> = Vec::new();
+        use std::fmt::Write;
+        let mut v = String::with_capacity(160);
         let r4 = |x: f64| (x * 10000.0).round() / 10000.0;
+        // One buffer per record, each field but MatchId followed by ';' (this runs for every
+        // record of the annotated VCFs).
         if let Some(x) = self.seqsim {
-            v.push(format!("PctSeqSimilarity={}", g6(r4(x))));
+            let _ = write!(v, "PctSeqSimilarity={};", g6(r4(x)));
         }
         if let Some(x) = self.sizesim {
-            v.push(format!("PctSizeSimilarity={}", g6(r4(x))));
+            let _ = write!(v, "PctSizeSimilarity={};", g6(r4(x)));
         }
         if let Some(x) = self.ovlpct {
-            v.push(format!("PctRecOverlap={}", g6(r4(x))));
+            let _ = write!(v, "PctRecOverlap={};", g6(r4(x)));
         }
         if let Some(x) = self.sizediff {
-            v.push(format!("SizeDiff={}", g6(x as f64)));
+            let _ = write!(v, "SizeDiff={};", g6(x as f64));
         }
         if let Some(x) = self.st_dist {
-            v.push(format!("StartDistance={x}"));
+            let _ = write!(v, "StartDistance={x};");
         }
         if let Some(x) = self.ed_dist {
-            v.push(format!("EndDistance={x}"));
+            let _ = write!(v, "EndDistance={x};");
         }
         if let Some(x) = self.gt_match {
-            v.push(format!("GTMatch={x}"));
+            let _ = write!(v, "GTMatch={x};");
         }
         if let Some(x) = self.score {
-            v.push(format!("TruScore={}", x.trunc() as i64));
+            let _ = write!(v, "TruScore={};", x.trunc() as i64);
         }
-        v.push(format!("MatchId={}", self.match_id));
+        let _ = write!(v, "MatchId={}", self.match_id);
         if self.multi {
-            v.push("Multi".into());
+            v.push_str(";Multi");
         }
-        v.join(";")
+        v
     }
 }
 
@@ -917,30 +960,72 @@ fn distance(x: &[u8], y: &[u8], cutoff: Option<usize>) -> Option<usize> {
             y.iter().copied(),
             &Args::default(),
         )),
+        // The hint skips rapidfuzz's own doubling from 31: the cutoffs here are close.
         Some(k) => distance_with_args(
             x.iter().copied(),
             y.iter().copied(),
-            &Args::default().score_cutoff(k),
+            &Args::default().score_cutoff(k).score_hint(k),
         ),
     }
 }
 
-/// The lexicographically smallest rotation.
-fn min_rotation(s: &[u8]) -> Vec<u8> {
-    let n = s.len();
-    let mut best = 0;
-    for i in 1..n {
-        for k in 0..n {
-            let (a, b) = (s[(i + k) % n], s[(best + k) % n]);
-            if a != b {
-                if a < b {
-                    best = i;
-                }
-                break;
-            }
-        }
+/// One sequence's bit patterns, built once and compared against several others (building
+/// them takes as long as a close comparison).
+struct Comparator(rapidfuzz::distance::levenshtein::BatchComparator<u8>);
+
+impl Comparator {
+    fn new(x: &[u8]) -> Self {
+        Comparator(rapidfuzz::distance::levenshtein::BatchComparator::new(
+            x.iter().copied(),
+        ))
     }
-    (0..n).map(|k| s[(best + k) % n]).collect()
+
+    /// The edit distance to `y` when at most `k`.
+    fn within(&self, y: &[u8], k: usize) -> Option<usize> {
+        use rapidfuzz::distance::levenshtein::Args;
+        self.0.distance_with_args(
+            y.iter().copied(),
+            &Args::default().score_cutoff(k).score_hint(k),
+        )
+    }
+}
+
+/// Where the lexicographically smallest rotation starts, by the two-pointer search of the
+/// minimum representation: linear (the naive search is quadratic on tandem repeats, which
+/// insertions often are).
+fn min_rotation_start(s: &[u8]) -> usize {
+    let n = s.len();
+    if n == 0 {
+        return 0;
+    }
+    let d: Vec<u8> = s.iter().chain(s).copied().collect();
+    // i and j: two candidate starts, k: the length they agree on; a start that loses is
+    // skipped past the compared stretch (no start inside it can be least).
+    let (mut i, mut j, mut k) = (0usize, 1usize, 0usize);
+    while i < n && j < n && k < n {
+        let (a, b) = (d[i + k], d[j + k]);
+        if a == b {
+            k += 1;
+            continue;
+        }
+        if a > b {
+            i += k + 1;
+        } else {
+            j += k + 1;
+        }
+        if i == j {
+            j += 1;
+        }
+        k = 0;
+    }
+    i.min(j)
+}
+
+/// `s` rotated to start at `k`.
+fn rotated(s: &[u8], k: usize) -> Vec<u8> {
+    let mut r = s[k..].to_vec();
+    r.extend_from_slice(&s[..k]);
+    r
 }
 
 /// `y` rotated as truvari's unroll does for offset `p`.
@@ -965,7 +1050,13 @@ fn unrolled(y: &[u8], p: i64) -> Vec<u8> {
 ///
 /// With `limit`, distances above it are not looked for: `None` then says the similarity is
 /// below what the limit stands for (`--pctseq`).
-fn best_seqsim(a: &[u8], b: &[u8], st: i64, limit: Option<usize>) -> Option<f64> {
+fn best_seqsim(
+    a: &[u8],
+    b: &[u8],
+    st: i64,
+    limit: Option<usize>,
+    rots: Option<(usize, usize)>,
+) -> Option<f64> {
     let t = a.len() + b.len();
     if t == 0 {
         return Some(1.0);
@@ -975,68 +1066,83 @@ fn best_seqsim(a: &[u8], b: &[u8], st: i64, limit: Option<usize>) -> Option<f64>
     if floor > lim {
         return None;
     }
-    // The unrolled candidates first: for a shifted insertion one of them is usually the best,
-    // and the sooner the best is known the narrower the others' band.
-    let mut cands: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(6);
-    cands.push((a.to_vec(), unrolled(b, st)));
-    cands.push((a.to_vec(), unrolled(b, -st)));
-    cands.push((b.to_vec(), unrolled(a, st)));
-    cands.push((b.to_vec(), unrolled(a, -st)));
-    if a.len() < 500 && b.len() < 500 {
-        cands.push((min_rotation(a), min_rotation(b)));
+    // Candidates: (x, y, whose pattern x is). The pattern of `a` and of `b` is built once for
+    // the candidates that share it (building one takes as long as a close comparison).
+    use std::borrow::Cow::{self, Borrowed, Owned};
+    #[derive(Clone, Copy)]
+    enum Pat {
+        A,
+        B,
+        Own,
     }
-    cands.push((a.to_vec(), b.to_vec()));
+    type Cand<'s> = (Cow<'s, [u8]>, Cow<'s, [u8]>, Pat);
+    let mut cands: Vec<Cand> = Vec::with_capacity(6);
+    cands.push((Borrowed(a), Owned(unrolled(b, st)), Pat::A));
+    cands.push((Borrowed(a), Owned(unrolled(b, -st)), Pat::A));
+    cands.push((Borrowed(b), Owned(unrolled(a, st)), Pat::B));
+    cands.push((Borrowed(b), Owned(unrolled(a, -st)), Pat::B));
+    if let Some((ra, rb)) = rots {
+        cands.push((Owned(rotated(a, ra)), Owned(rotated(b, rb)), Pat::Own));
+    }
+    cands.push((Borrowed(a), Borrowed(b), Pat::A));
+    // The candidate whose ends line up best first: it is usually the closest, and once the
+    // best is known the others are computed within it (and give up early when out of line).
+    let ends = |x: &[u8], y: &[u8]| {
+        let w = 32.min(x.len()).min(y.len());
+        let head = x[..w].iter().zip(&y[..w]).filter(|(p, q)| p != q).count();
+        let (xt, yt) = (&x[x.len() - w..], &y[y.len() - w..]);
+        head + xt.iter().zip(yt).filter(|(p, q)| p != q).count()
+    };
+    cands.sort_by_cached_key(|(x, y, _)| ends(x, y));
+    let pats = [
+        std::cell::OnceCell::<Comparator>::new(),
+        std::cell::OnceCell::new(),
+    ];
+    let dist = |(x, y, pat): &Cand, cut: usize| -> Option<usize> {
+        match pat {
+            Pat::Own => distance(x, y, Some(cut)),
+            Pat::A => pats[0].get_or_init(|| Comparator::new(a)).within(y, cut),
+            Pat::B => pats[1].get_or_init(|| Comparator::new(b)).within(y, cut),
+        }
+    };
     // Equal lengths: the Hamming distance of a candidate bounds its edit distance, so the
-    // least Hamming distance is a bound on the best, often a tight one (a shifted insertion
-    // unrolled back lines up base for base), and every edit distance is then computed
-    // within it.
-    if a.len() == b.len() {
-        let hamming = |x: &[u8], y: &[u8]| x.iter().zip(y).filter(|(p, q)| p != q).count();
-        let mut best = cands
+    // least Hamming distance bounds the best, often tightly (a shifted insertion unrolled
+    // back lines up base for base); no search needs to go past it.
+    let hamming = |x: &[u8], y: &[u8]| x.iter().zip(y).filter(|(p, q)| p != q).count();
+    let cap = if a.len() == b.len() {
+        cands
             .iter()
-            .map(|(x, y)| hamming(x, y))
+            .map(|(x, y, _)| hamming(x, y))
             .min()
             .unwrap_or(t)
-            .min(lim);
-        let mut found = false;
-        for (x, y) in &cands {
-            if let Some(d) = distance(x, y, Some(best)) {
-                best = best.min(d);
-                found = true;
-            }
-            if found && best == 0 {
-                break;
-            }
-        }
-        return found.then(|| (t - best) as f64 / t as f64);
-    }
-    // A first bound 31 over the least possible distance keeps the band within one machine
-    // word (fast) for close pairs, which matched calls usually are; then 4 times wider.
+            .min(lim)
+    } else {
+        lim
+    };
+    // A first bound 31 over the least possible distance keeps the band narrow for close
+    // pairs, which matched calls usually are; then 4 times wider, up to the cap.
     let mut slack = 31;
-    let mut c = (floor + slack).min(lim);
     loop {
+        let c = (floor + slack).min(cap);
         let mut best: Option<usize> = None;
-        for (x, y) in &cands {
+        for cand in &cands {
             if best == Some(floor) {
                 break;
             }
             let cut = best.map_or(c, |b| b.saturating_sub(1).min(c));
-            if best.is_some() && best.unwrap_or(0) == 0 {
-                break;
-            }
-            if let Some(d) = distance(x, y, Some(cut)) {
+            if let Some(d) = dist(cand, cut) {
                 best = Some(best.map_or(d, |b| b.min(d)));
             }
         }
         if let Some(d) = best {
             return Some((t - d) as f64 / t as f64);
         }
-        if c >= lim {
-            // Every distance is above the limit (no distance exceeds the total length).
+        if c >= cap {
+            // Nothing within the cap: every distance is above the limit (a Hamming bound
+            // within it is always reached).
             return None;
         }
         slack *= 4;
-        c = (floor + slack).min(lim);
     }
 }
 
@@ -1169,28 +1275,18 @@ impl Matcher<'_> {
             return Some(1.0);
         }
         let limit = |t: usize| (!full && t > 0).then(|| limit_for(t, self.p.pctseq));
+        let (a, bb) = (b.seq(), c.seq());
+        let lim = limit(a.len() + bb.len());
         if b.svtype == SvType::Inv && c.svtype == SvType::Inv {
-            let (x, y) = (
-                b.alt_seq.to_ascii_uppercase(),
-                c.alt_seq.to_ascii_uppercase(),
-            );
-            return seqsim_within(&x, &y, limit(x.len() + y.len()));
+            return seqsim_within(a, bb, lim);
         }
-        let pick = |r: &SvRec| -> Vec<u8> {
-            if r.svtype == SvType::Del {
-                r.ref_seq.to_ascii_uppercase()
-            } else {
-                r.alt_seq.to_ascii_uppercase()
-            }
-        };
-        let (a, bb) = (pick(b), pick(c));
         let st = b.start as i64 - c.start as i64;
         let ed = b.end as i64 - c.end as i64;
-        let lim = limit(a.len() + bb.len());
         if self.p.no_roll || st == 0 || ed == 0 {
-            seqsim_within(&a, &bb, lim)
+            seqsim_within(a, bb, lim)
         } else {
-            best_seqsim(&a, &bb, st, lim)
+            let rots = b.rotation().and_then(|x| Some((x, c.rotation()?)));
+            best_seqsim(a, bb, st, lim, rots)
         }
     }
 
@@ -1540,6 +1636,9 @@ pub fn match_contig(base: &[SvRec], comp: &[SvRec], p: &SvParams, ctg: &Contig<'
                     if r.symbolic {
                         r.resolve(f, len, p);
                     }
+                }
+                if r.resolved && p.pctseq > 0.0 {
+                    r.prepare_seq();
                 }
                 (i, r)
             })
@@ -1894,27 +1993,67 @@ mod tests {
     use super::*;
 
     #[test]
+    fn min_rotation_is_the_least_rotation() {
+        let naive = |s: &[u8]| -> Vec<u8> {
+            (0..s.len())
+                .map(|i| s[i..].iter().chain(&s[..i]).copied().collect::<Vec<u8>>())
+                .min()
+                .unwrap_or_default()
+        };
+        let mut x = 12345u64;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as usize
+        };
+        for case in 0..400 {
+            let n = next() % 40;
+            // Small alphabets and repeated units, where rotations tie.
+            let alpha = 1 + case % 4;
+            let unit: Vec<u8> = (0..1 + next() % 5)
+                .map(|_| b"ACGT"[next() % alpha])
+                .collect();
+            let s: Vec<u8> = if case % 2 == 0 {
+                (0..n).map(|_| b"ACGT"[next() % alpha]).collect()
+            } else {
+                unit.iter().cycle().take(n).copied().collect()
+            };
+            let got = rotated(&s, min_rotation_start(&s));
+            assert_eq!(got, naive(&s), "{}", String::from_utf8_lossy(&s));
+        }
+    }
+
+    #[test]
     fn similarity_helpers() {
         assert_eq!(sizesim(100, 50), (0.5, 50));
         assert_eq!(sizesim(0, 0), (1.0, 0));
         assert_eq!(sizesim(0, 4), (0.25, -3));
         assert_eq!(seqsim_within(b"ACGT", b"ACGT", None), Some(1.0));
         // The best rotation: ACGTT against TACGT is one rotation away from equal.
-        assert_eq!(best_seqsim(b"ACGTT", b"TACGT", 1, None), Some(1.0));
-        assert!(best_seqsim(b"AAAAAA", b"CCCC", 2, None).unwrap() < 0.5);
         assert_eq!(
-            best_seqsim(b"AAAAAA", b"CCCC", 2, Some(limit_for(10, 0.7))),
+            best_seqsim(b"ACGTT", b"TACGT", 1, None, Some((0, 1))),
+            Some(1.0)
+        );
+        assert!(best_seqsim(b"AAAAAA", b"CCCC", 2, None, Some((0, 0))).unwrap() < 0.5);
+        assert_eq!(
+            best_seqsim(b"AAAAAA", b"CCCC", 2, Some(limit_for(10, 0.7)), None),
             None
         );
         // The limit is the last distance whose similarity reaches the threshold.
         assert_eq!(limit_for(10, 0.7), 3);
         assert_eq!(limit_for(7, 0.7), 2);
         assert_eq!(seqsim_within(b"ACGT", b"ACGA", None), Some(0.875));
+        let min_rotation = |s: &[u8]| rotated(s, min_rotation_start(s));
         assert_eq!(min_rotation(b"CAB"), b"ABC".to_vec());
         assert_eq!(min_rotation(b"BAA"), b"AAB".to_vec());
         assert_eq!(reciprocal_overlap(0, 100, 50, 150), 0.5);
         assert_eq!(g6(0.99419999), "0.9942");
         assert_eq!(g6(1.0), "1");
+        assert_eq!(g6(-35.0), "-35");
+        assert_eq!(g6(999999.0), "999999");
+        assert_eq!(g6(1e6), "1e+06");
+        assert_eq!(g6(0.5), "0.5");
         assert_eq!(g6(-227341000.0), "-2.27341e+08");
     }
 

@@ -133,19 +133,26 @@ fn wants_csi(contigs: &[(String, u64)]) -> bool {
 /// Where a data line lies, as tabix reads it: contig, 0-based start and end (REF span, or
 /// INFO `END` when that reaches further).
 fn line_span(line: &[u8]) -> Option<(&[u8], u64, u64)> {
-    let mut cols = line.split(|&b| b == b'\t');
-    let chrom = cols.next()?;
-    let pos: u64 = std::str::from_utf8(cols.next()?)
+    // memchr finds the tabs: SV records carry sequences thousands of bases long.
+    let mut tabs = memchr::memchr_iter(b'\t', line);
+    let mut cut = [0usize; 8];
+    for c in &mut cut {
+        *c = tabs.next().unwrap_or(line.len());
+    }
+    if cut[2] == line.len() {
+        return None;
+    }
+    let chrom = &line[..cut[0]];
+    let pos: u64 = std::str::from_utf8(&line[cut[0] + 1..cut[1]])
         .ok()?
         .trim()
         .parse()
         .ok()?;
-    let _id = cols.next()?;
-    let reflen = cols.next()?.len() as u64;
+    let reflen = (cut[3] - cut[2] - 1) as u64;
     let beg = pos.saturating_sub(1);
     let mut end = beg + reflen.max(1);
-    let (_alt, _qual, _filter) = (cols.next(), cols.next(), cols.next());
-    if let Some(info) = cols.next() {
+    if cut[6] < line.len() {
+        let info = &line[cut[6] + 1..cut[7]];
         for kv in info.split(|&b| b == b';') {
             if let Some(v) = kv.strip_prefix(b"END=") {
                 if let Some(e) = std::str::from_utf8(v)
@@ -477,6 +484,28 @@ mod tests {
                 .build()
                 .unwrap(),
         )
+    }
+
+    #[test]
+    fn line_span_reads_ref_length_and_info_end() {
+        let span = |l: &str| line_span(l.as_bytes()).map(|(c, b, e)| (c.to_vec(), b, e));
+        let c = b"chr1".to_vec();
+        assert_eq!(
+            span("chr1\t100\t.\tACGT\tA\t.\tPASS\t."),
+            Some((c.clone(), 99, 103))
+        );
+        assert_eq!(
+            span("chr1\t100\t.\tN\t<DEL>\t.\tPASS\tSVTYPE=DEL;END=500\tGT\t0/1"),
+            Some((c.clone(), 99, 500))
+        );
+        // END before the REF's end does not shorten it; a missing INFO column is allowed.
+        assert_eq!(
+            span("chr1\t100\t.\tACGT\tA\t.\tPASS\tEND=50"),
+            Some((c.clone(), 99, 103))
+        );
+        assert_eq!(span("chr1\t100\t.\tAC"), Some((c.clone(), 99, 101)));
+        assert_eq!(span("chr1\t100\t."), None);
+        assert_eq!(span("chr1\tx\t.\tA\tC"), None);
     }
 
     fn header() -> VcfHeader {
