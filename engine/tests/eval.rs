@@ -585,6 +585,18 @@ fn pipeline_step_evaluates_a_call_step() {
     let snv = &s["callsets"][0]["SNV"]["allele"];
     assert!(snv["TRUTH.TOTAL"].as_u64().unwrap() > 100, "{snv}");
     assert!(snv["recall"].as_f64().unwrap() > 0.9, "{snv}");
+    // The long-read sample's planted SVs (testdata/eval/pipeline/gen_lr.py: four deletions,
+    // four insertions), found by the sv step and matched with truvari's rules; its SNVs too.
+    let sv = &summary(&out.join("sv-evaluation/lr_a"))["callsets"][0]["SV"];
+    assert_eq!(sv["base cnt"], 8, "{sv}");
+    assert!(sv["TP-base"].as_u64().unwrap() >= 7, "{sv}");
+    assert!(sv["FP"].as_u64().unwrap() <= 1, "{sv}");
+    let lr = &summary(&out.join("evaluation/lr_a"))["callsets"][0]["SNV"]["allele"];
+    assert_eq!(lr["TRUTH.TOTAL"], 40, "{lr}");
+    assert!(lr["recall"].as_f64().unwrap() > 0.8, "{lr}");
+    // qc_a carries no SVs: an empty truth counts nothing and fails nothing.
+    let none = &summary(&out.join("sv-evaluation/qc_a"))["callsets"][0]["SV"];
+    assert_eq!(none["base cnt"], 0, "{none}");
     let run: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
     let ev = run["jobs"]
