@@ -950,26 +950,19 @@ fn gt_key(g: &Option<Vec<Option<u32>>>) -> String {
     }
 }
 
-/// Edit (Levenshtein) distance; with a cutoff, `None` when the distance is above it (which
-/// lets the bit-parallel algorithm work in a band, much faster).
-fn distance(x: &[u8], y: &[u8], cutoff: Option<usize>) -> Option<usize> {
+/// Edit (Levenshtein) distance within a bound, `None` above it (rapidfuzz's bit-parallel
+/// algorithm then works in a band; it also trims the common prefix and suffix first).
+fn distance(x: &[u8], y: &[u8], k: usize) -> Option<usize> {
     use rapidfuzz::distance::levenshtein::{distance_with_args, Args};
-    match cutoff {
-        None => Some(distance_with_args(
-            x.iter().copied(),
-            y.iter().copied(),
-            &Args::default(),
-        )),
-        // The hint skips rapidfuzz's own doubling from 31: the cutoffs here are close.
-        Some(k) => distance_with_args(
-            x.iter().copied(),
-            y.iter().copied(),
-            &Args::default().score_cutoff(k).score_hint(k),
-        ),
-    }
+    // The hint skips rapidfuzz's own doubling from 31: the bounds here are close.
+    distance_with_args(
+        x.iter().copied(),
+        y.iter().copied(),
+        &Args::default().score_cutoff(k).score_hint(k),
+    )
 }
 
-/// One sequence's bit patterns, built once and compared against several others (building
+/// The same from one sequence to several others: its bit patterns are built once (building
 /// them takes as long as a close comparison).
 struct Comparator(rapidfuzz::distance::levenshtein::BatchComparator<u8>);
 
@@ -1100,7 +1093,7 @@ fn best_seqsim(
     ];
     let dist = |(x, y, pat): &Cand, cut: usize| -> Option<usize> {
         match pat {
-            Pat::Own => distance(x, y, Some(cut)),
+            Pat::Own => distance(x, y, cut),
             Pat::A => pats[0].get_or_init(|| Comparator::new(a)).within(y, cut),
             Pat::B => pats[1].get_or_init(|| Comparator::new(b)).within(y, cut),
         }
@@ -1119,11 +1112,8 @@ fn best_seqsim(
     } else {
         lim
     };
-    // A first bound 31 over the least possible distance keeps the band narrow for close
-    // pairs, which matched calls usually are; then 4 times wider, up to the cap.
-    let mut slack = 31;
-    loop {
-        let c = (floor + slack).min(cap);
+    // Widening bands (see `bands`); within one, each candidate only below the best so far.
+    for c in bands(floor, cap) {
         let mut best: Option<usize> = None;
         for cand in &cands {
             if best == Some(floor) {
@@ -1137,13 +1127,10 @@ fn best_seqsim(
         if let Some(d) = best {
             return Some((t - d) as f64 / t as f64);
         }
-        if c >= cap {
-            // Nothing within the cap: every distance is above the limit (a Hamming bound
-            // within it is always reached).
-            return None;
-        }
-        slack *= 4;
     }
+    // Nothing within the cap: every distance is above the limit (a Hamming bound within it
+    // is always reached).
+    None
 }
 
 /// The largest edit distance between sequences of total length `t` whose similarity
@@ -1167,8 +1154,33 @@ fn seqsim_within(x: &[u8], y: &[u8], limit: Option<usize>) -> Option<f64> {
     if t == 0 {
         return Some(1.0);
     }
-    let d = distance(x, y, limit)?;
+    let floor = x.len().abs_diff(y.len());
+    let lim = limit.unwrap_or(t);
+    if floor > lim {
+        return None;
+    }
+    // Searched in widening bands (a band as wide as --pctseq allows costs as much as the
+    // whole matrix), capped by the Hamming distance when the lengths are equal.
+    let cap = if x.len() == y.len() {
+        x.iter().zip(y).filter(|(p, q)| p != q).count().min(lim)
+    } else {
+        lim
+    };
+    let d = bands(floor, cap).find_map(|c| distance(x, y, c))?;
     Some((t - d) as f64 / t as f64)
+}
+
+/// The bounds a distance search tries in turn: 31 over the least possible distance (a narrow
+/// band, fast for the close pairs matched calls usually are), then 4 times wider, up to `cap`
+/// (the last one tried).
+fn bands(floor: usize, cap: usize) -> impl Iterator<Item = usize> {
+    let mut slack = Some(31usize);
+    std::iter::from_fn(move || {
+        let s = slack?;
+        let c = (floor + s).min(cap);
+        slack = (c < cap).then(|| s.saturating_mul(4));
+        Some(c)
+    })
 }
 
 fn overlaps(s1: i64, e1: i64, s2: i64, e2: i64) -> bool {
@@ -2044,6 +2056,31 @@ mod tests {
         assert_eq!(limit_for(10, 0.7), 3);
         assert_eq!(limit_for(7, 0.7), 2);
         assert_eq!(seqsim_within(b"ACGT", b"ACGA", None), Some(0.875));
+        assert_eq!(bands(10, 500).collect::<Vec<_>>(), [41, 134, 500]);
+        assert_eq!(bands(0, 0).collect::<Vec<_>>(), [0]);
+        // Past the first bands: 300 bases against their reverse, equal and unequal lengths.
+        let mut r = 7u64;
+        let x: Vec<u8> = (0..300)
+            .map(|_| {
+                r = r
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                b"ACGT"[(r >> 62) as usize]
+            })
+            .collect();
+        let y: Vec<u8> = x.iter().rev().copied().collect();
+        for y in [&y[..], &y[..250]] {
+            let d =
+                rapidfuzz::distance::levenshtein::distance(x.iter().copied(), y.iter().copied());
+            assert!(d > 31 + x.len() - y.len(), "{d}");
+            let t = x.len() + y.len();
+            assert_eq!(seqsim_within(&x, y, None), Some((t - d) as f64 / t as f64));
+            assert_eq!(
+                seqsim_within(&x, y, Some(d)),
+                Some((t - d) as f64 / t as f64)
+            );
+            assert_eq!(seqsim_within(&x, y, Some(d - 1)), None);
+        }
         let min_rotation = |s: &[u8]| rotated(s, min_rotation_start(s));
         assert_eq!(min_rotation(b"CAB"), b"ABC".to_vec());
         assert_eq!(min_rotation(b"BAA"), b"AAB".to_vec());
