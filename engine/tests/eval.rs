@@ -611,13 +611,6 @@ fn pipeline_step_evaluates_a_call_step() {
         "{ev}"
     );
     assert!(kasane(&["verify", o]).status.success());
-    // Sharded runs leave eval steps to an unsharded run, and say so.
-    let r = kasane(&["run", "--quiet", f, "-o", o, "--shard", "1/2"]);
-    let err = String::from_utf8_lossy(&r.stderr);
-    assert!(
-        !r.status.success() && err.contains("cannot be sharded"),
-        "{err}"
-    );
     // Malformed eval steps.
     let bad = t.path().join("bad.toml");
     let base = std::fs::read_to_string(repo().join(f))
@@ -636,5 +629,80 @@ fn pipeline_step_evaluates_a_call_step() {
         let r = kasane(&["validate", bad.to_str().unwrap()]);
         let err = String::from_utf8_lossy(&r.stderr);
         assert!(!r.status.success() && err.contains(want), "{want}: {err}");
+    }
+}
+
+/// `kasane eval --shard i/N` counts the contigs of shard i of the calls' header; contigs that
+/// header lacks go to the last shard, so the shards' counts and curves add up to one whole
+/// run's (`--shard 1/1`), cell by cell.
+#[test]
+fn shards_count_every_contig_once() {
+    let dir = repo().join("testdata/eval/small");
+    let t = tempfile::tempdir().unwrap();
+    // The calls without chr3 in their header (and without its records): chr3's truth variants
+    // must still be counted, as false negatives, in one shard.
+    let text = common::gunzip(&dir.join("calls_differ.vcf.gz"));
+    let calls = t.path().join("calls.vcf");
+    let kept: String = text
+        .lines()
+        .filter(|l| !l.starts_with("##contig=<ID=chr3,") && !l.starts_with("chr3\t"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&calls, kept).unwrap();
+    let record = |shard: &str| -> Value {
+        let out = t.path().join(shard.replace('/', "-of-"));
+        let r = run_eval(
+            &dir,
+            &[
+                "-f",
+                "../../ref.fa",
+                "--truth",
+                "truth.vcf.gz",
+                "--calls",
+                calls.to_str().unwrap(),
+                "--shard",
+                shard,
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        assert!(!out.join("summary.json").exists());
+        serde_json::from_str(&std::fs::read_to_string(out.join("eval-shard.json")).unwrap())
+            .unwrap()
+    };
+    let whole = record("1/1");
+    let cells = |v: &Value| {
+        v["callsets"][0]["tally"]["cells"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let field = |c: &Value, k: &str| c[k].as_u64().unwrap();
+    let all = cells(&whole);
+    let total: u64 = all.iter().map(|c| field(c, "truth_total")).sum();
+    assert!(total > 0);
+    for n in [2usize, 3] {
+        let parts: Vec<Value> = (1..=n).map(|i| record(&format!("{i}/{n}"))).collect();
+        for (k, want) in all.iter().enumerate() {
+            for key in want.as_object().unwrap().keys() {
+                let got: u64 = parts.iter().map(|p| field(&cells(p)[k], key)).sum();
+                assert_eq!(got, field(want, key), "{n} shards, cell {k} {key}");
+            }
+        }
+        // The curves: every score counted once.
+        let scores = |v: &Value| -> u64 {
+            v["callsets"][0]["truth_scores"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|t| t.as_array().unwrap().iter().map(|e| e[1].as_u64().unwrap()))
+                .sum()
+        };
+        let got: u64 = parts.iter().map(scores).sum();
+        assert_eq!(got, scores(&whole), "{n} shards");
+        // The last shard holds chr3, which the calls' header lacks.
+        let last = cells(&parts[n - 1]);
+        assert!(last.iter().map(|c| field(c, "truth_total")).sum::<u64>() > 0);
     }
 }

@@ -6,10 +6,13 @@
 //! haplotype sequences), SVs by [`sv`] (truvari bench's rules and defaults); the results are
 //! counted in every stratum and subset ([`tally`]) and kept per record for the annotated VCFs.
 //! The files ([`output`], [`report`]) are written under temporary names and renamed together.
+//! With `--shard i/N` only some contigs are evaluated, and [`shards`] records what the
+//! summaries need so that a gather writes them.
 
 pub mod genotype;
 pub mod output;
 pub mod report;
+pub mod shards;
 pub mod small;
 pub mod sv;
 pub mod tally;
@@ -52,6 +55,9 @@ pub struct EvalOptions {
     /// What ranks calls for the precision-recall curve.
     pub score: ScoreField,
     pub sv: sv::SvParams,
+    /// One of N shards of whole contigs: writes the annotated VCFs of those contigs and
+    /// `eval-shard.json` instead of the summaries; [`shards::gather`] joins the shards.
+    pub shard: Option<crate::shard::Shard>,
     pub command_line: Vec<String>,
 }
 
@@ -76,6 +82,7 @@ impl EvalOptions {
             backend: crate::backend::BackendKind::Auto,
             score: ScoreField::Qual,
             sv: sv::SvParams::default(),
+            shard: None,
             command_line: Vec::new(),
         }
     }
@@ -221,7 +228,17 @@ fn run_inner(opts: &EvalOptions, progress: &Progress) -> Result<EvalReport> {
         .map(|p| Stratum::read("truth-regions", p, &genome.contigs))
         .transpose()?;
     crate::io::atomic::prepare_output_dir(&opts.output)?;
+    let only = match opts.shard {
+        Some(s) => Some(Arc::new(shards::contigs(
+            s,
+            &opts.calls[0],
+            &genome,
+            pool.clone(),
+        )?)),
+        None => None,
+    };
     let read_opts = |sample: &Option<String>, truth: bool| ReadOptions {
+        only: only.clone(),
         check_overlaps: truth,
         sample: sample.clone(),
         score: opts.score.clone(),
@@ -278,25 +295,35 @@ fn run_inner(opts: &EvalOptions, progress: &Progress) -> Result<EvalReport> {
         })?;
         results.push(r);
     }
-    let mut warnings = side_warnings;
-    for r in &results {
-        if r.small_stats.clusters_too_large > 0 {
-            warnings.push(format!(
-                "{}: {} cluster(s) of more than {} nearby unmatched variants per side were not \
-                 solved by haplotype (counted as written)",
-                r.name,
-                r.small_stats.clusters_too_large,
-                small::MAX_CLUSTER_SIDE
-            ));
-        }
-    }
+    let mut warnings = side_warnings.clone();
+    warnings.extend(cluster_warnings(&results));
     let report = EvalReport {
         strata: strata.iter().map(|s| s.name.clone()).collect(),
         callsets: results,
         outputs: Vec::new(),
         warnings,
     };
-    output::write(opts, &truth, report, &genome, pool, progress)
+    match opts.shard {
+        Some(_) => shards::write(opts, &truth, report, side_warnings, &genome, pool, progress),
+        None => output::write(opts, &truth, report, &genome, pool, progress),
+    }
+}
+
+/// Call sets with haplotype clusters too large to solve.
+fn cluster_warnings(results: &[CallsetResult]) -> Vec<String> {
+    results
+        .iter()
+        .filter(|r| r.small_stats.clusters_too_large > 0)
+        .map(|r| {
+            format!(
+                "{}: {} cluster(s) of more than {} nearby unmatched variants per side were not \
+                 solved by haplotype (counted as written)",
+                r.name,
+                r.small_stats.clusters_too_large,
+                small::MAX_CLUSTER_SIDE
+            )
+        })
+        .collect()
 }
 
 /// One contig's part of a call set's result.

@@ -166,7 +166,7 @@ fn strata_json(r: &CallsetResult, strata: &[String]) -> Value {
     Value::Array(out)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Every file of a run: the annotated VCFs, then the summaries; committed together.
 pub fn write(
     opts: &EvalOptions,
     truth: &Side,
@@ -175,28 +175,44 @@ pub fn write(
     pool: Arc<rayon::ThreadPool>,
     progress: &Progress,
 ) -> Result<EvalReport> {
-    let dir = &opts.output;
     let mut set = OutputSet::default();
-    let mut outputs: Vec<String> = Vec::new();
-    let add = |name: &str, text: &str, set: &mut OutputSet, outputs: &mut Vec<String>| {
-        let p = dir.join(name);
-        crate::coverage::output::write_text(p.display().to_string(), text, set)?;
-        outputs.push(p.display().to_string());
-        Result::Ok(())
-    };
-    // Annotated VCFs, per call set: one pass over each source writes its matched and its
-    // unmatched records; the truth's and the calls' passes run at once.
-    for r in &report.callsets {
+    let mut outputs = write_annotated(opts, truth, &mut report, genome, pool, progress, &mut set)?;
+    // Listed in eval.kasane.json with the summaries.
+    report.outputs = outputs.clone();
+    outputs.extend(write_summaries(
+        opts,
+        truth.sample.as_deref(),
+        &mut report,
+        &mut set,
+    )?);
+    set.commit()?;
+    report.outputs = outputs;
+    Ok(report)
+}
+
+/// The annotated VCFs of each call set, per call set one pass over each source writing its
+/// matched and its unmatched records (the truth's and the calls' passes at once). The
+/// per-record results are dropped from the report once written.
+pub fn write_annotated(
+    opts: &EvalOptions,
+    truth: &Side,
+    report: &mut EvalReport,
+    genome: &Genome,
+    pool: Arc<rayon::ThreadPool>,
+    progress: &Progress,
+    set: &mut OutputSet,
+) -> Result<Vec<String>> {
+    let mut outputs = Vec::new();
+    for r in &mut report.callsets {
         progress.log(&format!("writing the annotated VCFs of {}", r.name));
-        let name = |what: &str| dir.join(format!("{}.{what}.vcf.gz", r.name));
-        let (tp_base, fn_, tp_comp, fp) =
-            (name("tp-base"), name("fn"), name("tp-comp"), name("fp"));
+        let paths = annotated_paths(&opts.output, &r.name);
+        let [tp_base, fn_, tp_comp, fp] = &paths;
         let (a, b) = rayon::join(
             || {
                 annotate(
                     &truth.path,
                     &r.truth_records,
-                    [&tp_base, &fn_],
+                    [tp_base, fn_],
                     "FN",
                     genome,
                     pool.clone(),
@@ -206,7 +222,7 @@ pub fn write(
                 annotate(
                     &r.path,
                     &r.query_records,
-                    [&tp_comp, &fp],
+                    [tp_comp, fp],
                     "FP",
                     genome,
                     pool.clone(),
@@ -214,21 +230,42 @@ pub fn write(
             },
         );
         for w in a?.into_iter().chain(b?) {
-            w.finish_into(&mut set)?;
+            w.finish_into(set)?;
         }
-        for p in [tp_base, fn_, tp_comp, fp] {
-            outputs.push(p.display().to_string());
-        }
+        outputs.extend(paths.iter().map(|p| p.display().to_string()));
+        r.truth_records = Vec::new();
+        r.query_records = Vec::new();
     }
+    Ok(outputs)
+}
+
+/// A call set's annotated VCFs: `NAME.tp-base`, `.fn`, `.tp-comp`, `.fp` (`.vcf.gz`).
+pub fn annotated_paths(dir: &Path, name: &str) -> [std::path::PathBuf; 4] {
+    ["tp-base", "fn", "tp-comp", "fp"].map(|what| dir.join(format!("{name}.{what}.vcf.gz")))
+}
+
+/// `summary.json`, `summary.csv`, `strata.tsv`, `report.html` and `eval.kasane.json`, from the
+/// counts and curves alone (what `kasane gather` has of a sharded run). The curves' buffers
+/// (sorted in place) are dropped from the report once summarised.
+pub fn write_summaries(
+    opts: &EvalOptions,
+    truth_sample: Option<&str>,
+    report: &mut EvalReport,
+    set: &mut OutputSet,
+) -> Result<Vec<String>> {
+    let dir = &opts.output;
+    let mut outputs: Vec<String> = Vec::new();
+    let add = |name: &str, text: &str, set: &mut OutputSet, outputs: &mut Vec<String>| {
+        let p = dir.join(name);
+        crate::coverage::output::write_text(p.display().to_string(), text, set)?;
+        outputs.push(p.display().to_string());
+        Result::Ok(())
+    };
     let mut callsets_json = Vec::new();
     let mut csv = String::from(CSV_HEADER);
     csv.push('\n');
     let mut tsv = String::from(TSV_HEADER);
-    // The per-record results went into the annotated VCFs above, and the curves' buffers
-    // (sorted in place) into the summary: the report returned keeps neither.
     for r in &mut report.callsets {
-        r.truth_records = Vec::new();
-        r.query_records = Vec::new();
         for (t, ty) in [(tally::INDEL, "INDEL"), (tally::SNV, "SNP")] {
             csv.push_str(&csv_row(ty, r.tally.get(0, t, 0), &r.name));
         }
@@ -255,7 +292,7 @@ pub fn write(
     let summary = json!({
         "kasane_version": crate::VERSION,
         "truth": file_name(&opts.truth),
-        "truth_sample": truth.sample,
+        "truth_sample": truth_sample,
         "truth_regions": opts.truth_regions.as_deref().map(file_name),
         "reference": opts.fasta.as_deref().map(file_name),
         "score": opts.score.name(),
@@ -266,15 +303,17 @@ pub fn write(
     });
     let mut text = serde_json::to_string_pretty(&summary).unwrap_or_default();
     text.push('\n');
-    add("summary.json", &text, &mut set, &mut outputs)?;
-    add("summary.csv", &csv, &mut set, &mut outputs)?;
-    add("strata.tsv", &tsv, &mut set, &mut outputs)?;
+    add("summary.json", &text, set, &mut outputs)?;
+    add("summary.csv", &csv, set, &mut outputs)?;
+    add("strata.tsv", &tsv, set, &mut outputs)?;
     add(
         "report.html",
         &super::report::html(&summary),
-        &mut set,
+        set,
         &mut outputs,
     )?;
+    let mut listed = report.outputs.clone();
+    listed.extend(outputs.iter().cloned());
     let prov = json!({
         "kasane_version": crate::VERSION,
         "command": "eval",
@@ -285,14 +324,12 @@ pub fn write(
         "truth": opts.truth.display().to_string(),
         "calls": opts.calls.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         "reference": opts.fasta.as_ref().map(|p| p.display().to_string()),
-        "outputs": outputs.clone(),
+        "outputs": listed,
     });
     let mut text = serde_json::to_string_pretty(&prov).unwrap_or_default();
     text.push('\n');
-    add("eval.kasane.json", &text, &mut set, &mut outputs)?;
-    set.commit()?;
-    report.outputs = outputs;
-    Ok(report)
+    add("eval.kasane.json", &text, set, &mut outputs)?;
+    Ok(outputs)
 }
 
 /// Copies the records of `src` into `outs[0]` (matched) and `outs[1]` (unmatched, labelled

@@ -812,7 +812,7 @@ pub fn declare_info(h: &mut VcfHeader) {
 }
 
 /// truvari's summary.json counts.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     pub tp_base: u64,
     pub tp_comp: u64,

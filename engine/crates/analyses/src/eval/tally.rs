@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::io::bed::BedRegions;
@@ -123,7 +123,7 @@ pub fn vaf_subset(v: f32) -> Option<u8> {
 }
 
 /// GA4GH counts of one (stratum, type, subset).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub truth_total: u64,
     pub truth_tp: u64,
@@ -241,7 +241,7 @@ impl Item {
 }
 
 /// Counts for every stratum x type x subset, flat.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Tally {
     pub n_strata: usize,
     pub cells: Vec<Counts>,

@@ -143,6 +143,9 @@ pub struct ReadOptions {
     pub small_max: u32,
     /// Warn of records that overlap where they cannot both hold (a truth set).
     pub check_overlaps: bool,
+    /// Only these contigs (by reference index) are read (`--shard`); records elsewhere are
+    /// numbered and checked for order, not parsed.
+    pub only: Option<Arc<Vec<bool>>>,
 }
 
 /// One side read whole.
@@ -352,6 +355,9 @@ pub fn read_side(
             ));
         }
         last_pos = pos;
+        if opts.only.as_ref().is_some_and(|k| !k[tid]) {
+            continue;
+        }
         let held = &mut cur.as_mut().expect("a contig is current").1;
         let mut seq = || -> Result<Arc<Vec<u8>>> {
             if held.is_none() {

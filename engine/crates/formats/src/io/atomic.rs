@@ -123,6 +123,11 @@ impl PendingFile {
         &self.final_path
     }
 
+    /// Where the file is written until it is committed (to read it back once written).
+    pub fn tmp_path(&self) -> &Path {
+        &self.tmp_path
+    }
+
     /// Renames the finished file into place.
     pub fn commit(self) -> Result<()> {
         check_destination(&self.final_path)?;

@@ -338,6 +338,15 @@ impl VcfWriter {
 /// and the index rebuilt with [`index_vcf_gz`], so the result is the unsharded file byte for
 /// byte. Returns the index path.
 pub fn concat_shards(parts: &[PathBuf], out: &Path) -> Result<PathBuf> {
+    let mut set = OutputSet::default();
+    let index = concat_shards_into(parts, out, &mut set)?;
+    set.commit()?;
+    Ok(index)
+}
+
+/// [`concat_shards`], the file and its index added to `set` (committed with a run's other
+/// files) instead of put in place at once. Returns the index path.
+pub fn concat_shards_into(parts: &[PathBuf], out: &Path, set: &mut OutputSet) -> Result<PathBuf> {
     let (file, mut w) = PendingFile::create(out.to_path_buf())?;
     let mut inflater = libdeflater::Decompressor::new();
     let mut data = Vec::new();
@@ -359,8 +368,11 @@ pub fn concat_shards(parts: &[PathBuf], out: &Path) -> Result<PathBuf> {
         .and_then(|_| std::io::Write::flush(&mut w))
         .map_err(|e| Error::io(out, e))?;
     drop(w);
-    file.commit()?;
-    index_vcf_gz(out)
+    let index = index_pending(file.tmp_path(), out)?;
+    let ipath = index.final_path().to_path_buf();
+    set.add(file);
+    set.add(index);
+    Ok(ipath)
 }
 
 /// The compressed length of the header's blocks at the start of `body` (a [`VcfWriter`] file,
@@ -437,11 +449,19 @@ impl IndexedLines for VcfLines<'_> {
 /// is 2^29 bp or longer), as `tabix -p vcf` would, and as [`VcfWriter`] writes it. Returns
 /// the index path.
 pub fn index_vcf_gz(path: &Path) -> Result<PathBuf> {
+    let index = index_pending(path, path)?;
+    let ipath = index.final_path().to_path_buf();
+    index.commit()?;
+    Ok(ipath)
+}
+
+/// The index of the `.vcf.gz` at `data`, written for the file that will be at `path`.
+fn index_pending(data: &Path, path: &Path) -> Result<PendingFile> {
     let lines = VcfLines {
         path,
         contigs: Vec::new(),
     };
-    let (lines, builder) = reindex(path, lines)?;
+    let (lines, builder) = reindex(data, lines)?;
     let csi = wants_csi(&lines.contigs);
     let ipath = index_path(path, csi);
     let (f, mut w) = PendingFile::create(&ipath)?;
@@ -449,8 +469,7 @@ pub fn index_vcf_gz(path: &Path) -> Result<PathBuf> {
         .and_then(|_| std::io::Write::flush(&mut w))
         .map_err(|e| Error::io(&ipath, e))?;
     drop(w);
-    f.commit()?;
-    Ok(ipath)
+    Ok(f)
 }
 
 fn parse_contig_line(line: &[u8]) -> Option<(String, u64)> {

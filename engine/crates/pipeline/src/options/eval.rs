@@ -245,6 +245,7 @@ pub const OPTIONS: &[OptDef] = &[
         "SVs (truvari): do not compare a BND with the breakends a DEL, INV or DUP makes",
     )
     .param(ParamKind::Bool, "SVs: no BND decomposition (truvari --no-decompose)"),
+    OptDef::new("shard", "shard", Ty::Str, "i/N", super::coverage::SHARD_HELP).hide(),
     OptDef::switch("quiet", "quiet", "QUIET", "No progress display"),
 ];
 
@@ -342,8 +343,25 @@ pub fn to_options(v: &Values, command_line: Vec<String>) -> Result<EvalOptions> 
     p.extend = v.uint("extend").unwrap_or(0);
     p.has_regions = o.truth_regions.is_some();
     o.sv = p;
+    o.shard = v
+        .string("shard")
+        .as_deref()
+        .map(crate::shard::Shard::parse)
+        .transpose()?;
     o.command_line = command_line;
     Ok(o)
+}
+
+/// The options of a pipeline job's command line (arguments after `kasane eval`).
+pub fn from_args(args: &[String]) -> Result<EvalOptions> {
+    let cmd = super::command(clap::Command::new("eval").no_binary_name(true), OPTIONS);
+    let m = cmd
+        .try_get_matches_from(args)
+        .map_err(|e| Error::Usage(e.to_string().lines().next().unwrap_or("").to_string()))?;
+    let v = super::values(&m, OPTIONS);
+    let mut line = vec!["kasane".to_string(), "eval".to_string()];
+    line.extend(args.iter().cloned());
+    to_options(&v, line)
 }
 
 /// The files an eval run writes into its folder, for these call set names.

@@ -312,7 +312,7 @@ pub fn snakemake(p: &Pipeline, opts: &ExportOptions) -> Result<Exported> {
         sf,
         "N = {n}  # shards: runs of whole contigs, balanced by length"
     );
-    sf.push_str("\n# Each pipeline job: its kasane id, the files it reads, and its final files.\nJOBS = {\n");
+    sf.push_str("\n# Each pipeline job: its kasane id, the files it reads, the earlier jobs' files it reads (after),\n# the jobs it waits for (deps), and its final files.\nJOBS = {\n");
     for j in &jobs {
         let key = plan::record_name(j);
         let mut reads = Vec::with_capacity(j.reads.len());
@@ -333,11 +333,12 @@ pub fn snakemake(p: &Pipeline, opts: &ExportOptions) -> Result<Exported> {
         }
         let _ = writeln!(
             sf,
-            "    {}: {{\"id\": {}, \"reads\": {}, \"after\": {}, \"writes\": {}}},",
+            "    {}: {{\"id\": {}, \"reads\": {}, \"after\": {}, \"deps\": {}, \"writes\": {}}},",
             py(&key),
             py(&j.id),
             py_list(reads),
             py_list(j.reads_out.iter().cloned()),
+            py_list(j.after.iter().map(|&a| plan::record_name(&jobs[a]))),
             py_list(j.writes.iter().cloned())
         );
     }
@@ -367,7 +368,8 @@ def shard_record(i, job):
 
 rule shard:
     input:
-        lambda w: JOBS[w.job]["reads"],
+        # An eval shard reads the same shard of the step it evaluates.
+        lambda w: JOBS[w.job]["reads"] + [shard_record(w.i, d) for d in JOBS[w.job]["deps"]],
     output:
         f"{OUT}/.kasane/shards/{{i}}-of-{N}/.kasane/jobs/{{job}}.json",
     log:
@@ -408,30 +410,13 @@ rule shard:
             n += 1;
             rule = format!("{base}_{n}");
         }
-        // A step that is not sharded (eval) is one job, `kasane run --job`, after the gathers
-        // of the files it reads.
-        if !j.kind.shardable() {
-            let rule = rule.replacen("gather_", "whole_", 1);
-            let _ = writeln!(
-                sf,
-                "rule {rule}:\n    input:\n        JOBS[{k}][\"reads\"] + [OUT + \"/\" + r for r in JOBS[{k}][\"after\"]],\n    \
-                 output:\n        [OUT + \"/\" + w for w in JOBS[{k}][\"writes\"]],\n        \
-                 record=OUT + {record},\n    \
-                 log:\n        OUT + {log},\n    \
-                 threads: config[\"threads\"]\n    resources:\n        mem_mb=config[\"mem_mb\"],\n        \
-                 runtime=config[\"runtime_min\"],\n    params:\n        id={id},\n    shell:\n        \
-                 \"{{KASANE:q}} run {{PIPELINE:q}} -o {{OUT:q}} --job {{params.id:q}} -t {{threads}} --quiet 2> {{log:q}}\"\n\n",
-                k = py(&key),
-                record = py(&format!("/.kasane/jobs/{key}.json")),
-                log = py(&format!("/.kasane/logs/snakemake/{key}.log")),
-                id = py(&j.id),
-            );
-            continue;
-        }
         // Values only as Python literals, joined by `+`: nothing of an id reaches an f-string.
+        // A gather also waits for the gathered files its job reads (an eval step's call set):
+        // their fingerprints are part of the job's key.
         let _ = writeln!(
             sf,
-            "rule {rule}:\n    input:\n        [shard_record(i, {k}) for i in range(1, N + 1)],\n    \
+            "rule {rule}:\n    input:\n        [shard_record(i, {k}) for i in range(1, N + 1)]\n        \
+             + [OUT + \"/\" + r for r in JOBS[{k}][\"after\"]],\n    \
              output:\n        [OUT + \"/\" + w for w in JOBS[{k}][\"writes\"]],\n        \
              record=OUT + {record},\n    \
              log:\n        OUT + {log},\n    \

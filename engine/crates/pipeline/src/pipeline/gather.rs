@@ -127,22 +127,6 @@ pub fn gather(p: &Pipeline, opts: &GatherOptions) -> Result<PathBuf> {
     let started_all = run::now();
     let mut done = Vec::with_capacity(jobs.len());
     for (i, job) in jobs.iter().enumerate() {
-        // Steps that are not sharded (eval) have nothing to gather: `kasane run` (or its
-        // `--job`) runs them after; once run, their records go into run.json like the others.
-        if !job.kind.shardable() {
-            let ran = plan::job_key(job, &root)
-                .ok()
-                .is_some_and(|k| plan::up_to_date(&root, job, &k));
-            if !ran {
-                log(&format!(
-                    "{}: not sharded; `kasane run {} --job {}` runs it after this gather",
-                    job.id,
-                    p.file.display(),
-                    job.id
-                ));
-                continue;
-            }
-        }
         let key = plan::job_key(job, &root).map_err(|e| Error::io(&job.input, e))?;
         if plan::up_to_date(&root, job, &key) {
             log(&format!("{}: up to date, skipped", job.id));
@@ -208,7 +192,16 @@ pub fn gather(p: &Pipeline, opts: &GatherOptions) -> Result<PathBuf> {
                 // The job's provenance is its gather record (as for the other kinds).
                 let _ = std::fs::remove_file(prefix.join("qc.kasane.json"));
             }
-            super::StepKind::Eval => {}
+            super::StepKind::Eval => {
+                let mut args: Vec<String> = job.args.clone();
+                args.extend(plan::tail_args(job, &prefix));
+                let mut o = crate::options::eval::from_args(&args)?;
+                o.shard = None;
+                let dirs: Vec<PathBuf> = parts.iter().map(PathBuf::from).collect();
+                let progress = crate::progress::Progress::new(true);
+                crate::eval::shards::gather(&o, &dirs, &progress)?;
+                let _ = std::fs::remove_file(prefix.join("eval.kasane.json"));
+            }
             super::StepKind::Sv | super::StepKind::Call => {
                 let vcfs: Vec<PathBuf> = parts
                     .iter()

@@ -65,16 +65,6 @@ impl StepKind {
             StepKind::Eval => "eval",
         }
     }
-
-    /// Whether `kasane run --shard` can cut this kind's jobs into shards.
-    pub fn shardable(self) -> bool {
-        match self {
-            StepKind::Coverage | StepKind::Sv | StepKind::Call | StepKind::Qc => true,
-            // Its counts come from whole call sets (truvari's chunks, haplotype clusters);
-            // shards would need their tallies and curves joined.
-            StepKind::Eval => false,
-        }
-    }
 }
 
 /// A parameter value, already checked against the step kind's parameter table.

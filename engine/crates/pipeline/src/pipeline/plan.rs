@@ -238,6 +238,17 @@ pub fn for_shard(job: &Job, shard: crate::shard::Shard) -> Job {
         j.writes
             .push(crate::coverage::shards::record_path(&j.prefix));
     }
+    if j.kind == StepKind::Eval {
+        // The annotated VCFs of the shard's contigs and a record of its counts.
+        j.writes.retain(|w| {
+            w.ends_with(".vcf.gz") || w.ends_with(".vcf.gz.tbi") || w.ends_with(".vcf.gz.csi")
+        });
+        j.writes.push(
+            crate::eval::shards::record_path(Path::new(&j.prefix))
+                .display()
+                .to_string(),
+        );
+    }
     if j.kind == StepKind::Qc {
         j.writes = vec![
             crate::qc::shard_record_path(Path::new(&j.prefix), &j.sample)

@@ -170,15 +170,6 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<PathBuf> {
     let backend = opts.backend.clone().unwrap_or_else(|| p.backend.clone());
     let mut jobs = select_jobs(p, opts.job.as_deref())?;
     if let Some(s) = opts.shard {
-        if let Some(j) = jobs.iter().find(|j| !j.kind.shardable()) {
-            return Err(usage(format!(
-                "{}: step {} ({}) cannot be sharded yet: run the other steps with --shard \
-                 (--job), gather them, then `kasane run` without --shard",
-                p.file.display(),
-                j.step,
-                j.kind.name()
-            )));
-        }
         jobs = jobs.iter().map(|j| plan::for_shard(j, s)).collect();
     }
     // Coverage wants two threads (reading and inflating); more jobs run side by side beyond that.
