@@ -256,7 +256,8 @@ pub struct CandidateParams {
     pub min_base_qual: u8,
     /// Reads showing the allele, in one sample.
     pub min_count: u32,
-    /// Fraction of the sample's depth there, in percent.
+    /// Fraction of the sample's depth there, in percent; raised for noisy long reads (see
+    /// [`noise_percent`]).
     pub min_percent: u32,
     /// Longest indel (inserted or deleted bases) that is a candidate: longer ones are
     /// structural variants, `kasane sv`'s business, and would make windows (and the
@@ -273,6 +274,36 @@ impl Default for CandidateParams {
             max_indel_len: 50,
         }
     }
+}
+
+/// Times a sample's mean read error rate that an allele's fraction must reach to be a
+/// candidate: random errors of noisy reads (ONT: 2 % substitutions, 4-5 % indels) reach 10 %
+/// of a 20x pileup at one position in tens, so at that floor a 10 Mb genome gave one candidate
+/// every 8 bases, windows so crowded that the haplotypes carrying the real variants were cut
+/// at [`crate::call::haplotypes::MAX_HAPS`], and 60x the pair-HMM work of HiFi reads.
+pub const NOISE_FACTOR: f64 = 3.0;
+/// The most the noise can raise the fraction to (in percent): a het allele is half the reads.
+pub const MAX_NOISE_PERCENT: u32 = 25;
+
+/// A sample's least allele fraction (percent) for its reads' measured error rates: the mean
+/// over reads whose rates were measured (long reads; [`crate::call::reads::ReadErrors`]) of
+/// substitution plus indel rate, times [`NOISE_FACTOR`], within `[floor,
+/// MAX_NOISE_PERCENT]`; `floor` where no read was measured (short reads).
+pub fn noise_percent<'r>(reads: impl Iterator<Item = &'r Read>, floor: u32) -> u32 {
+    let rate = |phred: u8| 10f64.powf(-(phred as f64) / 10.0);
+    let (mut sum, mut n) = (0f64, 0u64);
+    for r in reads {
+        let e = r.errors;
+        if e.mismatch > 0 && e.gap_open > 0 {
+            sum += rate(e.mismatch) + rate(e.gap_open);
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return floor;
+    }
+    let pct = (NOISE_FACTOR * 100.0 * sum / n as f64).round() as u32;
+    pct.clamp(floor, MAX_NOISE_PERCENT.max(floor))
 }
 
 /// The candidate alleles in `[lo, hi)`, sorted, from the reads of `n_samples` samples.
@@ -373,7 +404,15 @@ pub fn find_candidates(
             }
         }
     }
-    let pass = |c: u32, dp: u32| c >= p.min_count && c * 100 >= p.min_percent * dp.max(c);
+    let pct: Vec<u32> = (0..n_samples)
+        .map(|s| {
+            noise_percent(
+                reads.iter().copied().filter(|r| r.sample as usize == s),
+                p.min_percent,
+            )
+        })
+        .collect();
+    let pass = |c: u32, dp: u32, s: usize| c >= p.min_count && c * 100 >= pct[s] * dp.max(c);
     let mut out: Vec<Allele> = indels
         .into_iter()
         .filter(|((a, s), c)| {
@@ -383,7 +422,7 @@ pub fn find_candidates(
             if a.ref_len.max(a.alt.len() as u32) - 1 > p.max_indel_len {
                 return false;
             }
-            pass(*c, depth[s * n + (a.pos - lo) as usize])
+            pass(*c, depth[s * n + (a.pos - lo) as usize], *s)
         })
         .map(|((a, _), _)| a)
         .collect();
@@ -391,7 +430,7 @@ pub fn find_candidates(
         for off in 0..n {
             for code in 0..4 {
                 let c = snv[(s * n + off) * 4 + code];
-                if c > 0 && pass(c, depth[s * n + off]) {
+                if c > 0 && pass(c, depth[s * n + off], s) {
                     out.push(Allele {
                         pos: lo + off as i64,
                         ref_len: 1,
@@ -539,5 +578,60 @@ mod tests {
             .map(|a| a.ref_len)
             .collect();
         assert_eq!(dels, vec![31], "{c:?}");
+    }
+
+    /// Noisy long reads raise the least allele fraction of a candidate with their measured
+    /// error rates: an allele in 3 of 20 reads (15 %) is a candidate among short reads, not
+    /// among reads with 2 % substitutions and 5 % indels (the floor becomes 21 %); a het allele
+    /// (half the reads) is one either way.
+    #[test]
+    fn noisy_reads_raise_the_allele_fraction() {
+        let seq: Vec<u8> = (0..400).map(|i| b"ACGTTGCA"[(i * 7 + i / 5) % 8]).collect();
+        let r = RefWindow {
+            start: 0,
+            seq: seq.clone(),
+        };
+        let alt = |b: u8| if b == b'A' { b'C' } else { b'A' };
+        let make = |errors: crate::call::reads::ReadErrors| -> Vec<Read> {
+            (0..20)
+                .map(|k| {
+                    let mut s = seq[50..350].to_vec();
+                    if k < 3 {
+                        s[100 - 50] = alt(seq[100]);
+                    }
+                    if k % 2 == 0 {
+                        s[200 - 50] = alt(seq[200]);
+                    }
+                    let mut rd = read(50, &[(b'M', 300)], s);
+                    rd.errors = errors;
+                    rd
+                })
+                .collect()
+        };
+        let positions = |reads: &[Read]| -> Vec<i64> {
+            let refs: Vec<&Read> = reads.iter().collect();
+            find_candidates(&refs, 1, &r, 0, 400, &CandidateParams::default())
+                .iter()
+                .map(|a| a.pos)
+                .collect()
+        };
+        assert_eq!(positions(&make(Default::default())), vec![100, 200]);
+        let noisy = crate::call::reads::ReadErrors {
+            mismatch: 17,
+            gap_open: 13,
+        };
+        assert_eq!(noise_percent(make(noisy).iter(), 10), 21);
+        assert_eq!(positions(&make(noisy)), vec![200]);
+        // HiFi-like rates stay at the floor; very noisy reads stop at the cap.
+        let hifi = crate::call::reads::ReadErrors {
+            mismatch: 25,
+            gap_open: 21,
+        };
+        assert_eq!(noise_percent(make(hifi).iter(), 10), 10);
+        let awful = crate::call::reads::ReadErrors {
+            mismatch: 10,
+            gap_open: 10,
+        };
+        assert_eq!(noise_percent(make(awful).iter(), 10), MAX_NOISE_PERCENT);
     }
 }
