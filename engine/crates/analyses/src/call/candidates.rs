@@ -169,9 +169,12 @@ pub fn read_events(
     mut event: impl FnMut(Allele, u8),
     mut covered: impl FnMut(i64),
 ) {
-    let mut rpos = read.pos;
-    let mut q = 0usize;
-    for c in &read.cigar {
+    let (first, mut rpos, mut q) = read.walk_from(lo);
+    for c in &read.cigar[first..] {
+        // Past `hi`, no operation covers or anchors a base inside.
+        if rpos > hi {
+            break;
+        }
         let len = c.len as usize;
         match c.op {
             b'M' | b'=' | b'X' => {
@@ -552,6 +555,7 @@ mod tests {
             qual: vec![30; seq.len()],
             seq,
             errors: Default::default(),
+            marks: Vec::new(),
         }
     }
 
@@ -633,5 +637,60 @@ mod tests {
             gap_open: 10,
         };
         assert_eq!(noise_percent(make(awful).iter(), 10), MAX_NOISE_PERCENT);
+    }
+
+    /// Walks that start at a CIGAR mark find what walks from the read's start find: the same
+    /// segments and the same events, for windows all along a read of many operations.
+    #[test]
+    fn marked_walks_equal_whole_walks() {
+        let mut x = 12345u64;
+        let mut next = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        let seq: Vec<u8> = (0..30_000).map(|_| b"ACGT"[next(4) as usize]).collect();
+        let r = RefWindow { start: 0, seq };
+        let mut cigar = vec![(b'S', 5u32)];
+        let mut qlen = 5usize;
+        for _ in 0..900 {
+            let (op, len) = match next(6) {
+                0 => (b'I', 1 + next(4) as u32),
+                1 => (b'D', 1 + next(4) as u32),
+                _ => (b'M', 1 + next(25) as u32),
+            };
+            if op != b'D' {
+                qlen += len as usize;
+            }
+            cigar.push((op, len));
+        }
+        let bases: Vec<u8> = (0..qlen).map(|_| b"ACGTN"[next(5) as usize]).collect();
+        let mut marked = read(100, &cigar, bases);
+        marked.marks = crate::call::reads::cigar_marks(marked.pos, &marked.cigar);
+        assert!(marked.marks.len() > 20);
+        let mut whole = marked.clone();
+        whole.marks.clear();
+        let events = |rd: &Read, lo: i64, hi: i64| {
+            let mut v = Vec::new();
+            let mut c = Vec::new();
+            read_events(rd, &r, lo, hi, |a, q| v.push((a, q)), |p| c.push(p));
+            (v, c)
+        };
+        for lo in (0..marked.end + 50).step_by(97) {
+            for w in [1, 10, 60, 400] {
+                let hi = lo + w;
+                assert_eq!(
+                    crate::call::haplotypes::segment(&marked, lo, hi),
+                    crate::call::haplotypes::segment(&whole, lo, hi),
+                    "segment {lo}..{hi}"
+                );
+                assert_eq!(
+                    events(&marked, lo, hi),
+                    events(&whole, lo, hi),
+                    "events {lo}..{hi}"
+                );
+            }
+        }
     }
 }

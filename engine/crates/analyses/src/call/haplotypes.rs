@@ -106,9 +106,12 @@ pub struct Segment {
 /// such positions included), with their qualities.
 pub fn segment(read: &Read, lo: i64, hi: i64) -> (Vec<u8>, Vec<u8>) {
     let (mut s, mut q) = (Vec::new(), Vec::new());
-    let mut rpos = read.pos;
-    let mut qi = 0usize;
-    for c in &read.cigar {
+    let (first, mut rpos, mut qi) = read.walk_from(lo);
+    for c in &read.cigar[first..] {
+        // Past `hi`, no operation adds a base.
+        if rpos > hi {
+            break;
+        }
         let len = c.len as usize;
         match c.op {
             b'M' | b'=' | b'X' => {

@@ -30,6 +30,55 @@ pub struct Read {
     /// Phred qualities (missing qualities become 20).
     pub qual: Vec<u8>,
     pub errors: ReadErrors,
+    /// Where every [`MARK_EVERY`]-th CIGAR operation starts (see [`cigar_marks`]).
+    pub marks: Vec<CigarMark>,
+}
+
+/// A CIGAR operation's index, and the reference position and query offset where it starts.
+pub type CigarMark = (u32, i64, u32);
+
+/// CIGAR operations between two marks: a window's walk over a read starts at the last mark
+/// before it, not at the read's start (a 15 kb ONT read has thousands of operations, and
+/// walking them all for each of its hundreds of windows took half of ONT calling).
+pub const MARK_EVERY: usize = 32;
+
+/// The marks of a CIGAR aligned at `pos`: none for CIGARs of fewer than [`MARK_EVERY`]
+/// operations.
+pub fn cigar_marks(pos: i64, cigar: &[CigarOp]) -> Vec<CigarMark> {
+    if cigar.len() < MARK_EVERY {
+        return Vec::new();
+    }
+    let (mut rpos, mut q) = (pos, 0u32);
+    let mut out = Vec::with_capacity(cigar.len() / MARK_EVERY + 1);
+    for (i, c) in cigar.iter().enumerate() {
+        if i % MARK_EVERY == 0 {
+            out.push((i as u32, rpos, q));
+        }
+        match c.op {
+            b'M' | b'=' | b'X' => {
+                rpos += c.len as i64;
+                q += c.len;
+            }
+            b'I' | b'S' => q += c.len,
+            b'D' | b'N' => rpos += c.len as i64,
+            _ => {}
+        }
+    }
+    out
+}
+
+impl Read {
+    /// Where a walk of the CIGAR for reference positions from `lo` on may start: (operation
+    /// index, reference position, query offset) of the last mark at or before `lo` (every
+    /// operation before it ends there, so it neither covers nor anchors a base from `lo`),
+    /// or the read's start.
+    pub fn walk_from(&self, lo: i64) -> (usize, i64, usize) {
+        let k = self.marks.partition_point(|m| m.1 <= lo);
+        match k.checked_sub(1).map(|i| self.marks[i]) {
+            Some((op, rpos, q)) => (op as usize, rpos, q as usize),
+            None => (0, self.pos, 0),
+        }
+    }
 }
 
 /// A long read's own error rates, measured on its alignment (`NM` and the CIGAR), as phred;
@@ -225,6 +274,7 @@ impl Sink for Collect<'_> {
         let errors = measure_errors(&cigar, rec.aux_int(*b"NM"));
         self.batch.push(Read {
             errors,
+            marks: cigar_marks(pos, &cigar),
             sample: self.src.sample,
             key: match rec.read_name() {
                 // Unnamed reads (`*`, lossy CRAM): each its own molecule, keyed by content
