@@ -279,34 +279,43 @@ impl Default for CandidateParams {
     }
 }
 
-/// Times a sample's mean read error rate that an allele's fraction must reach to be a
-/// candidate: random errors of noisy reads (ONT: 2 % substitutions, 4-5 % indels) reach 10 %
-/// of a 20x pileup at one position in tens, so at that floor a 10 Mb genome gave one candidate
-/// every 8 bases, windows so crowded that the haplotypes carrying the real variants were cut
-/// at [`crate::call::haplotypes::MAX_HAPS`], and 60x the pair-HMM work of HiFi reads.
-pub const NOISE_FACTOR: f64 = 3.0;
-/// The most the noise can raise the fraction to (in percent): a het allele is half the reads.
+/// Times a sample's mean substitution rate that an SNV's fraction must reach to be a
+/// candidate, and times its mean indel rate for an indel's: random errors of noisy reads
+/// reach 10 % of a 20x pileup at one position by the tens of thousands per megabase. With
+/// pbsim's ONT-like reads (2 % substitutions, 4.5 % indels anywhere) the floor of 10 % gave a
+/// candidate every 8 bases, windows so crowded that the haplotypes carrying the real variants
+/// were cut at [`crate::call::haplotypes::MAX_HAPS`], and 60x the pair-HMM work of HiFi
+/// reads. Factors measured on pbsim and Badread ONT reads (see the README): the indel one
+/// decides the speed; higher ones lose recall on reads whose errors gather in homopolymers.
+pub const SNV_NOISE_FACTOR: f64 = 3.0;
+pub const INDEL_NOISE_FACTOR: f64 = 4.0;
+/// The most the noise can raise a fraction to (in percent): a het allele is half the reads.
 pub const MAX_NOISE_PERCENT: u32 = 25;
 
-/// A sample's least allele fraction (percent) for its reads' measured error rates: the mean
-/// over reads whose rates were measured (long reads; [`crate::call::reads::ReadErrors`]) of
-/// substitution plus indel rate, times [`NOISE_FACTOR`], within `[floor,
-/// MAX_NOISE_PERCENT]`; `floor` where no read was measured (short reads).
-pub fn noise_percent<'r>(reads: impl Iterator<Item = &'r Read>, floor: u32) -> u32 {
+/// A sample's least allele fractions (percent; SNVs, indels) for its reads' measured error
+/// rates: the mean over reads whose rates were measured (long reads;
+/// [`crate::call::reads::ReadErrors`]) of the substitution rate times [`SNV_NOISE_FACTOR`] and
+/// of the indel rate times [`INDEL_NOISE_FACTOR`], each within `[floor, MAX_NOISE_PERCENT]`;
+/// `floor` where no read was measured (short reads).
+pub fn noise_percent<'r>(reads: impl Iterator<Item = &'r Read>, floor: u32) -> (u32, u32) {
     let rate = |phred: u8| 10f64.powf(-(phred as f64) / 10.0);
-    let (mut sum, mut n) = (0f64, 0u64);
+    let (mut sub, mut gap, mut n) = (0f64, 0f64, 0u64);
     for r in reads {
         let e = r.errors;
         if e.mismatch > 0 && e.gap_open > 0 {
-            sum += rate(e.mismatch) + rate(e.gap_open);
+            sub += rate(e.mismatch);
+            gap += rate(e.gap_open);
             n += 1;
         }
     }
     if n == 0 {
-        return floor;
+        return (floor, floor);
     }
-    let pct = (NOISE_FACTOR * 100.0 * sum / n as f64).round() as u32;
-    pct.clamp(floor, MAX_NOISE_PERCENT.max(floor))
+    let pct = |factor: f64, sum: f64| {
+        ((factor * 100.0 * sum / n as f64).round() as u32)
+            .clamp(floor, MAX_NOISE_PERCENT.max(floor))
+    };
+    (pct(SNV_NOISE_FACTOR, sub), pct(INDEL_NOISE_FACTOR, gap))
 }
 
 /// The candidate alleles in `[lo, hi)`, sorted, from the reads of `n_samples` samples.
@@ -407,7 +416,7 @@ pub fn find_candidates(
             }
         }
     }
-    let pct: Vec<u32> = (0..n_samples)
+    let pct: Vec<(u32, u32)> = (0..n_samples)
         .map(|s| {
             noise_percent(
                 reads.iter().copied().filter(|r| r.sample as usize == s),
@@ -415,7 +424,10 @@ pub fn find_candidates(
             )
         })
         .collect();
-    let pass = |c: u32, dp: u32, s: usize| c >= p.min_count && c * 100 >= pct[s] * dp.max(c);
+    let pass = |c: u32, dp: u32, s: usize, snv: bool| {
+        let pc = if snv { pct[s].0 } else { pct[s].1 };
+        c >= p.min_count && c * 100 >= pc * dp.max(c)
+    };
     let mut out: Vec<Allele> = indels
         .into_iter()
         .filter(|((a, s), c)| {
@@ -425,7 +437,7 @@ pub fn find_candidates(
             if a.ref_len.max(a.alt.len() as u32) - 1 > p.max_indel_len {
                 return false;
             }
-            pass(*c, depth[s * n + (a.pos - lo) as usize], *s)
+            pass(*c, depth[s * n + (a.pos - lo) as usize], *s, false)
         })
         .map(|((a, _), _)| a)
         .collect();
@@ -433,7 +445,7 @@ pub fn find_candidates(
         for off in 0..n {
             for code in 0..4 {
                 let c = snv[(s * n + off) * 4 + code];
-                if c > 0 && pass(c, depth[s * n + off], s) {
+                if c > 0 && pass(c, depth[s * n + off], s, true) {
                     out.push(Allele {
                         pos: lo + off as i64,
                         ref_len: 1,
@@ -585,9 +597,9 @@ mod tests {
     }
 
     /// Noisy long reads raise the least allele fraction of a candidate with their measured
-    /// error rates: an allele in 3 of 20 reads (15 %) is a candidate among short reads, not
-    /// among reads with 2 % substitutions and 5 % indels (the floor becomes 21 %); a het allele
-    /// (half the reads) is one either way.
+    /// error rates: an SNV and a deletion each in 3 of 20 reads (15 %) are candidates among
+    /// short reads, not among reads with 6.3 % substitutions and 5 % indels (the floors become
+    /// 19 % and 20 %); a het SNV (half the reads) is one either way.
     #[test]
     fn noisy_reads_raise_the_allele_fraction() {
         let seq: Vec<u8> = (0..400).map(|i| b"ACGTTGCA"[(i * 7 + i / 5) % 8]).collect();
@@ -606,37 +618,49 @@ mod tests {
                     if k % 2 == 0 {
                         s[200 - 50] = alt(seq[200]);
                     }
-                    let mut rd = read(50, &[(b'M', 300)], s);
+                    let mut rd = if (3..6).contains(&k) {
+                        // Bases 300 and 301 deleted.
+                        s.drain(300 - 50..302 - 50);
+                        read(50, &[(b'M', 250), (b'D', 2), (b'M', 48)], s)
+                    } else {
+                        read(50, &[(b'M', 300)], s)
+                    };
                     rd.errors = errors;
                     rd
                 })
                 .collect()
         };
-        let positions = |reads: &[Read]| -> Vec<i64> {
+        let found = |reads: &[Read]| -> Vec<(i64, u32)> {
             let refs: Vec<&Read> = reads.iter().collect();
             find_candidates(&refs, 1, &r, 0, 400, &CandidateParams::default())
                 .iter()
-                .map(|a| a.pos)
+                .map(|a| (a.pos, a.ref_len))
                 .collect()
         };
-        assert_eq!(positions(&make(Default::default())), vec![100, 200]);
+        let clean = found(&make(Default::default()));
+        assert_eq!(clean.len(), 3, "{clean:?}");
+        assert!(clean.contains(&(100, 1)) && clean.contains(&(200, 1)));
+        assert!(clean.iter().any(|&(_, len)| len == 3), "{clean:?}");
         let noisy = crate::call::reads::ReadErrors {
-            mismatch: 17,
+            mismatch: 12,
             gap_open: 13,
         };
-        assert_eq!(noise_percent(make(noisy).iter(), 10), 21);
-        assert_eq!(positions(&make(noisy)), vec![200]);
+        assert_eq!(noise_percent(make(noisy).iter(), 10), (19, 20));
+        assert_eq!(found(&make(noisy)), vec![(200, 1)]);
         // HiFi-like rates stay at the floor; very noisy reads stop at the cap.
         let hifi = crate::call::reads::ReadErrors {
             mismatch: 25,
             gap_open: 21,
         };
-        assert_eq!(noise_percent(make(hifi).iter(), 10), 10);
+        assert_eq!(noise_percent(make(hifi).iter(), 10), (10, 10));
         let awful = crate::call::reads::ReadErrors {
             mismatch: 10,
             gap_open: 10,
         };
-        assert_eq!(noise_percent(make(awful).iter(), 10), MAX_NOISE_PERCENT);
+        assert_eq!(
+            noise_percent(make(awful).iter(), 10),
+            (MAX_NOISE_PERCENT, MAX_NOISE_PERCENT)
+        );
     }
 
     /// Walks that start at a CIGAR mark find what walks from the read's start find: the same
