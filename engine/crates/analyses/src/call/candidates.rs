@@ -279,43 +279,40 @@ impl Default for CandidateParams {
     }
 }
 
-/// Times a sample's mean substitution rate that an SNV's fraction must reach to be a
-/// candidate, and times its mean indel rate for an indel's: random errors of noisy reads
-/// reach 10 % of a 20x pileup at one position by the tens of thousands per megabase. With
-/// pbsim's ONT-like reads (2 % substitutions, 4.5 % indels anywhere) the floor of 10 % gave a
-/// candidate every 8 bases, windows so crowded that the haplotypes carrying the real variants
-/// were cut at [`crate::call::haplotypes::MAX_HAPS`], and 60x the pair-HMM work of HiFi
-/// reads. Factors measured on pbsim and Badread ONT reads (see the README): the indel one
-/// decides the speed; higher ones lose recall on reads whose errors gather in homopolymers.
-pub const SNV_NOISE_FACTOR: f64 = 3.0;
-pub const INDEL_NOISE_FACTOR: f64 = 4.0;
+/// Times the mean substitution rate of the reads at a position that an SNV's fraction must
+/// reach to be a candidate there, and times their mean indel rate for an indel's: random
+/// errors of noisy reads reach 10 % of a 20x pileup at one position by the tens of thousands
+/// per megabase. With pbsim's ONT-like reads (2 % substitutions, 4.5 % indels anywhere) the
+/// floor of 10 % gave a candidate every 8 bases, windows so crowded that the haplotypes
+/// carrying the real variants were cut at [`crate::call::haplotypes::MAX_HAPS`], and 60x the
+/// pair-HMM work of HiFi reads. Factors measured on pbsim and Badread ONT reads (see the
+/// README): the indel one decides the speed; higher ones lose recall on reads whose errors
+/// gather in homopolymers.
+pub const SNV_NOISE_FACTOR: u64 = 3;
+pub const INDEL_NOISE_FACTOR: u64 = 4;
 /// The most the noise can raise a fraction to (in percent): a het allele is half the reads.
 pub const MAX_NOISE_PERCENT: u32 = 25;
 
-/// A sample's least allele fractions (percent; SNVs, indels) for its reads' measured error
-/// rates: the mean over reads whose rates were measured (long reads;
-/// [`crate::call::reads::ReadErrors`]) of the substitution rate times [`SNV_NOISE_FACTOR`] and
-/// of the indel rate times [`INDEL_NOISE_FACTOR`], each within `[floor, MAX_NOISE_PERCENT]`;
-/// `floor` where no read was measured (short reads).
-pub fn noise_percent<'r>(reads: impl Iterator<Item = &'r Read>, floor: u32) -> (u32, u32) {
-    let rate = |phred: u8| 10f64.powf(-(phred as f64) / 10.0);
-    let (mut sub, mut gap, mut n) = (0f64, 0f64, 0u64);
-    for r in reads {
-        let e = r.errors;
-        if e.mismatch > 0 && e.gap_open > 0 {
-            sub += rate(e.mismatch);
-            gap += rate(e.gap_open);
-            n += 1;
-        }
+/// A read's measured substitution and indel rates in parts per million, `None` where they
+/// were not measured (short reads; [`crate::call::reads::ReadErrors`]). Integers, so that the
+/// sums over a position's reads do not depend on their order.
+pub fn error_ppm(r: &Read) -> Option<(u64, u64)> {
+    let e = r.errors;
+    let ppm = |phred: u8| (1e6 * 10f64.powf(-(phred as f64) / 10.0)).round() as u64;
+    (e.mismatch > 0 && e.gap_open > 0).then(|| (ppm(e.mismatch), ppm(e.gap_open)))
+}
+
+/// The least allele fraction (percent) at a position whose `measured` reads sum `sum_ppm` of
+/// an error rate: `factor` times their mean, within `[floor, MAX_NOISE_PERCENT]`; `floor`
+/// without measured reads. Depends only on the reads covering the position, so a region run
+/// decides as a whole-genome run does.
+pub fn noise_percent(sum_ppm: u64, measured: u64, factor: u64, floor: u32) -> u32 {
+    if measured == 0 {
+        return floor;
     }
-    if n == 0 {
-        return (floor, floor);
-    }
-    let pct = |factor: f64, sum: f64| {
-        ((factor * 100.0 * sum / n as f64).round() as u32)
-            .clamp(floor, MAX_NOISE_PERCENT.max(floor))
-    };
-    (pct(SNV_NOISE_FACTOR, sub), pct(INDEL_NOISE_FACTOR, gap))
+    let den = 1_000_000 * measured;
+    let pct = ((factor * 100 * sum_ppm + den / 2) / den).min(u32::MAX as u64) as u32;
+    pct.clamp(floor, MAX_NOISE_PERCENT.max(floor))
 }
 
 /// The candidate alleles in `[lo, hi)`, sorted, from the reads of `n_samples` samples.
@@ -332,6 +329,11 @@ pub fn find_candidates(
     }
     let n = (hi - lo) as usize;
     let mut depth = vec![0u32; n * n_samples];
+    // Per position: the measured reads there, and the sums of their substitution and indel
+    // rates (see [`noise_percent`]).
+    let mut measured = vec![0u32; n * n_samples];
+    let mut sub_ppm = vec![0u64; n * n_samples];
+    let mut gap_ppm = vec![0u64; n * n_samples];
     // Mismatches are counted in a dense array (position x base) and indels in a map: most
     // events are sequencing errors, and this keeps them off the allocator.
     let mut snv = vec![0u32; n * n_samples * 4];
@@ -339,6 +341,19 @@ pub fn find_candidates(
     for read in reads {
         let s = read.sample as usize;
         let d = &mut depth[s * n..(s + 1) * n];
+        let rates = error_ppm(read);
+        let (nm, ns, ng) = (
+            &mut measured[s * n..(s + 1) * n],
+            &mut sub_ppm[s * n..(s + 1) * n],
+            &mut gap_ppm[s * n..(s + 1) * n],
+        );
+        let mut noise = |off: usize| {
+            if let Some((sub, gap)) = rates {
+                nm[off] += 1;
+                ns[off] += sub;
+                ng[off] += gap;
+            }
+        };
         let sv = &mut snv[s * n * 4..(s + 1) * n * 4];
         let mut rpos = read.pos;
         let mut q = 0usize;
@@ -354,6 +369,7 @@ pub fn find_candidates(
                         for (k, &rb) in rs.iter().enumerate() {
                             let off = off0 + k;
                             d[off] += 1;
+                            noise(off);
                             let base = read.seq[q + a + k];
                             if base != rb && rb != b'N' && read.qual[q + a + k] >= p.min_base_qual {
                                 let code = match base {
@@ -407,6 +423,7 @@ pub fn find_candidates(
                     let b = (hi - rpos).clamp(0, len as i64);
                     for k in a..b {
                         d[(rpos + k - lo) as usize] += 1;
+                        noise((rpos + k - lo) as usize);
                     }
                     rpos += len as i64;
                 }
@@ -416,17 +433,15 @@ pub fn find_candidates(
             }
         }
     }
-    let pct: Vec<(u32, u32)> = (0..n_samples)
-        .map(|s| {
-            noise_percent(
-                reads.iter().copied().filter(|r| r.sample as usize == s),
-                p.min_percent,
-            )
-        })
-        .collect();
-    let pass = |c: u32, dp: u32, s: usize, snv: bool| {
-        let pc = if snv { pct[s].0 } else { pct[s].1 };
-        c >= p.min_count && c * 100 >= pc * dp.max(c)
+    // At sample-position `i`: at least `min_count` reads and the least fraction there.
+    let pass = |c: u32, i: usize, snv: bool| {
+        let (factor, sum) = if snv {
+            (SNV_NOISE_FACTOR, sub_ppm[i])
+        } else {
+            (INDEL_NOISE_FACTOR, gap_ppm[i])
+        };
+        let pc = noise_percent(sum, measured[i] as u64, factor, p.min_percent);
+        c >= p.min_count && c * 100 >= pc * depth[i].max(c)
     };
     let mut out: Vec<Allele> = indels
         .into_iter()
@@ -437,7 +452,7 @@ pub fn find_candidates(
             if a.ref_len.max(a.alt.len() as u32) - 1 > p.max_indel_len {
                 return false;
             }
-            pass(*c, depth[s * n + (a.pos - lo) as usize], *s, false)
+            pass(*c, s * n + (a.pos - lo) as usize, false)
         })
         .map(|((a, _), _)| a)
         .collect();
@@ -445,7 +460,7 @@ pub fn find_candidates(
         for off in 0..n {
             for code in 0..4 {
                 let c = snv[(s * n + off) * 4 + code];
-                if c > 0 && pass(c, depth[s * n + off], s, true) {
+                if c > 0 && pass(c, s * n + off, true) {
                     out.push(Allele {
                         pos: lo + off as i64,
                         ref_len: 1,
@@ -645,22 +660,34 @@ mod tests {
             mismatch: 12,
             gap_open: 13,
         };
-        assert_eq!(noise_percent(make(noisy).iter(), 10), (19, 20));
+        let pct = |reads: &[Read]| {
+            let (mut sub, mut gap) = (0, 0);
+            for r in reads {
+                let (s, g) = error_ppm(r).unwrap();
+                sub += s;
+                gap += g;
+            }
+            let n = reads.len() as u64;
+            (
+                noise_percent(sub, n, SNV_NOISE_FACTOR, 10),
+                noise_percent(gap, n, INDEL_NOISE_FACTOR, 10),
+            )
+        };
+        assert_eq!(pct(&make(noisy)), (19, 20));
         assert_eq!(found(&make(noisy)), vec![(200, 1)]);
-        // HiFi-like rates stay at the floor; very noisy reads stop at the cap.
+        // HiFi-like rates stay at the floor; very noisy reads stop at the cap; without
+        // measured reads, the floor.
         let hifi = crate::call::reads::ReadErrors {
             mismatch: 25,
             gap_open: 21,
         };
-        assert_eq!(noise_percent(make(hifi).iter(), 10), (10, 10));
+        assert_eq!(pct(&make(hifi)), (10, 10));
         let awful = crate::call::reads::ReadErrors {
             mismatch: 10,
             gap_open: 10,
         };
-        assert_eq!(
-            noise_percent(make(awful).iter(), 10),
-            (MAX_NOISE_PERCENT, MAX_NOISE_PERCENT)
-        );
+        assert_eq!(pct(&make(awful)), (MAX_NOISE_PERCENT, MAX_NOISE_PERCENT));
+        assert_eq!(noise_percent(0, 0, INDEL_NOISE_FACTOR, 10), 10);
     }
 
     /// Walks that start at a CIGAR mark find what walks from the read's start find: the same
@@ -716,5 +743,48 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The least fraction at a position comes from the reads covering it, not from every read
+    /// of the window: very noisy reads elsewhere do not hide a 15 % SNV among cleaner ones, and
+    /// a region holding only the cleaner reads finds the same candidates as a wider one.
+    #[test]
+    fn noise_is_local_to_the_position() {
+        let seq: Vec<u8> = (0..400).map(|i| b"ACGTTGCA"[(i * 7 + i / 5) % 8]).collect();
+        let r = RefWindow {
+            start: 0,
+            seq: seq.clone(),
+        };
+        let alt = |b: u8| if b == b'A' { b'C' } else { b'A' };
+        let mut reads = Vec::new();
+        for _ in 0..20 {
+            let mut rd = read(0, &[(b'M', 140)], seq[0..140].to_vec());
+            rd.errors = crate::call::reads::ReadErrors {
+                mismatch: 10,
+                gap_open: 10,
+            };
+            reads.push(rd);
+        }
+        for k in 0..20 {
+            let mut s = seq[160..400].to_vec();
+            if k < 3 {
+                s[300 - 160] = alt(seq[300]);
+            }
+            let mut rd = read(160, &[(b'M', 240)], s);
+            rd.errors = crate::call::reads::ReadErrors {
+                mismatch: 17,
+                gap_open: 13,
+            };
+            reads.push(rd);
+        }
+        let at = |lo: i64, only: &dyn Fn(&Read) -> bool| -> Vec<i64> {
+            let refs: Vec<&Read> = reads.iter().filter(|r| only(r)).collect();
+            find_candidates(&refs, 1, &r, lo, 400, &CandidateParams::default())
+                .iter()
+                .map(|a| a.pos)
+                .collect()
+        };
+        assert_eq!(at(0, &|_| true), vec![300]);
+        assert_eq!(at(150, &|r: &Read| r.end > 150), vec![300]);
     }
 }
