@@ -694,13 +694,8 @@ mod tests {
     /// segments and the same events, for windows all along a read of many operations.
     #[test]
     fn marked_walks_equal_whole_walks() {
-        let mut x = 12345u64;
-        let mut next = |m: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % m
-        };
+        let mut rng = crate::rng::Rng(12345);
+        let mut next = |m: u64| rng.below(m);
         let seq: Vec<u8> = (0..30_000).map(|_| b"ACGT"[next(4) as usize]).collect();
         let r = RefWindow { start: 0, seq };
         let mut cigar = vec![(b'S', 5u32)];

@@ -293,13 +293,8 @@ mod tests {
     /// The curve made from the histograms is the curve made from the scores.
     #[test]
     fn histograms_give_the_same_curve() {
-        let mut rng = 7u64;
-        let mut next = || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut rng = crate::rng::Rng(7);
+        let mut next = || rng.next();
         let mut q: Vec<(f32, bool)> = Vec::new();
         let mut t: Vec<f32> = Vec::new();
         for _ in 0..5000 {

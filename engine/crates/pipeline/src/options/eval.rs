@@ -354,13 +354,7 @@ pub fn to_options(v: &Values, command_line: Vec<String>) -> Result<EvalOptions> 
 
 /// The options of a pipeline job's command line (arguments after `kasane eval`).
 pub fn from_args(args: &[String]) -> Result<EvalOptions> {
-    let cmd = super::command(clap::Command::new("eval").no_binary_name(true), OPTIONS);
-    let m = cmd
-        .try_get_matches_from(args)
-        .map_err(|e| Error::Usage(e.to_string().lines().next().unwrap_or("").to_string()))?;
-    let v = super::values(&m, OPTIONS);
-    let mut line = vec!["kasane".to_string(), "eval".to_string()];
-    line.extend(args.iter().cloned());
+    let (v, line) = super::job_values("eval", OPTIONS, args)?;
     to_options(&v, line)
 }
 

@@ -418,6 +418,23 @@ pub fn command(cmd: clap::Command, defs: &[OptDef]) -> clap::Command {
     defs.iter().fold(cmd, |c, d| c.arg(d.arg()))
 }
 
+/// The values of a pipeline job's command line (the arguments after `kasane NAME`), and that
+/// command line as provenance records it.
+pub fn job_values(
+    name: &'static str,
+    defs: &'static [OptDef],
+    args: &[String],
+) -> crate::error::Result<(Values, Vec<String>)> {
+    let m = command(clap::Command::new(name).no_binary_name(true), defs)
+        .try_get_matches_from(args)
+        .map_err(|e| {
+            crate::error::Error::Usage(e.to_string().lines().next().unwrap_or("").to_string())
+        })?;
+    let mut line = vec!["kasane".to_string(), name.to_string()];
+    line.extend(args.iter().cloned());
+    Ok((values(&m, defs), line))
+}
+
 /// The values of `defs` that `m` holds (defaults included, as clap fills them in).
 pub fn values(m: &ArgMatches, defs: &'static [OptDef]) -> Values {
     let mut v = Values {

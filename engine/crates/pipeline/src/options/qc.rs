@@ -205,13 +205,7 @@ pub fn to_options(v: &Values, command_line: Vec<String>) -> Result<QcOptions> {
 
 /// The options of a command line `kasane qc ARGS` (as a pipeline job runs it).
 pub fn from_args(args: &[String]) -> Result<QcOptions> {
-    let cmd = super::command(clap::Command::new("qc").no_binary_name(true), OPTIONS);
-    let m = cmd
-        .try_get_matches_from(args)
-        .map_err(|e| Error::Usage(e.to_string().lines().next().unwrap_or("").to_string()))?;
-    let v = super::values(&m, OPTIONS);
-    let mut line = vec!["kasane".to_string(), "qc".to_string()];
-    line.extend(args.iter().cloned());
+    let (v, line) = super::job_values("qc", OPTIONS, args)?;
     to_options(&v, line)
 }
 

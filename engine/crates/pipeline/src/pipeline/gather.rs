@@ -177,27 +177,27 @@ pub fn gather(p: &Pipeline, opts: &GatherOptions) -> Result<PathBuf> {
         if let Some(d) = Path::new(&job.prefix).parent() {
             safe::dir_under(&root, d)?;
         }
+        // qc and eval: the options as the job ran them, outputs into the unsharded folder.
+        let job_args = || {
+            let mut a = job.args.clone();
+            a.extend(plan::tail_args(job, &prefix));
+            a
+        };
+        let dirs: Vec<PathBuf> = parts.iter().map(PathBuf::from).collect();
         match job.kind {
             super::StepKind::Coverage => {
                 crate::coverage::shards::gather(&parts, &prefix.display().to_string())?;
             }
             super::StepKind::Qc => {
-                // Options as the job ran them, outputs into the unsharded folder.
-                let mut args: Vec<String> = job.args.clone();
-                args.extend(plan::tail_args(job, &prefix));
-                let mut o = crate::options::qc::from_args(&args)?;
+                let mut o = crate::options::qc::from_args(&job_args())?;
                 o.shard = None;
-                let dirs: Vec<PathBuf> = parts.iter().map(PathBuf::from).collect();
                 crate::qc::gather(&o, &dirs)?;
                 // The job's provenance is its gather record (as for the other kinds).
                 let _ = std::fs::remove_file(prefix.join("qc.kasane.json"));
             }
             super::StepKind::Eval => {
-                let mut args: Vec<String> = job.args.clone();
-                args.extend(plan::tail_args(job, &prefix));
-                let mut o = crate::options::eval::from_args(&args)?;
+                let mut o = crate::options::eval::from_args(&job_args())?;
                 o.shard = None;
-                let dirs: Vec<PathBuf> = parts.iter().map(PathBuf::from).collect();
                 let progress = crate::progress::Progress::new(true);
                 crate::eval::shards::gather(&o, &dirs, &progress)?;
                 let _ = std::fs::remove_file(prefix.join("eval.kasane.json"));
