@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use crate::backend::depth::{
     quantize_bin, ContigDepth, CoverageOps, EventBatch, HistChunk, IntervalSum, ReduceSpec, Reduced,
 };
-use crate::backend::pairhmm::{pair_cost, PairBatch, PairHmmOps};
+use crate::backend::pairhmm::{pair_costs_lanes, PairBatch, PairHmmOps, LANES};
 use crate::backend::{Backend, DeviceInfo};
 use crate::error::Result;
 
@@ -59,26 +59,51 @@ impl CoverageOps for CpuBackend {
 impl PairHmmOps for CpuBackend {
     fn pair_costs(&self, batch: &PairBatch) -> Result<Vec<u32>> {
         batch.validate().map_err(|e| e.into_error("cpu"))?;
-        // Pieces of pairs on the caller's pool; each piece reuses one DP row.
+        // The reads of one haplotype side by side, LANES at a time (longest first, so a
+        // group's reads are of like length), groups in pieces on the caller's pool; each
+        // piece reuses one DP scratch. Every lane computes pair_cost's numbers exactly.
         let n = batch.n_pairs();
-        let piece = 64;
-        let parts: Vec<Vec<u32>> = (0..n.div_ceil(piece))
-            .into_par_iter()
-            .map(|k| {
-                let mut row = Vec::new();
-                (k * piece..((k + 1) * piece).min(n))
-                    .map(|p| {
-                        pair_cost(
-                            batch.item(batch.pairs[2 * p]),
-                            batch.item(batch.pairs[2 * p + 1]),
-                            batch.gap_ext,
-                            &mut row,
-                        )
-                    })
-                    .collect()
+        let len = |item: u32| batch.items[2 * item as usize + 1];
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        order.sort_unstable_by_key(|&p| {
+            let (r, h) = (batch.pairs[2 * p as usize], batch.pairs[2 * p as usize + 1]);
+            (h, std::cmp::Reverse(len(r)), p)
+        });
+        let mut groups: Vec<(usize, usize)> = Vec::with_capacity(n / LANES + 1);
+        let mut a = 0;
+        while a < n {
+            let h = batch.pairs[2 * order[a] as usize + 1];
+            let mut b = a + 1;
+            while b < n && b - a < LANES && batch.pairs[2 * order[b] as usize + 1] == h {
+                b += 1;
+            }
+            groups.push((a, b));
+            a = b;
+        }
+        let piece = 16;
+        let parts: Vec<Vec<(u32, u32)>> = groups
+            .par_chunks(piece)
+            .map(|gs| {
+                let mut scratch = Vec::new();
+                let mut out = Vec::with_capacity(gs.len() * LANES);
+                for &(a, b) in gs {
+                    let ps = &order[a..b];
+                    let reads: Vec<&[u32]> = ps
+                        .iter()
+                        .map(|&p| batch.item(batch.pairs[2 * p as usize]))
+                        .collect();
+                    let hap = batch.item(batch.pairs[2 * ps[0] as usize + 1]);
+                    let costs = pair_costs_lanes(&reads, hap, batch.gap_ext, &mut scratch);
+                    out.extend(ps.iter().zip(costs).map(|(&p, c)| (p, c)));
+                }
+                out
             })
             .collect();
-        Ok(parts.concat())
+        let mut costs = vec![0u32; n];
+        for (p, c) in parts.into_iter().flatten() {
+            costs[p as usize] = c;
+        }
+        Ok(costs)
     }
 }
 
