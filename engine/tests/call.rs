@@ -309,6 +309,10 @@ fn planted_variants_one_sample() {
     );
     assert!(vcf.starts_with("##fileformat=VCFv4.3"), "{vcf}");
     assert!(vcf.contains("##contig=<ID=chr2,length=4000>"));
+    assert!(
+        vcf.contains("##kasaneReadType=<Sample=\"A\",Type=short,Source=\"read lengths\">"),
+        "{vcf}"
+    );
     let got = calls(&vcf);
     for (v, gt) in &vars {
         let want = if *gt == 2 { "1/1" } else { "0/1" };
@@ -580,6 +584,26 @@ fn long_reads_phase_a_het_that_few_reads_carry() {
         &[&bam],
     );
     assert_eq!(line(&region), line(&vcf));
+    // Long reads of mean quality 20 without a platform are taken for ONT reads, and the
+    // header says so; forced short, they are modelled by their qualities alone (the header
+    // says that too, and the run still calls the het from the phased reads).
+    assert!(
+        vcf.contains(
+            "##kasaneReadType=<Sample=\"A\",Type=ont,Source=\"read lengths, base qualities\">"
+        ),
+        "{}",
+        vcf.lines()
+            .filter(|l| l.starts_with("##"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let short = call(
+        d.path(),
+        "lr_short.vcf.gz",
+        &["--backend", "cpu", "--read-type", "short"],
+        &[&bam],
+    );
+    assert!(short.contains("Type=short,Source=\"--read-type\""));
 }
 
 fn assert_clean_failure(args: &[&str], out: &Path, mention: &[&str]) {
@@ -646,6 +670,21 @@ fn bad_input_fails_cleanly() {
         ],
         &out,
         &["noindex.bam", "index"],
+    );
+    // An unknown read type.
+    assert_clean_failure(
+        &[
+            "call",
+            "-f",
+            &p("ref.fa"),
+            "-o",
+            o,
+            "--read-type",
+            "clr",
+            bam.to_str().unwrap(),
+        ],
+        &out,
+        &["read-type", "clr", "ont"],
     );
     // A corrupt record: the first record's CIGAR claims more bases than the sequence has.
     let raw = {

@@ -10,4 +10,5 @@ pub mod coverage;
 pub mod eval;
 pub mod html;
 pub mod qc;
+pub mod readtype;
 pub mod sv;

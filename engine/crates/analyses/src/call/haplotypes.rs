@@ -14,6 +14,11 @@ pub const JOIN: i64 = 10;
 pub const FLANK: i64 = 10;
 /// Most haplotypes per window.
 pub const MAX_HAPS: usize = 24;
+/// Alleles carried by at least this share of the reads spanning a window (in percent) are
+/// strong: their combinations are looked for in the reads with the weaker alleles left out.
+pub const STRONG_PERCENT: usize = 25;
+/// Most combinations of strong alleles per window.
+pub const MAX_STRONG_SETS: usize = 8;
 
 pub struct Cluster {
     /// Sorted candidates.
@@ -157,6 +162,36 @@ fn build(cl: &Cluster, r: &RefWindow, alleles: &[usize]) -> Option<Vec<u8>> {
     Some(seq)
 }
 
+/// Combinations of a window's strong alleles (carried by [`STRONG_PERCENT`] of the spanning
+/// reads) that at least two reads show once their other alleles are left out, most supported
+/// first. Noisy reads each carry their own errors besides the real alleles, so two of them
+/// rarely show the same whole set, and a window of ONT reads with a hom SNV and a het one
+/// ten bases apart got no haplotype carrying both: the het's reads were best explained by
+/// the hom's haplotype, and the het was missed.
+fn strong_sets(n_alleles: usize, spanning: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let mut support = vec![0usize; n_alleles];
+    for c in spanning {
+        for &i in c {
+            support[i] += 1;
+        }
+    }
+    let need = (spanning.len() * STRONG_PERCENT).div_ceil(100).max(2);
+    let strong: Vec<bool> = support.iter().map(|&n| n >= need).collect();
+    if strong.iter().filter(|&&s| s).count() < 2 {
+        return Vec::new();
+    }
+    let mut counts: FxHashMap<Vec<usize>, u32> = FxHashMap::default();
+    for c in spanning {
+        let p: Vec<usize> = c.iter().copied().filter(|&i| strong[i]).collect();
+        if p.len() > 1 {
+            *counts.entry(p).or_insert(0) += 1;
+        }
+    }
+    let mut v: Vec<(Vec<usize>, u32)> = counts.into_iter().filter(|p| p.1 >= 2).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v.into_iter().take(MAX_STRONG_SETS).map(|p| p.0).collect()
+}
+
 /// The haplotypes of a cluster and the segments of the reads overlapping its window.
 pub fn haplotypes(
     cl: &Cluster,
@@ -168,6 +203,8 @@ pub fn haplotypes(
     let first = cl.alleles.first().map_or(cl.start, |a| a.pos);
     let last = cl.alleles.iter().map(|a| a.end()).max().unwrap_or(cl.end);
     let mut patterns: FxHashMap<Vec<usize>, u32> = FxHashMap::default();
+    // What each spanning read carries, for the strong combinations below.
+    let mut spanning: Vec<Vec<usize>> = Vec::new();
     let mut segs = Vec::new();
     for ri in reads.overlapping(cl.start, cl.end) {
         let read = reads.reads[ri];
@@ -192,8 +229,9 @@ pub fn haplotypes(
             carried.sort_unstable();
             carried.dedup();
             if carried.len() > 1 {
-                *patterns.entry(carried).or_insert(0) += 1;
+                *patterns.entry(carried.clone()).or_insert(0) += 1;
             }
+            spanning.push(carried);
         }
         segs.push(Segment {
             errors: read.errors,
@@ -204,6 +242,7 @@ pub fn haplotypes(
     }
     let mut sets: Vec<Vec<usize>> = vec![Vec::new()];
     sets.extend((0..cl.alleles.len()).map(|i| vec![i]));
+    sets.extend(strong_sets(cl.alleles.len(), &spanning));
     let mut pats: Vec<(Vec<usize>, u32)> = patterns.into_iter().filter(|p| p.1 >= 2).collect();
     // Most supported first; ties in a fixed order.
     pats.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -211,11 +250,43 @@ pub fn haplotypes(
         if sets.len() >= MAX_HAPS {
             break;
         }
-        sets.push(p);
+        if !sets.contains(&p) {
+            sets.push(p);
+        }
     }
     let haps = sets
         .into_iter()
         .filter_map(|s| build(cl, r, &s).map(|seq| Haplotype { alleles: s, seq }))
         .collect();
     (haps, segs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strong_alleles_combine_without_the_noise() {
+        // Ten reads span the window: alleles 0 and 3 are real (0 on every read, 3 on
+        // half), 1, 2 and 4 errors of one or two reads each, so no two reads show the same
+        // whole set, but five show {0, 3} once the errors are left out.
+        let spanning: Vec<Vec<usize>> = vec![
+            vec![0, 1, 3],
+            vec![0, 2, 3],
+            vec![0, 3, 4],
+            vec![0, 3],
+            vec![0, 1, 3],
+            vec![0, 2],
+            vec![0, 4],
+            vec![0],
+            vec![0],
+            vec![0],
+        ];
+        assert_eq!(strong_sets(5, &spanning), vec![vec![0, 3]]);
+        // One strong allele: nothing to combine.
+        assert!(strong_sets(5, &spanning[5..]).is_empty());
+        // A combination seen on one read only is not made.
+        let once = vec![vec![0, 3], vec![0], vec![3], vec![0], vec![3]];
+        assert!(strong_sets(4, &once).is_empty());
+    }
 }

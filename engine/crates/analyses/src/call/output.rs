@@ -58,6 +58,18 @@ pub fn header(contigs: &[(String, u64)], samples: &[String], command: &str) -> V
     h
 }
 
+/// The header line naming a sample's read type and how it was found (what the model of its
+/// reads was: see [`crate::readtype`]).
+pub fn read_type_line(sample: &str, d: &crate::readtype::Detection) -> String {
+    let q = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    format!(
+        "kasaneReadType=<Sample=\"{}\",Type={},Source=\"{}\">",
+        q(sample),
+        d.read_type.name(),
+        q(&d.source)
+    )
+}
+
 /// One site ready to print.
 pub struct SiteLine<'a> {
     pub chrom: &'a str,

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::input::{Input, Reach, Sink};
 use crate::io::bam::{FLAG_DUP, FLAG_QCFAIL, FLAG_SECONDARY, FLAG_UNMAPPED};
 use crate::io::{Alignment, CigarOp, Fields};
+use crate::readtype::ReadType;
 
 /// Reads with any of these flags are left out.
 pub const SKIP_FLAGS: u16 = FLAG_UNMAPPED | FLAG_SECONDARY | FLAG_QCFAIL | FLAG_DUP;
@@ -81,54 +82,7 @@ impl Read {
     }
 }
 
-/// A long read's own error rates, measured on its alignment (`NM` and the CIGAR), as phred;
-/// 0 where unknown. Long-read base qualities lump substitutions and indels together (and
-/// indels dominate), so a long read's mismatches cost at least its measured substitution
-/// rate and its gaps open at its measured indel rate. Short reads are too short to measure:
-/// they keep their base qualities.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ReadErrors {
-    pub mismatch: u8,
-    pub gap_open: u8,
-}
-
-/// Aligned bases a read needs for its error rates to be measured.
-pub const MIN_MEASURED: u64 = 1000;
-
-fn phred_rate(events: u64, bases: u64) -> u8 {
-    let p = (events as f64 + 1.0) / (bases as f64 + 1.0);
-    (-10.0 * p.log10()).round().clamp(10.0, 45.0) as u8
-}
-
-/// [`ReadErrors`] from a CIGAR and the `NM` tag.
-pub fn measure_errors(cigar: &[CigarOp], nm: Option<i64>) -> ReadErrors {
-    let (mut aligned, mut ins_b, mut del_b, mut gaps) = (0u64, 0u64, 0u64, 0u64);
-    for c in cigar {
-        match c.op {
-            b'M' | b'=' | b'X' => aligned += c.len as u64,
-            b'I' => {
-                ins_b += c.len as u64;
-                gaps += 1;
-            }
-            b'D' => {
-                del_b += c.len as u64;
-                gaps += 1;
-            }
-            _ => {}
-        }
-    }
-    if aligned < MIN_MEASURED {
-        return ReadErrors::default();
-    }
-    let mismatch = match nm {
-        Some(nm) if nm >= 0 => phred_rate((nm as u64).saturating_sub(ins_b + del_b), aligned),
-        _ => 0,
-    };
-    ReadErrors {
-        mismatch,
-        gap_open: phred_rate(gaps, aligned),
-    }
-}
+pub use crate::readtype::{measure_errors, phred_rate, ReadErrors, MIN_MEASURED};
 
 /// [`Read::key`]: 64-bit FNV-1a of the name (stable across runs and platforms).
 pub fn read_key(name: &[u8]) -> u64 {
@@ -160,6 +114,11 @@ pub struct ContigRange {
 pub struct ReadSource {
     pub sample: u32,
     pub min_mapq: u8,
+    /// Short reads keep their base qualities; long reads' error rates are measured, each
+    /// read's own where it has [`MIN_MEASURED`] aligned bases, else `typical`.
+    pub read_type: ReadType,
+    /// The file's pooled rates ([`crate::readtype::Detection::typical`]).
+    pub typical: ReadErrors,
     /// Seek to each contig with the index (required when regions were asked for); without it
     /// the file is read from the start.
     pub indexed: bool,
@@ -271,7 +230,16 @@ impl Sink for Collect<'_> {
             qual.clear();
             qual.resize(seq.len(), 20);
         }
-        let errors = measure_errors(&cigar, rec.aux_int(*b"NM"));
+        let errors = if self.src.read_type.is_long() {
+            let e = measure_errors(&cigar, rec.aux_int(*b"NM"));
+            if e.gap_open == 0 {
+                self.src.typical
+            } else {
+                e
+            }
+        } else {
+            ReadErrors::default()
+        };
         self.batch.push(Read {
             errors,
             marks: cigar_marks(pos, &cigar),

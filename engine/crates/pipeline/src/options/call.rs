@@ -78,6 +78,18 @@ pub const OPTIONS: &[OptDef] = &[
         ParamKind::Int,
         "bases with a lower quality are not counted as mismatch evidence",
     ),
+    OptDef::new(
+        "read_type",
+        "read-type",
+        Ty::Str,
+        "READ_TYPE",
+        "Read type of every input: auto (detect each file's from its first reads and @RG PL, and log it), short, hifi or ont",
+    )
+    .default("auto")
+    .param(
+        ParamKind::Str,
+        "auto, short, hifi or ont: short reads keep their base qualities, long reads' error rates are measured",
+    ),
     OptDef::switch("quiet", "quiet", "QUIET",
         "No progress line (it is shown only when stderr is a terminal anyway; `KASANE_QUIET` does the same)",
     ),
@@ -107,6 +119,9 @@ pub fn to_options(v: &Values) -> Result<CallOptions> {
     }
     if let Some(q) = v.uint_as("min_base_qual")? {
         o.min_base_qual = q;
+    }
+    if let Some(t) = v.string("read_type") {
+        o.read_type = crate::readtype::ReadType::parse_choice(&t)?;
     }
     if let Some(s) = v.string("shard") {
         o.shard = Some(crate::shard::Shard::parse(&s)?);

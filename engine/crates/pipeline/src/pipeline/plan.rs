@@ -481,7 +481,10 @@ params = { min_mapq = 7, min_base_qual = 12 }
                 "mosaic"
             ]
         );
-        assert_eq!(names(call::OPTIONS), ["min_mapq", "min_base_qual"]);
+        assert_eq!(
+            names(call::OPTIONS),
+            ["min_mapq", "min_base_qual", "read_type"]
+        );
         for d in [coverage::OPTIONS, sv::OPTIONS, call::OPTIONS] {
             assert!(options::params(d).all(|o| !o.positional && !o.long.is_empty()));
         }

@@ -90,7 +90,7 @@ pub fn schema() -> Value {
                         "params": {
                             "type": "object",
                             "additionalProperties": false,
-                            "description": "The kind's CLI options by long name, with the CLI's defaults (coverage: mosdepth's; sv: tandem_repeats, min_svlen, min_mapq, min_support, mosaic; call: min_mapq, min_base_qual).",
+                            "description": "The kind's CLI options by long name, with the CLI's defaults (coverage: mosdepth's; sv: tandem_repeats, min_svlen, min_mapq, min_support, mosaic; call: min_mapq, min_base_qual, read_type).",
                             "properties": params
                         }
                     }
