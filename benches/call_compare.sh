@@ -8,7 +8,7 @@
 #
 # DATASET_DIR holds ref.fa, short.bam (+ hifi.bam), truth.small.vcf; the dataset itself is
 # left untouched: prepared truth, confident.bed and all calls go to $OUT (default
-# /tmp/call_compare). READS: short (default) or hifi. KASANE: the binary (default
+# /tmp/call_compare). READS: short (default), hifi or ont. KASANE: the binary (default
 # target/release/kasane). SKIP_PEERS=1 runs kasane alone, SKIP_KASANE=1 the peers alone;
 # REUSE_PEERS=1 prints the peers' rows kept from an earlier run on the same OUT. PEERS: which
 # peers to run (default "bcftools freebayes"; on the HiFi BAMs freebayes takes about 25 CPU
@@ -44,6 +44,8 @@ score() {
 # bcftools' platform profile for the reads (what its manual tells a user to pick).
 X=""
 [[ $R == hifi ]] && X="-X pacbio-ccs"
+# ONT: -B -Q5 --max-BQ 30 -I; -I leaves indels out, so its indel F1 is 0.
+[[ $R == ont ]] && X="-X ont"
 
 # A peer's row is kept in $OUT/PEER_READS.row: REUSE_PEERS=1 prints it again instead of
 # rerunning the peer (its calls and timing do not depend on kasane).
