@@ -77,28 +77,30 @@ pub fn phred_rate(events: u64, bases: u64) -> u8 {
     (-10.0 * p.log10()).round().clamp(10.0, 45.0) as u8
 }
 
-/// [`ReadErrors`] from a CIGAR and the `NM` tag.
-pub fn measure_errors(cigar: &[CigarOp], nm: Option<i64>) -> ReadErrors {
-    let (mut aligned, mut ins_b, mut del_b, mut gaps) = (0u64, 0u64, 0u64, 0u64);
+/// Aligned bases, indel events and indel bases of a CIGAR.
+fn cigar_counts(cigar: &[CigarOp]) -> (u64, u64, u64) {
+    let (mut aligned, mut gaps, mut gap_bases) = (0u64, 0u64, 0u64);
     for c in cigar {
         match c.op {
             b'M' | b'=' | b'X' => aligned += c.len as u64,
-            b'I' => {
-                ins_b += c.len as u64;
+            b'I' | b'D' => {
                 gaps += 1;
-            }
-            b'D' => {
-                del_b += c.len as u64;
-                gaps += 1;
+                gap_bases += c.len as u64;
             }
             _ => {}
         }
     }
+    (aligned, gaps, gap_bases)
+}
+
+/// [`ReadErrors`] from a CIGAR and the `NM` tag.
+pub fn measure_errors(cigar: &[CigarOp], nm: Option<i64>) -> ReadErrors {
+    let (aligned, gaps, gap_bases) = cigar_counts(cigar);
     if aligned < MIN_MEASURED {
         return ReadErrors::default();
     }
     let mismatch = match nm {
-        Some(nm) if nm >= 0 => phred_rate((nm as u64).saturating_sub(ins_b + del_b), aligned),
+        Some(nm) if nm >= 0 => phred_rate((nm as u64).saturating_sub(gap_bases), aligned),
         _ => 0,
     };
     ReadErrors {
@@ -143,8 +145,7 @@ pub struct Detection {
 impl Detection {
     /// The pooled error rate in parts per million, where measured.
     pub fn error_ppm(&self) -> Option<u64> {
-        let (subs, gaps, aligned) = self.errors;
-        (aligned > 0).then(|| (subs + gaps) * 1_000_000 / aligned)
+        ppm(self.errors)
     }
 
     /// One line for the log.
@@ -164,6 +165,11 @@ impl Detection {
         }
         s + ")"
     }
+}
+
+/// Substitutions and indel events per million aligned bases, where any were measured.
+fn ppm((subs, gaps, aligned): (u64, u64, u64)) -> Option<u64> {
+    (aligned > 0).then(|| (subs + gaps) * 1_000_000 / aligned)
 }
 
 /// The platform an `@RG PL` value names, where kasane knows it.
@@ -220,12 +226,9 @@ impl Sink for Tally {
         }
         let mut cigar = Vec::with_capacity(rec.n_cigar());
         rec.for_each_cigar(|c| cigar.push(c));
-        if let (Some(nm), aligned) = (rec.aux_int(*b"NM"), aligned_bases(&cigar)) {
-            if aligned >= MIN_MEASURED && nm >= 0 {
-                let (gaps, gap_bases) = cigar.iter().fold((0, 0), |(g, b), c| match c.op {
-                    b'I' | b'D' => (g + 1, b + c.len as u64),
-                    _ => (g, b),
-                });
+        let (aligned, gaps, gap_bases) = cigar_counts(&cigar);
+        if let Some(nm) = rec.aux_int(*b"NM").filter(|&nm| nm >= 0) {
+            if aligned >= MIN_MEASURED {
                 self.subs += (nm as u64).saturating_sub(gap_bases);
                 self.gaps += gaps;
                 self.aligned += aligned;
@@ -233,14 +236,6 @@ impl Sink for Tally {
         }
         Ok(self.reads < DETECT_READS && self.bases < DETECT_BASES)
     }
-}
-
-fn aligned_bases(cigar: &[CigarOp]) -> u64 {
-    cigar
-        .iter()
-        .filter(|c| matches!(c.op, b'M' | b'=' | b'X'))
-        .map(|c| c.len as u64)
-        .sum()
 }
 
 /// N50 of `lengths` (sorted in place).
@@ -261,7 +256,8 @@ fn n50(lengths: &mut [u64]) -> u64 {
 fn decide(mut t: Tally, pl: Option<String>, forced: Option<ReadType>) -> Detection {
     let n50 = n50(&mut t.lengths);
     let mean_qual = (t.qual_n > 0).then(|| t.qual_sum / t.qual_n);
-    let error_ppm = (t.aligned > 0).then(|| (t.subs + t.gaps) * 1_000_000 / t.aligned);
+    let errors = (t.subs, t.gaps, t.aligned);
+    let error_ppm = ppm(errors);
     let (read_type, source) = if let Some(f) = forced {
         (f, "--read-type".to_string())
     } else if t.reads == 0 {
@@ -311,7 +307,7 @@ fn decide(mut t: Tally, pl: Option<String>, forced: Option<ReadType>) -> Detecti
         reads: t.reads,
         n50,
         mean_qual,
-        errors: (t.subs, t.gaps, t.aligned),
+        errors,
         typical,
     }
 }

@@ -40,7 +40,7 @@ use crate::io::fasta::FastaReader;
 use crate::io::vcf::VcfWriter;
 use crate::io::Reference;
 use crate::progress::Progress;
-use crate::readtype::{self, Detection, ReadType};
+use crate::readtype::{self, ReadType};
 
 use candidates::{find_candidates, Allele, CandidateParams, RefWindow};
 use genotype::{call_sample, qual, ReadPhase, SampleCall};
@@ -99,8 +99,6 @@ impl CallOptions {
 pub struct CallSummary {
     pub records: u64,
     pub backend: String,
-    /// Each sample's name and read type, in input order.
-    pub read_types: Vec<(String, Detection)>,
 }
 
 /// Per reference contig, its intervals (0-based, half-open).
@@ -283,20 +281,32 @@ fn process_chunk(
             if pos < cs || pos >= ce {
                 continue;
             }
-            // Second round: each site against the haplotypes made of its own alleles and
-            // the carried ones only (see `site_of`).
+            // Second round, SNV sites only: against the haplotypes made of the site's own
+            // alleles and the carried ones (see `site_of`).
+            if !rg.clone().all(|k| cl.alleles[k].is_snv()) {
+                sites.extend(s);
+                continue;
+            }
             let allowed: Vec<bool> = haps
                 .iter()
                 .map(|h| h.alleles.iter().all(|a| carried[*a] || rg.contains(a)))
                 .collect();
-            let snvs = rg.clone().all(|k| cl.alleles[k].is_snv());
-            let s = if !snvs || allowed.iter().all(|&x| x) {
-                s
-            } else {
-                let site: Vec<usize> = rg.collect();
-                site_of(ctx, &r, cl, &site, haps, segs, reads, &cost, Some(&allowed))
-            };
-            sites.extend(s);
+            if allowed.iter().all(|&x| x) {
+                sites.extend(s);
+                continue;
+            }
+            let site: Vec<usize> = rg.collect();
+            sites.extend(site_of(
+                ctx,
+                &r,
+                cl,
+                &site,
+                haps,
+                segs,
+                reads,
+                &cost,
+                Some(&allowed),
+            ));
         }
     }
     let hets = (0..ctx.n_samples).map(|i| hets_of(&sites, i)).collect();
@@ -1011,6 +1021,5 @@ pub fn run(o: &CallOptions, progress: &Progress) -> Result<CallSummary> {
     Ok(CallSummary {
         records,
         backend: backend.name().to_string(),
-        read_types,
     })
 }
