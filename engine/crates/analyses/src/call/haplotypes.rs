@@ -23,20 +23,23 @@ pub const MAX_STRONG_SETS: usize = 8;
 pub struct Cluster {
     /// Sorted candidates.
     pub alleles: Vec<Allele>,
+    /// Which of them are seeds ([`crate::call::candidates::Candidates`]).
+    pub seeds: Vec<bool>,
     /// Window `[start, end)` on the contig.
     pub start: i64,
     pub end: i64,
 }
 
 /// Groups sorted candidates into clusters.
-pub fn clusters(cands: &[Allele], r: &RefWindow) -> Vec<Cluster> {
+pub fn clusters(cands: &[Allele], seeds: &[bool], r: &RefWindow) -> Vec<Cluster> {
     let mut out: Vec<Cluster> = Vec::new();
     let mut cur_end = i64::MIN;
-    for a in cands {
+    for (a, &seed) in cands.iter().zip(seeds) {
         let (s, e) = repeat_extent(r, a);
         match out.last_mut() {
             Some(c) if s.min(a.pos) <= cur_end + JOIN => {
                 c.alleles.push(a.clone());
+                c.seeds.push(seed);
                 cur_end = cur_end.max(e);
                 c.start = c.start.min((s - FLANK).max(r.start));
                 c.end = c.end.max((e + FLANK).min(r.end()));
@@ -44,6 +47,7 @@ pub fn clusters(cands: &[Allele], r: &RefWindow) -> Vec<Cluster> {
             _ => {
                 out.push(Cluster {
                     alleles: vec![a.clone()],
+                    seeds: vec![seed],
                     start: (s - FLANK).max(r.start),
                     end: (e + FLANK).min(r.end()),
                 });

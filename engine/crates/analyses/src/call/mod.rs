@@ -206,10 +206,12 @@ fn process_chunk(
         .map(|r| r.as_ref())
         .filter(|x| x.pos < hi && x.end > lo)
         .collect();
-    let cands = find_candidates(&reads, ctx.n_samples, &r, lo, hi, &ctx.params);
-    let cls: Vec<Cluster> = clusters(&cands, &r)
+    let found = find_candidates(&reads, ctx.n_samples, &r, lo, hi, &ctx.params);
+    let cands = &found.alleles;
+    let cls: Vec<Cluster> = clusters(cands, &found.seeds, &r)
         .into_iter()
         .filter(|c| c.alleles.iter().any(|a| a.pos >= cs && a.pos < ce))
+        .filter(|c| c.seeds.iter().any(|&s| s))
         .collect();
     let mut batch = PairBatch {
         gap_ext: likelihoods::GAP_EXT,
