@@ -331,36 +331,43 @@ pub fn find_candidates(
         };
     }
     let n = (hi - lo) as usize;
-    let mut depth = vec![0u32; n * n_samples];
-    // Per position: the measured reads there, and the sums of their substitution and indel
-    // rates (see [`noise_percent`]).
-    let mut measured = vec![0u32; n * n_samples];
-    let mut sub_ppm = vec![0u64; n * n_samples];
-    let mut gap_ppm = vec![0u64; n * n_samples];
+    // Per sample-position: reads covering it (bases and deletions), the measured ones among
+    // them, and the sums of their substitution and indel rates (see [`noise_percent`]). A
+    // read adds the same to every position it covers, so each aligned block adds at its
+    // start and takes off past its end (difference arrays, summed below): per operation,
+    // not per base.
+    let mut d_depth = vec![0i32; (n + 1) * n_samples];
+    let mut d_measured = vec![0i32; (n + 1) * n_samples];
+    let mut d_sub = vec![0i64; (n + 1) * n_samples];
+    let mut d_gap = vec![0i64; (n + 1) * n_samples];
     // Mismatches are counted in a dense array (position x base) and indels in a map: most
     // events are sequencing errors, and this keeps them off the allocator.
     let mut snv = vec![0u32; n * n_samples * 4];
     let mut indels: FxHashMap<(Allele, usize), u32> = FxHashMap::default();
     for read in reads {
         let s = read.sample as usize;
-        let d = &mut depth[s * n..(s + 1) * n];
-        let rates = error_ppm(read);
-        let (nm, ns, ng) = (
-            &mut measured[s * n..(s + 1) * n],
-            &mut sub_ppm[s * n..(s + 1) * n],
-            &mut gap_ppm[s * n..(s + 1) * n],
-        );
-        let mut noise = |off: usize| {
+        let base0 = s * (n + 1);
+        let rates = error_ppm(read).map(|(a, b)| (a as i64, b as i64));
+        // Positions [from, to) of the window covered by one block of the read.
+        let mut cover = |from: usize, to: usize| {
+            d_depth[base0 + from] += 1;
+            d_depth[base0 + to] -= 1;
             if let Some((sub, gap)) = rates {
-                nm[off] += 1;
-                ns[off] += sub;
-                ng[off] += gap;
+                d_measured[base0 + from] += 1;
+                d_measured[base0 + to] -= 1;
+                d_sub[base0 + from] += sub;
+                d_sub[base0 + to] -= sub;
+                d_gap[base0 + from] += gap;
+                d_gap[base0 + to] -= gap;
             }
         };
         let sv = &mut snv[s * n * 4..(s + 1) * n * 4];
-        let mut rpos = read.pos;
-        let mut q = 0usize;
-        for c in &read.cigar {
+        // From the last CIGAR mark before the window, to the first operation past it.
+        let (first, mut rpos, mut q) = read.walk_from(lo);
+        for c in &read.cigar[first..] {
+            if rpos > hi {
+                break;
+            }
             let len = c.len as usize;
             match c.op {
                 b'M' | b'=' | b'X' => {
@@ -369,12 +376,12 @@ pub fn find_candidates(
                     if a < b && q + b <= read.seq.len() {
                         let rs = r.slice(rpos + a as i64, rpos + b as i64);
                         let off0 = (rpos + a as i64 - lo) as usize;
-                        for (k, &rb) in rs.iter().enumerate() {
-                            let off = off0 + k;
-                            d[off] += 1;
-                            noise(off);
-                            let base = read.seq[q + a + k];
-                            if base != rb && rb != b'N' && read.qual[q + a + k] >= p.min_base_qual {
+                        cover(off0, off0 + (b - a));
+                        let bases = &read.seq[q + a..q + b];
+                        let quals = &read.qual[q + a..q + b];
+                        for (k, ((&rb, &base), &bq)) in rs.iter().zip(bases).zip(quals).enumerate()
+                        {
+                            if base != rb && rb != b'N' && bq >= p.min_base_qual {
                                 let code = match base {
                                     b'A' => 0,
                                     b'C' => 1,
@@ -382,7 +389,7 @@ pub fn find_candidates(
                                     b'T' => 3,
                                     _ => continue,
                                 };
-                                sv[off * 4 + code] += 1;
+                                sv[(off0 + k) * 4 + code] += 1;
                             }
                         }
                     }
@@ -424,9 +431,8 @@ pub fn find_candidates(
                     }
                     let a = (lo - rpos).clamp(0, len as i64);
                     let b = (hi - rpos).clamp(0, len as i64);
-                    for k in a..b {
-                        d[(rpos + k - lo) as usize] += 1;
-                        noise((rpos + k - lo) as usize);
+                    if a < b {
+                        cover((rpos + a - lo) as usize, (rpos + b - lo) as usize);
                     }
                     rpos += len as i64;
                 }
@@ -434,6 +440,24 @@ pub fn find_candidates(
                 b'S' => q += len,
                 _ => {}
             }
+        }
+    }
+    let mut depth = vec![0u32; n * n_samples];
+    let mut measured = vec![0u32; n * n_samples];
+    let mut sub_ppm = vec![0u64; n * n_samples];
+    let mut gap_ppm = vec![0u64; n * n_samples];
+    for s in 0..n_samples {
+        let (mut dd, mut dm, mut ds, mut dg) = (0i32, 0i32, 0i64, 0i64);
+        for off in 0..n {
+            let (i, j) = (s * n + off, s * (n + 1) + off);
+            dd += d_depth[j];
+            dm += d_measured[j];
+            ds += d_sub[j];
+            dg += d_gap[j];
+            depth[i] = dd as u32;
+            measured[i] = dm as u32;
+            sub_ppm[i] = ds as u64;
+            gap_ppm[i] = dg as u64;
         }
     }
     // At sample-position `i`: whether `c` reads make a candidate (at least `min_count` and
