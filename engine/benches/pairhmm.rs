@@ -1,5 +1,7 @@
-//! The pair-HMM on the CPU: reads side by side in vector lanes (`CpuBackend::pair_costs`,
-//! `pairhmm::pair_costs_lanes`, AVX2 where present) against one pair at a time
+//! The pair-HMM on the CPU: reads side by side in vector lanes (`CpuBackend::pair_costs`:
+//! `pairhmm::pair_costs_wide`, 16 lanes of 16-bit cells, while more than 8 reads of a
+//! haplotype are left, then `pairhmm::pair_costs_lanes`, 8 of 32 bits; AVX2 where present)
+//! against one pair at a time
 //! (`pairhmm::reference_costs`, the scalar recurrence every backend must match), on one
 //! thread, over a batch shaped like an ONT window's: 40 reads of 60 to 140 bases with 5 %
 //! errors against 12 haplotypes of 100 bases. Prints both in DP cells per second; the lanes

@@ -6,7 +6,10 @@ use rayon::prelude::*;
 use crate::backend::depth::{
     quantize_bin, ContigDepth, CoverageOps, EventBatch, HistChunk, IntervalSum, ReduceSpec, Reduced,
 };
-use crate::backend::pairhmm::{pair_costs_lanes, PairBatch, PairHmmOps, LANES};
+use crate::backend::pairhmm::{
+    pair_cost, pair_costs_lanes, pair_costs_wide, PairBatch, PairHmmOps, LANES, WIDE_LANES,
+    WIDE_SATURATED,
+};
 use crate::backend::{Backend, DeviceInfo};
 use crate::error::Result;
 
@@ -59,9 +62,11 @@ impl CoverageOps for CpuBackend {
 impl PairHmmOps for CpuBackend {
     fn pair_costs(&self, batch: &PairBatch) -> Result<Vec<u32>> {
         batch.validate().map_err(|e| e.into_error("cpu"))?;
-        // The reads of one haplotype side by side, LANES at a time (longest first, so a
-        // group's reads are of like length), groups in pieces on the caller's pool; each
-        // piece reuses one DP scratch. Every lane computes pair_cost's numbers exactly.
+        // The reads of one haplotype side by side (longest first, so a group's reads are of
+        // like length): WIDE_LANES at a time in 16-bit cells while more than LANES are left
+        // (lanes whose cost does not fit are scored again alone), then LANES at a time in
+        // 32-bit cells; groups in pieces on the caller's pool, each piece reusing its DP
+        // scratch. Every cost is pair_cost's number exactly.
         let n = batch.n_pairs();
         let len = |item: u32| batch.items[2 * item as usize + 1];
         let mut order: Vec<u32> = (0..n as u32).collect();
@@ -73,18 +78,24 @@ impl PairHmmOps for CpuBackend {
         let mut a = 0;
         while a < n {
             let h = batch.pairs[2 * order[a] as usize + 1];
-            let mut b = a + 1;
-            while b < n && b - a < LANES && batch.pairs[2 * order[b] as usize + 1] == h {
-                b += 1;
+            let mut end = a + 1;
+            while end < n && batch.pairs[2 * order[end] as usize + 1] == h {
+                end += 1;
             }
-            groups.push((a, b));
-            a = b;
+            while a < end {
+                let take = if end - a > LANES { WIDE_LANES } else { LANES };
+                let b = (a + take).min(end);
+                groups.push((a, b));
+                a = b;
+            }
         }
         let piece = 16;
         let parts: Vec<Vec<(u32, u32)>> = groups
             .par_chunks(piece)
             .map(|gs| {
                 let mut scratch = Vec::new();
+                let mut wide = Vec::new();
+                let mut row = Vec::new();
                 let mut out = Vec::with_capacity(gs.len() * LANES);
                 for &(a, b) in gs {
                     let ps = &order[a..b];
@@ -93,8 +104,20 @@ impl PairHmmOps for CpuBackend {
                         .map(|&p| batch.item(batch.pairs[2 * p as usize]))
                         .collect();
                     let hap = batch.item(batch.pairs[2 * ps[0] as usize + 1]);
-                    let costs = pair_costs_lanes(&reads, hap, batch.gap_ext, &mut scratch);
-                    out.extend(ps.iter().zip(costs).map(|(&p, c)| (p, c)));
+                    if ps.len() > LANES {
+                        let costs = pair_costs_wide(&reads, hap, batch.gap_ext, &mut wide);
+                        for ((&p, c), r) in ps.iter().zip(costs).zip(&reads) {
+                            let c = if c >= WIDE_SATURATED {
+                                pair_cost(r, hap, batch.gap_ext, &mut row)
+                            } else {
+                                c
+                            };
+                            out.push((p, c));
+                        }
+                    } else {
+                        let costs = pair_costs_lanes(&reads, hap, batch.gap_ext, &mut scratch);
+                        out.extend(ps.iter().zip(costs).map(|(&p, c)| (p, c)));
+                    }
                 }
                 out
             })

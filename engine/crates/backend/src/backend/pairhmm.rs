@@ -150,6 +150,58 @@ pub fn pair_cost(read: &[u32], hap: &[u32], gap_ext: u32, row: &mut Vec<u32>) ->
 
 /// Reads scored side by side against one haplotype by [`pair_costs_lanes`].
 pub const LANES: usize = 8;
+/// Reads scored side by side by [`pair_costs_wide`], in 16-bit cells.
+pub const WIDE_LANES: usize = 16;
+/// What [`pair_costs_wide`] returns for a lane whose cost does not fit 16 bits.
+pub const WIDE_SATURATED: u32 = u16::MAX as u32;
+
+/// A DP cell: `add` is the recurrence's "add a penalty, saturate" (`u32` at [`INF`], as
+/// [`pair_cost`] does; `u16` at `u16::MAX`). Every step of the recurrence is a minimum of
+/// such sums, and saturating commutes with both (`sat(min(a, b)) = min(sat a, sat b)`,
+/// `sat(sat(a) + c) = sat(a + c)` for `c >= 0`), so a 16-bit cell holds exactly the 32-bit
+/// cell's value wherever that is below `u16::MAX`, and `u16::MAX` elsewhere.
+trait Cell: Copy + Ord {
+    const INF: Self;
+    const ZERO: Self;
+    /// A penalty or base code (all below 2^16) as a cell.
+    fn of(x: u32) -> Self;
+    fn add(self, x: Self) -> Self;
+    fn get(self) -> u32;
+}
+
+impl Cell for u32 {
+    const INF: Self = INF;
+    const ZERO: Self = 0;
+    #[inline(always)]
+    fn of(x: u32) -> Self {
+        x
+    }
+    #[inline(always)]
+    fn add(self, x: Self) -> Self {
+        (self + x).min(INF)
+    }
+    #[inline(always)]
+    fn get(self) -> u32 {
+        self
+    }
+}
+
+impl Cell for u16 {
+    const INF: Self = u16::MAX;
+    const ZERO: Self = 0;
+    #[inline(always)]
+    fn of(x: u32) -> Self {
+        x.min(u16::MAX as u32) as u16
+    }
+    #[inline(always)]
+    fn add(self, x: Self) -> Self {
+        self.saturating_add(x)
+    }
+    #[inline(always)]
+    fn get(self) -> u32 {
+        self as u32
+    }
+}
 
 /// The costs of up to [`LANES`] reads against one haplotype, each exactly as [`pair_cost`]
 /// computes it: the same recurrence, lane by lane, so that the compiler can run the lanes
@@ -172,6 +224,25 @@ pub fn pair_costs_lanes(
     lanes_impl(reads, hap, gap_ext, scratch)
 }
 
+/// As [`pair_costs_lanes`] for up to [`WIDE_LANES`] reads in 16-bit cells (twice the lanes
+/// per vector instruction): each cost exactly [`pair_cost`]'s where that is below
+/// [`WIDE_SATURATED`], which it is otherwise (the caller scores those lanes again).
+pub fn pair_costs_wide(
+    reads: &[&[u32]],
+    hap: &[u32],
+    gap_ext: u32,
+    scratch: &mut Vec<[u16; WIDE_LANES]>,
+) -> [u32; WIDE_LANES] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, the only requirement of the function.
+            return unsafe { wide_avx2(reads, hap, gap_ext, scratch) };
+        }
+    }
+    lanes_impl(reads, hap, gap_ext, scratch)
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn lanes_avx2(
@@ -183,70 +254,83 @@ unsafe fn lanes_avx2(
     lanes_impl(reads, hap, gap_ext, scratch)
 }
 
-#[inline(always)]
-fn lanes_impl(
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn wide_avx2(
     reads: &[&[u32]],
     hap: &[u32],
     gap_ext: u32,
-    scratch: &mut Vec<[u32; LANES]>,
-) -> [u32; LANES] {
-    assert!(reads.len() <= LANES, "at most {LANES} reads a call");
-    let mut out = [0u32; LANES];
+    scratch: &mut Vec<[u16; WIDE_LANES]>,
+) -> [u32; WIDE_LANES] {
+    lanes_impl(reads, hap, gap_ext, scratch)
+}
+
+#[inline(always)]
+fn lanes_impl<T: Cell, const N: usize>(
+    reads: &[&[u32]],
+    hap: &[u32],
+    gap_ext: u32,
+    scratch: &mut Vec<[T; N]>,
+) -> [u32; N] {
+    assert!(reads.len() <= N, "at most {N} reads a call");
+    let mut out = [0u32; N];
     let len = |l: usize| reads.get(l).map_or(0, |r| r.len());
-    let rows = (0..LANES).map(len).max().unwrap_or(0);
+    let rows = (0..N).map(len).max().unwrap_or(0);
     if rows == 0 {
         return out;
     }
     let h = hap.len();
     scratch.clear();
-    scratch.resize(3 * (h + 1), [INF; LANES]);
+    scratch.resize(3 * (h + 1), [T::INF; N]);
     let (m, rest) = scratch.split_at_mut(h + 1);
     let (ins, del) = rest.split_at_mut(h + 1);
     for c in m.iter_mut() {
-        *c = [0; LANES];
+        *c = [T::ZERO; N];
     }
     let hgo0 = hap.first().map_or(0, |&b| b >> 8);
+    let ext = T::of(gap_ext);
+    let (n_code, zero) = (T::of(4), T::ZERO);
     // A finished lane reads N (matches anything) at no cost: bounded values, nothing read.
-    const PAD: u32 = 4;
     for i in 0..rows {
-        let mut rcode = [PAD; LANES];
-        let mut rcost = [0u32; LANES];
-        let mut rgo = [0u32; LANES];
+        let mut rcode = [n_code; N];
+        let mut rcost = [zero; N];
+        let mut rgo = [zero; N];
         for l in 0..reads.len() {
             if let Some(&rb) = reads[l].get(i) {
-                rcode[l] = rb & 0xff;
-                rcost[l] = (rb >> 8) & 0xff;
-                rgo[l] = rb >> 16;
+                rcode[l] = T::of(rb & 0xff);
+                rcost[l] = T::of((rb >> 8) & 0xff);
+                rgo[l] = T::of(rb >> 16);
             }
         }
+        let hgo0 = T::of(hgo0);
         let mut dm = m[0];
         let mut di = ins[0];
         let mut dd = del[0];
-        let mut i0 = [0u32; LANES];
-        for l in 0..LANES {
-            let go0 = hgo0.min(rgo[l]);
-            i0[l] = (dm[l] + go0).min(di[l] + gap_ext).min(INF);
+        let mut i0 = [zero; N];
+        for l in 0..N {
+            i0[l] = dm[l].add(hgo0.min(rgo[l])).min(di[l].add(ext));
         }
-        m[0] = [INF; LANES];
+        m[0] = [T::INF; N];
         ins[0] = i0;
-        del[0] = [INF; LANES];
-        let mut lm = [INF; LANES];
-        let mut ld = [INF; LANES];
+        del[0] = [T::INF; N];
+        let mut lm = [T::INF; N];
+        let mut ld = [T::INF; N];
         for j in 1..=h {
             let hb = hap[j - 1];
-            let hcode = hb & 0xff;
-            let hgo = hb >> 8;
+            let hcode = T::of(hb & 0xff);
+            let h_is_n = hcode == n_code;
+            let hgo = T::of(hb >> 8);
             let (um, ui, ud) = (m[j], ins[j], del[j]);
-            let mut nm = [0u32; LANES];
-            let mut ni = [0u32; LANES];
-            let mut nd = [0u32; LANES];
-            for l in 0..LANES {
+            let mut nm = [zero; N];
+            let mut ni = [zero; N];
+            let mut nd = [zero; N];
+            for l in 0..N {
                 let go = hgo.min(rgo[l]);
-                let same = rcode[l] == hcode || rcode[l] == 4 || hcode == 4;
-                let emit = if same { 0 } else { rcost[l] };
-                nm[l] = (dm[l].min(di[l]).min(dd[l]) + emit).min(INF);
-                ni[l] = (um[l] + go).min(ui[l] + gap_ext).min(INF);
-                nd[l] = (lm[l] + go).min(ld[l] + gap_ext).min(INF);
+                let same = rcode[l] == hcode || rcode[l] == n_code || h_is_n;
+                let emit = if same { zero } else { rcost[l] };
+                nm[l] = dm[l].min(di[l]).min(dd[l]).add(emit);
+                ni[l] = um[l].add(go).min(ui[l].add(ext));
+                nd[l] = lm[l].add(go).min(ld[l].add(ext));
             }
             m[j] = nm;
             ins[j] = ni;
@@ -263,7 +347,8 @@ fn lanes_impl(
                 *o = m
                     .iter()
                     .zip(ins.iter())
-                    .fold(INF, |b, (x, y)| b.min(x[l]).min(y[l]));
+                    .fold(T::INF, |b, (x, y)| b.min(x[l]).min(y[l]))
+                    .get();
             }
         }
     }
@@ -363,6 +448,53 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn wide_lanes_equal_pairs_or_saturate() {
+        let mut rng = crate::rng::Rng(29);
+        let mut scratch = Vec::new();
+        let mut row = Vec::new();
+        for t in 0..300 {
+            let hl = 1 + rng.below(60) as usize;
+            let hap: Vec<u32> = (0..hl)
+                .map(|_| rng.below(5) as u32 | (3 + rng.below(43) as u32) << 8)
+                .collect();
+            let n = 1 + t % WIDE_LANES;
+            // Now and then a read long and costly enough to pass 16 bits.
+            let reads: Vec<Vec<u32>> = (0..n)
+                .map(|k| {
+                    let rl = if (t + k) % 97 == 0 {
+                        2500
+                    } else {
+                        rng.below(80) as usize
+                    };
+                    (0..rl)
+                        .map(|_| {
+                            rng.below(5) as u32
+                                | (1 + rng.below(40) as u32) << 8
+                                | (3 + rng.below(50) as u32) << 16
+                        })
+                        .collect()
+                })
+                .collect();
+            let refs: Vec<&[u32]> = reads.iter().map(|r| r.as_slice()).collect();
+            let ext = 1 + t as u32 % 12;
+            let got = pair_costs_wide(&refs, &hap, ext, &mut scratch);
+            for (l, r) in reads.iter().enumerate() {
+                let want = pair_cost(r, &hap, ext, &mut row);
+                assert_eq!(got[l], want.min(WIDE_SATURATED), "{t} {l}");
+            }
+        }
+        // 2000 bases against 40 mismatching ones: at least 1960 inserted at 50 each.
+        let hap = words(&[b'A'; 40], 45);
+        let read: Vec<u32> = words(&[b'C'; 2000], 40)
+            .into_iter()
+            .map(|w| w | 60 << 16)
+            .collect();
+        assert!(pair_cost(&read, &hap, 50, &mut row) > WIDE_SATURATED);
+        let got = pair_costs_wide(&[&read], &hap, 50, &mut scratch);
+        assert_eq!(got[0], WIDE_SATURATED);
     }
 
     #[test]
