@@ -137,8 +137,10 @@ pub fn add_window(batch: &mut PairBatch, haps: &[Haplotype], segs: &[Segment]) -
     let mut hap_items: Vec<Option<u32>> = vec![None; haps.len()];
     for s in segs {
         let mut read_item = None;
+        // One searcher per segment, for all the window's haplotypes.
+        let finder = memchr::memmem::Finder::new(&s.seq);
         for (h, hap) in haps.iter().enumerate() {
-            if memchr::memmem::find(&hap.seq, &s.seq).is_some() {
+            if s.seq.len() <= hap.seq.len() && finder.find(&hap.seq).is_some() {
                 slots.push(Slot::Known(0));
                 continue;
             }
