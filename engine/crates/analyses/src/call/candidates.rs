@@ -80,6 +80,94 @@ pub fn normalize(r: &RefWindow, mut a: Allele) -> Allele {
     a
 }
 
+/// Insertions up to this long are counted without a heap allocation.
+const INLINE_INS: usize = 32;
+
+/// An indel as [`find_candidates`] counts it, normalized as [`normalize`] does, kept off the
+/// allocator: ONT reads have an indel every 40 bases, and building an [`Allele`] for each
+/// (with its `alt` vector) was a few percent of calling them.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum IndelKey {
+    /// `len` bases deleted after the anchor `pos`.
+    Del {
+        pos: i64,
+        len: u32,
+    },
+    /// `seq[..len]` inserted after the anchor `pos`.
+    Ins {
+        pos: i64,
+        len: u8,
+        seq: [u8; INLINE_INS],
+    },
+    Long(Allele),
+}
+
+impl IndelKey {
+    fn allele(self, r: &RefWindow) -> Allele {
+        match self {
+            IndelKey::Del { pos, len } => Allele {
+                pos,
+                ref_len: len + 1,
+                alt: vec![r.base(pos)],
+            },
+            IndelKey::Ins { pos, len, seq } => {
+                let mut alt = Vec::with_capacity(len as usize + 1);
+                alt.push(r.base(pos));
+                alt.extend_from_slice(&seq[..len as usize]);
+                Allele {
+                    pos,
+                    ref_len: 1,
+                    alt,
+                }
+            }
+            IndelKey::Long(a) => a,
+        }
+    }
+}
+
+/// [`normalize`] of the deletion of `len` bases after `anchor`.
+fn del_key(r: &RefWindow, anchor: i64, len: u32) -> IndelKey {
+    let l = len as i64;
+    let mut pos = anchor;
+    while pos > r.start && r.base(pos) == r.base(pos + l) && r.base(pos) != b'N' {
+        pos -= 1;
+    }
+    IndelKey::Del { pos, len }
+}
+
+/// [`normalize`] of the insertion of `ins` (not empty) after `anchor`: each step left
+/// rotates the inserted bases right by one, so only the count of steps is kept.
+fn ins_key(r: &RefWindow, anchor: i64, ins: &[u8]) -> IndelKey {
+    let n = ins.len();
+    if n > INLINE_INS {
+        let mut alt = vec![r.base(anchor)];
+        alt.extend_from_slice(ins);
+        return IndelKey::Long(normalize(
+            r,
+            Allele {
+                pos: anchor,
+                ref_len: 1,
+                alt,
+            },
+        ));
+    }
+    let (mut pos, mut k) = (anchor, 0usize);
+    // The last inserted base after k rotations is ins[(n - 1 - k) mod n].
+    while pos > r.start && ins[(n - 1 + n - k % n) % n] == r.base(pos) && r.base(pos) != b'N' {
+        k += 1;
+        pos -= 1;
+    }
+    let mut seq = [0u8; INLINE_INS];
+    for (i, x) in seq.iter_mut().take(n).enumerate() {
+        *x = ins[(i + n - k % n) % n];
+    }
+    IndelKey::Ins {
+        pos,
+        len: n as u8,
+        seq,
+    }
+}
+
 /// How far right an indel can slide with the same result (its repeat's extent): the end of
 /// the stretch a haplotype window must cover to represent it in every equivalent place.
 pub fn ambiguity_end(r: &RefWindow, a: &Allele) -> i64 {
@@ -343,7 +431,7 @@ pub fn find_candidates(
     // Mismatches are counted in a dense array (position x base) and indels in a map: most
     // events are sequencing errors, and this keeps them off the allocator.
     let mut snv = vec![0u32; n * n_samples * 4];
-    let mut indels: FxHashMap<(Allele, usize), u32> = FxHashMap::default();
+    let mut indels: FxHashMap<(IndelKey, usize), u32> = FxHashMap::default();
     for read in reads {
         let s = read.sample as usize;
         let base0 = s * (n + 1);
@@ -400,18 +488,9 @@ pub fn find_candidates(
                     let anchor = rpos - 1;
                     if anchor >= lo && anchor < hi && anchor >= r.start && q + len <= read.seq.len()
                     {
-                        let mut alt = vec![r.base(anchor)];
-                        alt.extend_from_slice(&read.seq[q..q + len]);
-                        if !alt.contains(&b'N') {
-                            let a = normalize(
-                                r,
-                                Allele {
-                                    pos: anchor,
-                                    ref_len: 1,
-                                    alt,
-                                },
-                            );
-                            *indels.entry((a, s)).or_insert(0) += 1;
+                        let ins = &read.seq[q..q + len];
+                        if r.base(anchor) != b'N' && !ins.contains(&b'N') {
+                            *indels.entry((ins_key(r, anchor, ins), s)).or_insert(0) += 1;
                         }
                     }
                     q += len;
@@ -419,15 +498,9 @@ pub fn find_candidates(
                 b'D' => {
                     let anchor = rpos - 1;
                     if anchor >= lo && anchor < hi && anchor >= r.start {
-                        let a = normalize(
-                            r,
-                            Allele {
-                                pos: anchor,
-                                ref_len: len as u32 + 1,
-                                alt: vec![r.base(anchor)],
-                            },
-                        );
-                        *indels.entry((a, s)).or_insert(0) += 1;
+                        *indels
+                            .entry((del_key(r, anchor, len as u32), s))
+                            .or_insert(0) += 1;
                     }
                     let a = (lo - rpos).clamp(0, len as i64);
                     let b = (hi - rpos).clamp(0, len as i64);
@@ -485,7 +558,8 @@ pub fn find_candidates(
     };
     let mut out: Vec<(Allele, bool)> = indels
         .into_iter()
-        .filter_map(|((a, s), c)| {
+        .filter_map(|((k, s), c)| {
+            let a = k.allele(r);
             if a.pos < lo || a.pos >= hi || r.slice(a.pos, a.end()).contains(&b'N') {
                 return None;
             }
@@ -595,6 +669,59 @@ mod tests {
             },
         );
         assert_eq!((i.pos, i.alt.as_slice()), (105, &b"TCA"[..]));
+    }
+
+    /// The counting keys normalize as `normalize` does, in repeats of every period.
+    #[test]
+    fn indel_keys_equal_normalize() {
+        let mut rng = crate::rng::Rng(41);
+        for t in 0..2000 {
+            // Short repeats, so indels slide far and insertions rotate many times.
+            let unit: Vec<u8> = (0..1 + rng.below(4))
+                .map(|_| b"ACGTN"[rng.below(5) as usize])
+                .collect();
+            let seq: Vec<u8> = (0..120)
+                .map(|i| {
+                    if rng.below(10) == 0 {
+                        b"ACGT"[rng.below(4) as usize]
+                    } else {
+                        unit[i % unit.len()]
+                    }
+                })
+                .collect();
+            let r = RefWindow { start: 1000, seq };
+            let anchor = 1000 + rng.below(110) as i64;
+            let len = 1 + rng.below(if t % 7 == 0 { 45 } else { 6 }) as usize;
+            let d = normalize(
+                &r,
+                Allele {
+                    pos: anchor,
+                    ref_len: len as u32 + 1,
+                    alt: vec![r.base(anchor)],
+                },
+            );
+            assert_eq!(del_key(&r, anchor, len as u32).allele(&r), d, "{t}");
+            let ins: Vec<u8> = (0..len)
+                .map(|k| {
+                    if rng.below(4) == 0 {
+                        b"ACGT"[rng.below(4) as usize]
+                    } else {
+                        unit[k % unit.len()]
+                    }
+                })
+                .collect();
+            let mut alt = vec![r.base(anchor)];
+            alt.extend_from_slice(&ins);
+            let i = normalize(
+                &r,
+                Allele {
+                    pos: anchor,
+                    ref_len: 1,
+                    alt,
+                },
+            );
+            assert_eq!(ins_key(&r, anchor, &ins).allele(&r), i, "{t}");
+        }
     }
 
     #[test]
