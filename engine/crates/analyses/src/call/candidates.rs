@@ -827,30 +827,33 @@ mod tests {
         assert_eq!(dels, vec![31], "{c:?}");
     }
 
-    /// Noisy long reads raise the least allele fraction of a candidate with their measured
-    /// error rates: an SNV and a deletion each in 3 of 20 reads (15 %) are candidates among
-    /// short reads, not among reads with 6.3 % substitutions and 5 % indels (the floors become
-    /// 19 % and 20 %); a het SNV (half the reads) is one either way.
-    #[test]
-    fn noisy_reads_raise_the_allele_fraction() {
+    /// Twenty reads of 300 bases over a 400-base reference: an SNV at 100 in the first
+    /// `snv_reads`, a het SNV at 200 (every other read), bases 300 and 301 deleted in reads 3
+    /// to 5; `make` gives them the error rates asked for.
+    #[allow(clippy::type_complexity)]
+    fn twenty_reads(
+        snv_reads: usize,
+    ) -> (
+        RefWindow,
+        Box<dyn Fn(crate::call::reads::ReadErrors) -> Vec<Read>>,
+    ) {
         let seq: Vec<u8> = (0..400).map(|i| b"ACGTTGCA"[(i * 7 + i / 5) % 8]).collect();
         let r = RefWindow {
             start: 0,
             seq: seq.clone(),
         };
         let alt = |b: u8| if b == b'A' { b'C' } else { b'A' };
-        let make = |errors: crate::call::reads::ReadErrors| -> Vec<Read> {
+        let make = move |errors: crate::call::reads::ReadErrors| -> Vec<Read> {
             (0..20)
                 .map(|k| {
                     let mut s = seq[50..350].to_vec();
-                    if k < 3 {
+                    if k < snv_reads {
                         s[100 - 50] = alt(seq[100]);
                     }
                     if k % 2 == 0 {
                         s[200 - 50] = alt(seq[200]);
                     }
                     let mut rd = if (3..6).contains(&k) {
-                        // Bases 300 and 301 deleted.
                         s.drain(300 - 50..302 - 50);
                         read(50, &[(b'M', 250), (b'D', 2), (b'M', 48)], s)
                     } else {
@@ -861,6 +864,16 @@ mod tests {
                 })
                 .collect()
         };
+        (r, Box::new(make))
+    }
+
+    /// Noisy long reads raise the least allele fraction of a candidate with their measured
+    /// error rates: an SNV and a deletion each in 3 of 20 reads (15 %) are candidates among
+    /// short reads, not among reads with 6.3 % substitutions and 5 % indels (the floors become
+    /// 19 % and 20 %); a het SNV (half the reads) is one either way.
+    #[test]
+    fn noisy_reads_raise_the_allele_fraction() {
+        let (r, make) = twenty_reads(3);
         let found = |reads: &[Read]| -> Vec<(i64, u32)> {
             let refs: Vec<&Read> = reads.iter().collect();
             find_candidates(&refs, 1, &r, 0, 400, &CandidateParams::default())
@@ -912,33 +925,7 @@ mod tests {
     /// HiFi-like reads (under the gate) every candidate is a seed.
     #[test]
     fn seeds_stand_out_of_the_noise() {
-        let seq: Vec<u8> = (0..400).map(|i| b"ACGTTGCA"[(i * 7 + i / 5) % 8]).collect();
-        let r = RefWindow {
-            start: 0,
-            seq: seq.clone(),
-        };
-        let alt = |b: u8| if b == b'A' { b'C' } else { b'A' };
-        let make = |errors: crate::call::reads::ReadErrors| -> Vec<Read> {
-            (0..20)
-                .map(|k| {
-                    let mut s = seq[50..350].to_vec();
-                    if k < 2 {
-                        s[100 - 50] = alt(seq[100]);
-                    }
-                    if k % 2 == 0 {
-                        s[200 - 50] = alt(seq[200]);
-                    }
-                    let mut rd = if (3..6).contains(&k) {
-                        s.drain(300 - 50..302 - 50);
-                        read(50, &[(b'M', 250), (b'D', 2), (b'M', 48)], s)
-                    } else {
-                        read(50, &[(b'M', 300)], s)
-                    };
-                    rd.errors = errors;
-                    rd
-                })
-                .collect()
-        };
+        let (r, make) = twenty_reads(2);
         let seeds = |e: crate::call::reads::ReadErrors| -> Vec<(i64, u32, bool)> {
             let reads = make(e);
             let refs: Vec<&Read> = reads.iter().collect();

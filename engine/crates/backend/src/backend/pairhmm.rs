@@ -214,14 +214,7 @@ pub fn pair_costs_lanes(
     gap_ext: u32,
     scratch: &mut Vec<[u32; LANES]>,
 ) -> [u32; LANES] {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2, the only requirement of the function.
-            return unsafe { lanes_avx2(reads, hap, gap_ext, scratch) };
-        }
-    }
-    lanes_impl(reads, hap, gap_ext, scratch)
+    dispatch(reads, hap, gap_ext, scratch)
 }
 
 /// As [`pair_costs_lanes`] for up to [`WIDE_LANES`] reads in 16-bit cells (twice the lanes
@@ -233,11 +226,21 @@ pub fn pair_costs_wide(
     gap_ext: u32,
     scratch: &mut Vec<[u16; WIDE_LANES]>,
 ) -> [u32; WIDE_LANES] {
+    dispatch(reads, hap, gap_ext, scratch)
+}
+
+/// [`lanes_impl`] compiled for AVX2 where the CPU has it.
+fn dispatch<T: Cell, const N: usize>(
+    reads: &[&[u32]],
+    hap: &[u32],
+    gap_ext: u32,
+    scratch: &mut Vec<[T; N]>,
+) -> [u32; N] {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2, the only requirement of the function.
-            return unsafe { wide_avx2(reads, hap, gap_ext, scratch) };
+            return unsafe { lanes_avx2(reads, hap, gap_ext, scratch) };
         }
     }
     lanes_impl(reads, hap, gap_ext, scratch)
@@ -245,23 +248,12 @@ pub fn pair_costs_wide(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn lanes_avx2(
+unsafe fn lanes_avx2<T: Cell, const N: usize>(
     reads: &[&[u32]],
     hap: &[u32],
     gap_ext: u32,
-    scratch: &mut Vec<[u32; LANES]>,
-) -> [u32; LANES] {
-    lanes_impl(reads, hap, gap_ext, scratch)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn wide_avx2(
-    reads: &[&[u32]],
-    hap: &[u32],
-    gap_ext: u32,
-    scratch: &mut Vec<[u16; WIDE_LANES]>,
-) -> [u32; WIDE_LANES] {
+    scratch: &mut Vec<[T; N]>,
+) -> [u32; N] {
     lanes_impl(reads, hap, gap_ext, scratch)
 }
 
@@ -412,72 +404,60 @@ mod tests {
             .collect()
     }
 
+    /// A random haplotype (with Ns, gap costs of repeats and not) and `n` reads of many
+    /// lengths (empty, shorter and longer than the haplotype), qualities and gap costs; a read
+    /// is `long` bases where `long(k)` says so.
+    fn random_group(
+        rng: &mut crate::rng::Rng,
+        n: usize,
+        long: impl Fn(usize) -> Option<usize>,
+    ) -> (Vec<u32>, Vec<Vec<u32>>) {
+        let hl = 1 + rng.below(60) as usize;
+        let hap: Vec<u32> = (0..hl)
+            .map(|_| rng.below(5) as u32 | (3 + rng.below(43) as u32) << 8)
+            .collect();
+        let reads = (0..n)
+            .map(|k| {
+                let rl = long(k).unwrap_or_else(|| rng.below(80) as usize);
+                (0..rl)
+                    .map(|_| {
+                        rng.below(5) as u32
+                            | (1 + rng.below(40) as u32) << 8
+                            | (3 + rng.below(50) as u32) << 16
+                    })
+                    .collect()
+            })
+            .collect();
+        (hap, reads)
+    }
+
     #[test]
     fn lanes_equal_pairs() {
-        // Reads of many lengths (empty, shorter and longer than the haplotype), qualities
-        // and gap costs against haplotypes with and without repeats and Ns, in groups of
-        // one to LANES.
+        // Groups of one to LANES.
         let mut rng = crate::rng::Rng(17);
         let mut scratch = Vec::new();
         let mut row = Vec::new();
         for t in 0..300 {
-            let hl = 1 + rng.below(60) as usize;
-            let hap: Vec<u32> = (0..hl)
-                .map(|_| rng.below(5) as u32 | (3 + rng.below(43) as u32) << 8)
-                .collect();
-            let n = 1 + t % LANES;
-            let reads: Vec<Vec<u32>> = (0..n)
-                .map(|_| {
-                    let rl = rng.below(80) as usize;
-                    (0..rl)
-                        .map(|_| {
-                            rng.below(5) as u32
-                                | (1 + rng.below(40) as u32) << 8
-                                | (3 + rng.below(50) as u32) << 16
-                        })
-                        .collect()
-                })
-                .collect();
+            let (hap, reads) = random_group(&mut rng, 1 + t % LANES, |_| None);
             let refs: Vec<&[u32]> = reads.iter().map(|r| r.as_slice()).collect();
-            let got = pair_costs_lanes(&refs, &hap, 1 + t as u32 % 12, &mut scratch);
+            let ext = 1 + t as u32 % 12;
+            let got = pair_costs_lanes(&refs, &hap, ext, &mut scratch);
             for (l, r) in reads.iter().enumerate() {
-                assert_eq!(
-                    got[l],
-                    pair_cost(r, &hap, 1 + t as u32 % 12, &mut row),
-                    "{t} {l}"
-                );
+                assert_eq!(got[l], pair_cost(r, &hap, ext, &mut row), "{t} {l}");
             }
         }
     }
 
     #[test]
     fn wide_lanes_equal_pairs_or_saturate() {
+        // Groups of one to WIDE_LANES, now and then with a read long and costly enough to
+        // pass 16 bits.
         let mut rng = crate::rng::Rng(29);
         let mut scratch = Vec::new();
         let mut row = Vec::new();
         for t in 0..300 {
-            let hl = 1 + rng.below(60) as usize;
-            let hap: Vec<u32> = (0..hl)
-                .map(|_| rng.below(5) as u32 | (3 + rng.below(43) as u32) << 8)
-                .collect();
-            let n = 1 + t % WIDE_LANES;
-            // Now and then a read long and costly enough to pass 16 bits.
-            let reads: Vec<Vec<u32>> = (0..n)
-                .map(|k| {
-                    let rl = if (t + k) % 97 == 0 {
-                        2500
-                    } else {
-                        rng.below(80) as usize
-                    };
-                    (0..rl)
-                        .map(|_| {
-                            rng.below(5) as u32
-                                | (1 + rng.below(40) as u32) << 8
-                                | (3 + rng.below(50) as u32) << 16
-                        })
-                        .collect()
-                })
-                .collect();
+            let long = |k: usize| ((t + k) % 97 == 0).then_some(2500);
+            let (hap, reads) = random_group(&mut rng, 1 + t % WIDE_LANES, long);
             let refs: Vec<&[u32]> = reads.iter().map(|r| r.as_slice()).collect();
             let ext = 1 + t as u32 % 12;
             let got = pair_costs_wide(&refs, &hap, ext, &mut scratch);
