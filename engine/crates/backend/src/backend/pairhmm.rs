@@ -456,7 +456,7 @@ mod tests {
         let mut scratch = Vec::new();
         let mut row = Vec::new();
         for t in 0..300 {
-            let long = |k: usize| ((t + k) % 97 == 0).then_some(2500);
+            let long = |k: usize| (t + k).is_multiple_of(97).then_some(2500);
             let (hap, reads) = random_group(&mut rng, 1 + t % WIDE_LANES, long);
             let refs: Vec<&[u32]> = reads.iter().map(|r| r.as_slice()).collect();
             let ext = 1 + t as u32 % 12;
