@@ -279,12 +279,21 @@ fn lanes_impl<T: Cell, const N: usize>(
     for c in m.iter_mut() {
         *c = [T::ZERO; N];
     }
+    // The emission table below covers base codes 0..=4 only; other codes (never made by
+    // kasane, but allowed by the layout) take the one-pair path.
+    if hap.iter().any(|&b| b & 0xff > 4) || reads.iter().any(|r| r.iter().any(|&b| b & 0xff > 4)) {
+        let mut row = Vec::new();
+        for (o, r) in out.iter_mut().zip(reads) {
+            *o = pair_cost(r, hap, gap_ext, &mut row);
+        }
+        return out;
+    }
     let hgo0 = hap.first().map_or(0, |&b| b >> 8);
     let ext = T::of(gap_ext);
-    let (n_code, zero) = (T::of(4), T::ZERO);
+    let zero = T::ZERO;
     // A finished lane reads N (matches anything) at no cost: bounded values, nothing read.
     for i in 0..rows {
-        let mut rcode = [n_code; N];
+        let mut rcode = [T::of(4); N];
         let mut rcost = [zero; N];
         let mut rgo = [zero; N];
         for l in 0..reads.len() {
@@ -292,6 +301,16 @@ fn lanes_impl<T: Cell, const N: usize>(
                 rcode[l] = T::of(rb & 0xff);
                 rcost[l] = T::of((rb >> 8) & 0xff);
                 rgo[l] = T::of(rb >> 16);
+            }
+        }
+        // emit[c][l]: what lane l's base costs against a haplotype base of code c (N, code 4,
+        // matches anything), so that the inner loop looks it up instead of comparing.
+        let mut emit = [[zero; N]; 8];
+        for (c, e) in emit.iter_mut().enumerate().take(4) {
+            let c = T::of(c as u32);
+            for l in 0..N {
+                let same = rcode[l] == c || rcode[l] == T::of(4);
+                e[l] = if same { zero } else { rcost[l] };
             }
         }
         let hgo0 = T::of(hgo0);
@@ -307,26 +326,27 @@ fn lanes_impl<T: Cell, const N: usize>(
         del[0] = [T::INF; N];
         let mut lm = [T::INF; N];
         let mut ld = [T::INF; N];
-        for j in 1..=h {
-            let hb = hap[j - 1];
-            let hcode = T::of(hb & 0xff);
-            let h_is_n = hcode == n_code;
+        for (((mj, ij), dj), &hb) in m[1..]
+            .iter_mut()
+            .zip(ins[1..].iter_mut())
+            .zip(del[1..].iter_mut())
+            .zip(hap)
+        {
+            let e = &emit[(hb & 7) as usize];
             let hgo = T::of(hb >> 8);
-            let (um, ui, ud) = (m[j], ins[j], del[j]);
+            let (um, ui, ud) = (*mj, *ij, *dj);
             let mut nm = [zero; N];
             let mut ni = [zero; N];
             let mut nd = [zero; N];
             for l in 0..N {
                 let go = hgo.min(rgo[l]);
-                let same = rcode[l] == hcode || rcode[l] == n_code || h_is_n;
-                let emit = if same { zero } else { rcost[l] };
-                nm[l] = dm[l].min(di[l]).min(dd[l]).add(emit);
+                nm[l] = dm[l].min(di[l]).min(dd[l]).add(e[l]);
                 ni[l] = um[l].add(go).min(ui[l].add(ext));
                 nd[l] = lm[l].add(go).min(ld[l].add(ext));
             }
-            m[j] = nm;
-            ins[j] = ni;
-            del[j] = nd;
+            *mj = nm;
+            *ij = ni;
+            *dj = nd;
             lm = nm;
             ld = nd;
             dm = um;
@@ -334,13 +354,17 @@ fn lanes_impl<T: Cell, const N: usize>(
             dd = ud;
         }
         // Lanes whose read ends at this row: their cost, as pair_cost reads it off.
-        for (l, o) in out.iter_mut().enumerate().take(reads.len()) {
-            if len(l) == i + 1 {
-                *o = m
-                    .iter()
-                    .zip(ins.iter())
-                    .fold(T::INF, |b, (x, y)| b.min(x[l]).min(y[l]))
-                    .get();
+        if (0..reads.len()).any(|l| len(l) == i + 1) {
+            let mut best = [T::INF; N];
+            for (x, y) in m.iter().zip(ins.iter()) {
+                for l in 0..N {
+                    best[l] = best[l].min(x[l]).min(y[l]);
+                }
+            }
+            for (l, o) in out.iter_mut().enumerate().take(reads.len()) {
+                if len(l) == i + 1 {
+                    *o = best[l].get();
+                }
             }
         }
     }
@@ -475,6 +499,30 @@ mod tests {
         assert!(pair_cost(&read, &hap, 50, &mut row) > WIDE_SATURATED);
         let got = pair_costs_wide(&[&read], &hap, 50, &mut scratch);
         assert_eq!(got[0], WIDE_SATURATED);
+    }
+
+    #[test]
+    fn lanes_take_codes_past_n() {
+        // Codes above 4 are outside the lanes' emission table: they must still equal pairs.
+        let mut rng = crate::rng::Rng(31);
+        let (mut scratch, mut wide, mut row) = (Vec::new(), Vec::new(), Vec::new());
+        for t in 0..40 {
+            let (mut hap, reads) = random_group(&mut rng, 1 + t % WIDE_LANES, |_| None);
+            if let Some(b) = hap.get_mut(t % 7) {
+                *b = (*b & !0xff) | (5 + t as u32 % 200);
+            }
+            let refs: Vec<&[u32]> = reads.iter().map(|r| r.as_slice()).collect();
+            let got = pair_costs_wide(&refs, &hap, 7, &mut wide);
+            let narrow =
+                (refs.len() <= LANES).then(|| pair_costs_lanes(&refs, &hap, 7, &mut scratch));
+            for (l, r) in reads.iter().enumerate() {
+                let want = pair_cost(r, &hap, 7, &mut row);
+                assert_eq!(got[l], want, "{t} {l}");
+                if let Some(n) = narrow {
+                    assert_eq!(n[l], want, "{t} {l}");
+                }
+            }
+        }
     }
 
     #[test]
