@@ -431,7 +431,12 @@ pub fn find_candidates(
     // Mismatches are counted in a dense array (position x base) and indels in a map: most
     // events are sequencing errors, and this keeps them off the allocator.
     let mut snv = vec![0u32; n * n_samples * 4];
-    let mut indels: FxHashMap<(IndelKey, usize), u32> = FxHashMap::default();
+    // For the seed test: the sums of the qualities of those observations, and of every
+    // aligned base's quality at each position with their number (see [`obs_weight`]).
+    let mut snv_q = vec![0u32; n * n_samples * 4];
+    let mut pos_q = vec![0u32; n * n_samples];
+    let mut pos_n = vec![0u32; n * n_samples];
+    let mut indels: FxHashMap<(IndelKey, usize), (u32, u32)> = FxHashMap::default();
     for read in reads {
         let s = read.sample as usize;
         let base0 = s * (n + 1);
@@ -450,6 +455,11 @@ pub fn find_candidates(
             }
         };
         let sv = &mut snv[s * n * 4..(s + 1) * n * 4];
+        let sq = &mut snv_q[s * n * 4..(s + 1) * n * 4];
+        let (pq, pn) = (
+            &mut pos_q[s * n..(s + 1) * n],
+            &mut pos_n[s * n..(s + 1) * n],
+        );
         // From the last CIGAR mark before the window, to the first operation past it.
         let (first, mut rpos, mut q) = read.walk_from(lo);
         for c in &read.cigar[first..] {
@@ -467,6 +477,14 @@ pub fn find_candidates(
                         cover(off0, off0 + (b - a));
                         let bases = &read.seq[q + a..q + b];
                         let quals = &read.qual[q + a..q + b];
+                        for ((x, y), &bq) in pq[off0..off0 + (b - a)]
+                            .iter_mut()
+                            .zip(&mut pn[off0..off0 + (b - a)])
+                            .zip(quals)
+                        {
+                            *x += bq as u32;
+                            *y += 1;
+                        }
                         for (k, ((&rb, &base), &bq)) in rs.iter().zip(bases).zip(quals).enumerate()
                         {
                             if base != rb && rb != b'N' && bq >= p.min_base_qual {
@@ -478,6 +496,7 @@ pub fn find_candidates(
                                     _ => continue,
                                 };
                                 sv[(off0 + k) * 4 + code] += 1;
+                                sq[(off0 + k) * 4 + code] += bq as u32;
                             }
                         }
                     }
@@ -490,7 +509,15 @@ pub fn find_candidates(
                     {
                         let ins = &read.seq[q..q + len];
                         if r.base(anchor) != b'N' && !ins.contains(&b'N') {
-                            *indels.entry((ins_key(r, anchor, ins), s)).or_insert(0) += 1;
+                            // An insertion is called at its bases' mean quality.
+                            let iq = read.qual[q..q + len]
+                                .iter()
+                                .map(|&x| x as usize)
+                                .sum::<usize>()
+                                / len.max(1);
+                            let e = indels.entry((ins_key(r, anchor, ins), s)).or_insert((0, 0));
+                            e.0 += 1;
+                            e.1 += iq as u32;
                         }
                     }
                     q += len;
@@ -498,9 +525,18 @@ pub fn find_candidates(
                 b'D' => {
                     let anchor = rpos - 1;
                     if anchor >= lo && anchor < hi && anchor >= r.start {
-                        *indels
+                        // A deletion at the lower quality of the read bases around it.
+                        let around = q.checked_sub(1).and_then(|k| read.qual.get(k));
+                        let dq = match (around, read.qual.get(q)) {
+                            (Some(&a), Some(&b)) => a.min(b),
+                            (Some(&a), None) | (None, Some(&a)) => a,
+                            (None, None) => 0,
+                        };
+                        let e = indels
                             .entry((del_key(r, anchor, len as u32), s))
-                            .or_insert(0) += 1;
+                            .or_insert((0, 0));
+                        e.0 += 1;
+                        e.1 += dq as u32;
                     }
                     let a = (lo - rpos).clamp(0, len as i64);
                     let b = (hi - rpos).clamp(0, len as i64);
@@ -536,7 +572,7 @@ pub fn find_candidates(
     // At sample-position `i`: whether `c` reads make a candidate (at least `min_count` and
     // the least fraction there) and whether they make a seed (see [`Candidates`]).
     let tau = SEED_RATIO.ln();
-    let pass = |c: u32, i: usize, snv: bool| -> Option<bool> {
+    let pass = |c: u32, cq: u32, i: usize, snv: bool| -> Option<bool> {
         let (factor, sum, sf) = if snv {
             (SNV_NOISE_FACTOR, sub_ppm[i], SEED_SNV_FACTOR)
         } else {
@@ -554,11 +590,12 @@ pub fn find_candidates(
             return Some(true);
         }
         let e = (sf * rate as f64 / 1e6).clamp(1e-6, 0.5);
-        Some(seed_ratio(c, d, e) >= tau)
+        let w = obs_weight(cq / c.max(1), pos_q[i].checked_div(pos_n[i]).unwrap_or(0));
+        Some(seed_ratio(c as f64 * w, d, e) >= tau)
     };
     let mut out: Vec<(Allele, bool)> = indels
         .into_iter()
-        .filter_map(|((k, s), c)| {
+        .filter_map(|((k, s), (c, cq))| {
             let a = k.allele(r);
             if a.pos < lo || a.pos >= hi || r.slice(a.pos, a.end()).contains(&b'N') {
                 return None;
@@ -566,17 +603,18 @@ pub fn find_candidates(
             if a.ref_len.max(a.alt.len() as u32) - 1 > p.max_indel_len {
                 return None;
             }
-            pass(c, s * n + (a.pos - lo) as usize, false).map(|seed| (a, seed))
+            pass(c, cq, s * n + (a.pos - lo) as usize, false).map(|seed| (a, seed))
         })
         .collect();
     for s in 0..n_samples {
         for off in 0..n {
             for code in 0..4 {
                 let c = snv[(s * n + off) * 4 + code];
+                let cq = snv_q[(s * n + off) * 4 + code];
                 if c == 0 {
                     continue;
                 }
-                if let Some(seed) = pass(c, s * n + off, true) {
+                if let Some(seed) = pass(c, cq, s * n + off, true) {
                     let a = Allele {
                         pos: lo + off as i64,
                         ref_len: 1,
@@ -617,7 +655,8 @@ pub struct Candidates {
 }
 
 /// Where the reads at a position err at this mean rate or more (substitutions for an SNV,
-/// indel events for an indel; ppm), a candidate is a seed only when its count of reads is
+/// indel events for an indel; ppm), a candidate is a seed only when its count of reads (each
+/// weighed by [`obs_weight`]) is
 /// at least [`SEED_RATIO`] times as likely from a heterozygote as from errors at the mean
 /// rate times [`SEED_SNV_FACTOR`] or [`SEED_INDEL_FACTOR`] ([`seed_ratio`]); below it, as
 /// with short reads and HiFi, every candidate is a seed. On Badread ONT reads at 20x (2.5 %
@@ -631,10 +670,24 @@ pub const SEED_SNV_FACTOR: f64 = 0.3;
 pub const SEED_INDEL_FACTOR: f64 = 2.0;
 pub const SEED_RATIO: f64 = 0.1;
 
+/// What each observation of an allele counts for in the seed test: all of it when the
+/// observations' mean quality is no more than [`QUAL_DROP_FULL`] below the mean quality of
+/// every base aligned at the position, none at [`QUAL_DROP_NONE`] below or lower, linearly
+/// between. Nanopore basecallers mark their own errors with low qualities; the bases of a
+/// real allele are called like their neighbours in the pileup. Reads whose qualities say
+/// nothing (all alike, or missing: 20 for every base) weigh every observation fully.
+pub fn obs_weight(allele_q: u32, position_q: u32) -> f64 {
+    let drop = position_q as f64 - allele_q as f64;
+    let (full, none) = (QUAL_DROP_FULL as f64, QUAL_DROP_NONE as f64);
+    ((none - drop) / (none - full)).clamp(0.0, 1.0)
+}
+pub const QUAL_DROP_FULL: u32 = 4;
+pub const QUAL_DROP_NONE: u32 = 20;
+
 /// Log of how much likelier `c` reads of `d` showing an allele are from a heterozygote (half
 /// the reads) than from errors at rate `e` (the binomial coefficients cancel).
-pub fn seed_ratio(c: u32, d: u32, e: f64) -> f64 {
-    let (c, d) = (c as f64, d as f64);
+pub fn seed_ratio(c: f64, d: u32, e: f64) -> f64 {
+    let d = d as f64;
     d * 0.5f64.ln() - c * e.ln() - (d - c) * (1.0 - e).ln()
 }
 
@@ -952,8 +1005,38 @@ mod tests {
         assert!(seeds(hifi).iter().all(|x| x.2));
         assert!(seeds(Default::default()).iter().all(|x| x.2));
         // The ratio: 2 of 20 is noise at 0.6 %, 10 of 20 is not; the threshold is between.
-        assert!(seed_ratio(2, 20, 0.006) < SEED_RATIO.ln());
-        assert!(seed_ratio(10, 20, 0.006) > SEED_RATIO.ln());
+        assert!(seed_ratio(2.0, 20, 0.006) < SEED_RATIO.ln());
+        assert!(seed_ratio(10.0, 20, 0.006) > SEED_RATIO.ln());
+    }
+
+    /// Where the reads' qualities mean something, an allele whose bases are called far below
+    /// the rest of the pileup counts for less: 5 of 20 reads is a seed among ONT-like reads
+    /// when called like their neighbours, and not when called 14 below them.
+    #[test]
+    fn low_quality_alleles_weigh_less() {
+        let (r, make) = twenty_reads(5);
+        let ont = crate::call::reads::ReadErrors {
+            mismatch: 17,
+            gap_open: 16,
+        };
+        let seed_at_100 = |q: u8| -> Option<bool> {
+            let mut reads = make(ont);
+            for rd in reads.iter_mut().take(5) {
+                rd.qual[100 - 50] = q;
+            }
+            let refs: Vec<&Read> = reads.iter().collect();
+            let c = find_candidates(&refs, 1, &r, 0, 400, &CandidateParams::default());
+            c.alleles
+                .iter()
+                .zip(&c.seeds)
+                .find(|(a, _)| a.pos == 100)
+                .map(|(_, &s)| s)
+        };
+        assert_eq!(seed_at_100(27), Some(true));
+        assert_eq!(seed_at_100(11), Some(false));
+        assert_eq!(obs_weight(30, 30), 1.0);
+        assert_eq!(obs_weight(10, 30), 0.0);
+        assert_eq!(obs_weight(18, 30), 0.5);
     }
 
     /// Walks that start at a CIGAR mark find what walks from the read's start find: the same
