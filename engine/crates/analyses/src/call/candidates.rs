@@ -578,9 +578,12 @@ pub fn find_candidates(
         } else {
             (INDEL_NOISE_FACTOR, gap_ppm[i], SEED_INDEL_FACTOR)
         };
+        if c < p.min_count {
+            return None;
+        }
         let pc = noise_percent(sum, measured[i] as u64, factor, p.min_percent);
         let d = depth[i].max(c);
-        if c < p.min_count || c * 100 < pc * d {
+        if c * 100 < pc * d {
             return None;
         }
         // Mean error rate of this kind at the position (ppm); below the gate every

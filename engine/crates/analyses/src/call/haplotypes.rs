@@ -114,7 +114,9 @@ pub struct Segment {
 /// The read's bases aligned to reference positions in `[lo, hi)` (insertions between two
 /// such positions included), with their qualities.
 pub fn segment(read: &Read, lo: i64, hi: i64) -> (Vec<u8>, Vec<u8>) {
-    let (mut s, mut q) = (Vec::new(), Vec::new());
+    // Room for the window and a few inserted bases: noisy reads grew these a few times each.
+    let room = (hi - lo).max(0) as usize + 8;
+    let (mut s, mut q) = (Vec::with_capacity(room), Vec::with_capacity(room));
     let (first, mut rpos, mut qi) = read.walk_from(lo);
     for c in &read.cigar[first..] {
         // Past `hi`, no operation adds a base.
