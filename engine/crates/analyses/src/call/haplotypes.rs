@@ -103,21 +103,20 @@ pub struct Haplotype {
 }
 
 /// A read's part inside a cluster's window.
-pub struct Segment {
+pub struct Segment<'a> {
     /// Index of the read in the chunk's read list.
     pub read: usize,
-    pub seq: Vec<u8>,
-    pub qual: Vec<u8>,
+    pub seq: &'a [u8],
+    pub qual: &'a [u8],
     pub errors: crate::call::reads::ReadErrors,
 }
 
 /// The read's bases aligned to reference positions in `[lo, hi)` (insertions between two
-/// such positions included), with their qualities.
-pub fn segment(read: &Read, lo: i64, hi: i64) -> (Vec<u8>, Vec<u8>) {
-    // Room for the window and a few inserted bases: noisy reads grew these a few times each.
-    let room = (hi - lo).max(0) as usize + 8;
-    let (mut s, mut q) = (Vec::with_capacity(room), Vec::with_capacity(room));
+/// such positions included), with their qualities: one stretch of the read, since every
+/// query base between two of them is one too.
+pub fn segment(read: &Read, lo: i64, hi: i64) -> (&[u8], &[u8]) {
     let (first, mut rpos, mut qi) = read.walk_from(lo);
+    let (mut from, mut to) = (None, 0);
     for c in &read.cigar[first..] {
         // Past `hi`, no operation adds a base.
         if rpos > hi {
@@ -129,16 +128,16 @@ pub fn segment(read: &Read, lo: i64, hi: i64) -> (Vec<u8>, Vec<u8>) {
                 let a = (lo - rpos).clamp(0, len as i64) as usize;
                 let b = (hi - rpos).clamp(0, len as i64) as usize;
                 if a < b {
-                    s.extend_from_slice(&read.seq[qi + a..qi + b]);
-                    q.extend_from_slice(&read.qual[qi + a..qi + b]);
+                    from.get_or_insert(qi + a);
+                    to = qi + b;
                 }
                 rpos += len as i64;
                 qi += len;
             }
             b'I' => {
                 if rpos > lo && rpos < hi {
-                    s.extend_from_slice(&read.seq[qi..qi + len]);
-                    q.extend_from_slice(&read.qual[qi..qi + len]);
+                    from.get_or_insert(qi);
+                    to = qi + len;
                 }
                 qi += len;
             }
@@ -147,7 +146,11 @@ pub fn segment(read: &Read, lo: i64, hi: i64) -> (Vec<u8>, Vec<u8>) {
             _ => {}
         }
     }
-    (s, q)
+    let range = from.map_or(0..0, |f| f..to);
+    match (read.seq.get(range.clone()), read.qual.get(range)) {
+        (Some(s), Some(q)) => (s, q),
+        _ => (&[], &[]),
+    }
 }
 
 /// Applies `alleles` (indexes into `cl.alleles`, sorted) to the window; `None` when two
@@ -199,11 +202,11 @@ fn strong_sets(n_alleles: usize, spanning: &[Vec<usize>]) -> Vec<Vec<usize>> {
 }
 
 /// The haplotypes of a cluster and the segments of the reads overlapping its window.
-pub fn haplotypes(
+pub fn haplotypes<'a>(
     cl: &Cluster,
     r: &RefWindow,
-    reads: &ReadIndex,
-) -> (Vec<Haplotype>, Vec<Segment>) {
+    reads: &ReadIndex<'a>,
+) -> (Vec<Haplotype>, Vec<Segment<'a>>) {
     let index: FxHashMap<&Allele, usize> =
         cl.alleles.iter().enumerate().map(|(i, a)| (a, i)).collect();
     let first = cl.alleles.first().map_or(cl.start, |a| a.pos);

@@ -143,13 +143,13 @@ pub fn add_window(batch: &mut PairBatch, haps: &[Haplotype], segs: &[Segment]) -
             // pbsim ONT calling).
             let verbatim = s.seq.is_empty()
                 || (s.seq.len() <= hap.seq.len()
-                    && hap.seq.windows(s.seq.len()).any(|w| w == s.seq.as_slice()));
+                    && hap.seq.windows(s.seq.len()).any(|w| w == s.seq));
             if verbatim {
                 slots.push(Slot::Known(0));
                 continue;
             }
             let ri = *read_item
-                .get_or_insert_with(|| batch.push_item(&read_words(&s.seq, &s.qual, &s.errors)));
+                .get_or_insert_with(|| batch.push_item(&read_words(s.seq, s.qual, &s.errors)));
             let hi = *hap_items[h].get_or_insert_with(|| batch.push_item(&hap_words(&hap.seq)));
             slots.push(Slot::Pair(batch.n_pairs()));
             batch.push_pair(ri, hi);
