@@ -727,6 +727,19 @@ mod tests {
         assert_eq!((i.pos, i.alt.as_slice()), (105, &b"TCA"[..]));
     }
 
+    /// `n` bases of `unit` repeated, each one in `one_in` replaced by a random base.
+    fn noisy_repeat(rng: &mut crate::rng::Rng, unit: &[u8], n: usize, one_in: u64) -> Vec<u8> {
+        (0..n)
+            .map(|i| {
+                if rng.below(one_in) == 0 {
+                    b"ACGT"[rng.below(4) as usize]
+                } else {
+                    unit[i % unit.len()]
+                }
+            })
+            .collect()
+    }
+
     /// The counting keys normalize as `normalize` does, in repeats of every period.
     #[test]
     fn indel_keys_equal_normalize() {
@@ -736,15 +749,7 @@ mod tests {
             let unit: Vec<u8> = (0..1 + rng.below(4))
                 .map(|_| b"ACGTN"[rng.below(5) as usize])
                 .collect();
-            let seq: Vec<u8> = (0..120)
-                .map(|i| {
-                    if rng.below(10) == 0 {
-                        b"ACGT"[rng.below(4) as usize]
-                    } else {
-                        unit[i % unit.len()]
-                    }
-                })
-                .collect();
+            let seq = noisy_repeat(&mut rng, &unit, 120, 10);
             let r = RefWindow { start: 1000, seq };
             let anchor = 1000 + rng.below(110) as i64;
             let len = 1 + rng.below(if t % 7 == 0 { 45 } else { 6 }) as usize;
@@ -757,15 +762,7 @@ mod tests {
                 },
             );
             assert_eq!(del_key(&r, anchor, len as u32).allele(&r), d, "{t}");
-            let ins: Vec<u8> = (0..len)
-                .map(|k| {
-                    if rng.below(4) == 0 {
-                        b"ACGT"[rng.below(4) as usize]
-                    } else {
-                        unit[k % unit.len()]
-                    }
-                })
-                .collect();
+            let ins = noisy_repeat(&mut rng, &unit, len, 4);
             let mut alt = vec![r.base(anchor)];
             alt.extend_from_slice(&ins);
             let i = normalize(

@@ -130,9 +130,11 @@ pub enum Slot {
     Pair(usize),
 }
 
-/// Whether `seg` occurs in `hap`. Offsets are told apart by their first eight bytes read as
+/// Whether `seg` occurs in `hap`. Segment and haplotype span the same window, so there are
+/// few offsets to try, and comparing at each is cheaper than building a searcher (memmem's
+/// was 2 % of pbsim ONT calling). Offsets are told apart by their first eight bytes read as
 /// one word: noisy reads' segments occur nowhere, and comparing them byte by byte at every
-/// offset of every haplotype was 9 % of pbsim ONT calling.
+/// offset of every haplotype was 9 %.
 fn is_verbatim(seg: &[u8], hap: &[u8]) -> bool {
     if seg.is_empty() {
         return true;
@@ -161,11 +163,7 @@ pub fn add_window(batch: &mut PairBatch, haps: &[Haplotype], segs: &[Segment]) -
     for s in segs {
         let mut read_item = None;
         for (h, hap) in haps.iter().enumerate() {
-            // Segment and haplotype span the same window, so there are few places to try:
-            // comparing at each is cheaper than building a searcher (memmem's was 2 % of
-            // pbsim ONT calling).
-            let verbatim = is_verbatim(s.seq, &hap.seq);
-            if verbatim {
+            if is_verbatim(s.seq, &hap.seq) {
                 slots.push(Slot::Known(0));
                 continue;
             }

@@ -290,10 +290,10 @@ fn lanes_impl<T: Cell, const N: usize>(
     }
     let hgo0 = hap.first().map_or(0, |&b| b >> 8);
     let ext = T::of(gap_ext);
-    let zero = T::ZERO;
+    let (n_code, zero) = (T::of(4), T::ZERO);
     // A finished lane reads N (matches anything) at no cost: bounded values, nothing read.
     for i in 0..rows {
-        let mut rcode = [T::of(4); N];
+        let mut rcode = [n_code; N];
         let mut rcost = [zero; N];
         let mut rgo = [zero; N];
         for l in 0..reads.len() {
@@ -309,7 +309,7 @@ fn lanes_impl<T: Cell, const N: usize>(
         for (c, e) in emit.iter_mut().enumerate().take(4) {
             let c = T::of(c as u32);
             for l in 0..N {
-                let same = rcode[l] == c || rcode[l] == T::of(4);
+                let same = rcode[l] == c || rcode[l] == n_code;
                 e[l] = if same { zero } else { rcost[l] };
             }
         }
