@@ -142,6 +142,18 @@ pub struct Wgs {
     #[serde(skip)]
     seq: Vec<u8>,
     #[serde(skip)]
+    ops: Vec<CigarOp>,
+    /// The first panel site at or after the last record's start.
+    #[serde(skip)]
+    site_cursor: usize,
+    /// Stretches of the contig whose reference is not A, C, G or T, in order.
+    #[serde(skip)]
+    gaps: Vec<(i64, i64)>,
+    /// The contig's base-quality counts in four lanes (bases alternate between them, so that
+    /// runs of one quality do not wait on one counter), added to `baseq_hist` at its end.
+    #[serde(skip)]
+    baseq_lanes: Vec<u64>,
+    #[serde(skip)]
     adapters: Adapters,
 }
 
@@ -173,6 +185,10 @@ impl Wgs {
             region_next: 0,
             quals: Vec::new(),
             seq: Vec::new(),
+            ops: Vec::new(),
+            site_cursor: 0,
+            gaps: Vec::new(),
+            baseq_lanes: vec![0; LANES * 128],
             adapters: Adapters::new(),
         }
     }
@@ -188,6 +204,24 @@ impl Wgs {
         self.done = 0;
         self.contig_len = len as i64;
         self.pending.clear();
+        self.site_cursor = 0;
+        self.gaps.clear();
+        if let Some(seq) = self.refseq.as_deref() {
+            let mut open: Option<i64> = None;
+            for (i, &c) in seq.iter().enumerate() {
+                match (ACGT[c as usize], open) {
+                    (false, None) => open = Some(i as i64),
+                    (true, Some(st)) => {
+                        self.gaps.push((st, i as i64));
+                        open = None;
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(st) = open {
+                self.gaps.push((st, seq.len() as i64));
+            }
+        }
         self.windows[tid] = vec![0; len.div_ceil(self.window) as usize];
         self.region_next = 0;
         if let Some(r) = &self.regions {
@@ -293,6 +327,11 @@ impl Wgs {
     pub fn end_contig(&mut self) {
         if self.tid.is_some() {
             self.flush_to(self.contig_len);
+            for lane in self.baseq_lanes.chunks_exact_mut(128) {
+                for (h, l) in self.baseq_hist.iter_mut().zip(lane.iter_mut()) {
+                    *h += std::mem::take(l);
+                }
+            }
             self.tid = None;
             self.refseq = None;
             self.pending.clear();
@@ -369,13 +408,31 @@ impl Wgs {
     fn pileup<A: Alignment>(&mut self, rec: &A, sites: &[Site], counts: &mut [[u32; 4]]) {
         let pos = rec.pos();
         let end = rec.end_pos();
-        let mut site = sites.partition_point(|s| (s.pos as i64) < pos);
-        let mut next_site = sites.get(site).map_or(i64::MAX, |s| s.pos as i64);
         self.reserve(end);
+        // The CIGAR is copied out so that the per-base loop runs outside a closure.
+        self.ops.clear();
+        let ops = &mut self.ops;
+        rec.for_each_cigar(|c| ops.push(c));
+        let qlen: usize = self
+            .ops
+            .iter()
+            .filter(|c| matches!(c.op, b'M' | b'=' | b'X' | b'I' | b'S'))
+            .map(|c| c.len as usize)
+            .sum();
+        // Records without qualities (0xff, or none stored) count as high quality: long reads
+        // often have none. Bases beyond the stored sequence are N.
         self.quals.clear();
         rec.qual_into(&mut self.quals);
+        if self.quals.len() < qlen {
+            self.quals.clear();
+            self.quals.resize(qlen, 0xff);
+        }
         self.seq.clear();
         rec.seq_into(&mut self.seq);
+        if self.seq.len() < qlen {
+            self.seq.clear();
+            self.seq.resize(qlen, b'N');
+        }
         let hash = {
             use std::hash::{BuildHasher, Hasher};
             let mut h = rustc_hash::FxBuildHasher.build_hasher();
@@ -406,75 +463,68 @@ impl Wgs {
         let mut counted = self.spare.pop().unwrap_or_default();
         counted.clear();
         counted.resize(words, 0);
-        let minq = self.params.min_baseq;
-        let cap = self.params.coverage_cap;
         let mask = self.ring.len() - 1;
-        let (mut r, mut q) = (pos, 0usize);
-        let mut ex_baseq = 0u64;
-        let mut ex_overlap = 0u64;
-        let ring = &mut self.ring;
         let (head, base) = (self.head, self.base);
-        let quals = &self.quals;
-        let baseq_hist = &mut self.baseq_hist;
+        let mut run = Run {
+            minq: self.params.min_baseq,
+            cap: self.params.coverage_cap,
+            baseq_lanes: &mut self.baseq_lanes[..],
+            ex_baseq: 0,
+            ex_overlap: 0,
+        };
+        let ring = &mut self.ring[..];
         let refseq = self.refseq.as_deref().map(Vec::as_slice);
-        let seq = &self.seq;
+        let gaps = &self.gaps[..];
+        let (quals, seq) = (&self.quals[..], &self.seq[..]);
         let contig_len = self.contig_len;
-        rec.for_each_cigar(|c: CigarOp| {
+        // The panel sites from the first at or after this read (reads come sorted).
+        let mut cur = self.site_cursor;
+        while cur < sites.len() && (sites[cur].pos as i64) < pos {
+            cur += 1;
+        }
+        self.site_cursor = cur;
+        let (mut r, mut q) = (pos, 0usize);
+        for c in &self.ops {
             match c.op {
                 b'M' | b'=' | b'X' => {
                     let n = c.len as usize;
                     let stop = ((contig_len - r).max(0) as usize).min(n);
-                    // Records without qualities (0xff, or none stored) count as high quality:
-                    // long reads often have none.
-                    let qs = quals.get(q..q + n);
-                    let bs = seq.get(q..q + n);
-                    for k in 0..stop {
-                        let locus = r + k as i64;
-                        // Picard skips loci where the reference is not A, C, G or T.
-                        if let Some(s) = refseq {
-                            if !ACGT[s[locus as usize] as usize] {
-                                continue;
-                            }
-                        }
-                        let bq = qs.map_or(0xff, |v| v[k]);
-                        if bq <= 2 {
-                            ex_baseq += 1;
-                            continue;
-                        }
-                        let l = &mut ring[(head + (locus - base) as usize) & mask];
-                        if l.unfiltered < cap {
-                            l.unfiltered += 1;
-                            baseq_hist[bq.min(126) as usize] += 1;
-                        }
-                        let b = bs.map_or(b'N', |v| v[k]);
-                        if bq < minq || b == b'N' || b == b'n' {
-                            ex_baseq += 1;
-                            continue;
-                        }
-                        if !earlier.is_empty() && earlier.iter().any(|m| m.has(locus)) {
-                            ex_overlap += 1;
-                            continue;
-                        }
-                        l.depth += 1;
-                        if locus >= next_site {
-                            while site < sites.len() && (sites[site].pos as i64) < locus {
-                                site += 1;
-                            }
-                            if site < sites.len() && sites[site].pos as i64 == locus {
-                                if let Some(bi) = base_index(b) {
-                                    counts[site][bi] += 1;
+                    let bs = &seq[q..q + stop];
+                    let run_end = r + stop as i64;
+                    let g = gaps.partition_point(|g| g.1 <= r);
+                    let in_gap = gaps.get(g).is_some_and(|g| g.0 < run_end);
+                    let at = Bases {
+                        qs: &quals[q..q + stop],
+                        bs,
+                        refs: refseq
+                            .filter(|_| in_gap)
+                            .map(|s| &s[r as usize..r as usize + stop]),
+                        ring_at: head + (r - base) as usize,
+                        mask,
+                        bit: (r - pos) as usize,
+                        locus: r,
+                    };
+                    if earlier.is_empty() {
+                        run.bases::<false>(&at, ring, &mut counted, &[]);
+                    } else {
+                        run.bases::<true>(&at, ring, &mut counted, &earlier);
+                    }
+                    // The fingerprint sees exactly the bases the depth counted (the first of
+                    // several sites at one locus).
+                    while cur < sites.len() && (sites[cur].pos as i64) < run_end {
+                        let p = sites[cur].pos as i64;
+                        if p >= r {
+                            let i = (p - pos) as usize;
+                            if counted[i / 64] >> (i % 64) & 1 == 1 {
+                                if let Some(bi) = base_index(bs[(p - r) as usize]) {
+                                    counts[cur][bi] += 1;
                                 }
                             }
-                            next_site = sites.get(site).map_or(i64::MAX, |s| {
-                                if s.pos as i64 == locus {
-                                    locus + 1
-                                } else {
-                                    s.pos as i64
-                                }
-                            });
                         }
-                        let i = (locus - pos) as usize;
-                        counted[i / 64] |= 1 << (i % 64);
+                        cur += 1;
+                        while cur < sites.len() && sites[cur].pos as i64 == p {
+                            cur += 1;
+                        }
                     }
                     r += n as i64;
                     q += n;
@@ -483,7 +533,8 @@ impl Wgs {
                 b'D' | b'N' => r += c.len as i64,
                 _ => {}
             }
-        });
+        }
+        let (ex_baseq, ex_overlap) = (run.ex_baseq, run.ex_overlap);
         self.excluded.baseq += ex_baseq;
         self.excluded.overlap += ex_overlap;
         self.pending.push_back(Pending {
@@ -493,6 +544,126 @@ impl Wgs {
             counted,
         });
     }
+}
+
+/// One run of aligned bases (an `M`, `=` or `X` operation) of a record.
+struct Bases<'a> {
+    qs: &'a [u8],
+    bs: &'a [u8],
+    /// The reference under the run, where one was given.
+    refs: Option<&'a [u8]>,
+    /// Ring slot of the run's first locus (before the mask).
+    ring_at: usize,
+    mask: usize,
+    /// Bit of the run's first locus in the record's `counted` map.
+    bit: usize,
+    locus: i64,
+}
+
+/// What the per-base loop updates, kept apart from the collector so that the loop works on
+/// locals (inside a closure over the CIGAR, every base reloaded the ring, its bounds and the
+/// tables through captured references: this loop was half of qc's time).
+struct Run<'a> {
+    minq: u8,
+    cap: u32,
+    baseq_lanes: &'a mut [u64],
+    ex_baseq: u64,
+    ex_overlap: u64,
+}
+
+/// Lanes of the base-quality counts.
+const LANES: usize = 4;
+
+impl Run<'_> {
+    #[inline(always)]
+    fn bases<const OVERLAP: bool>(
+        &mut self,
+        at: &Bases<'_>,
+        ring: &mut [Locus],
+        counted: &mut [u64],
+        earlier: &[&Pending],
+    ) {
+        let args = (
+            ring,
+            counted,
+            earlier,
+            &mut *self.baseq_lanes,
+            self.minq,
+            self.cap,
+        );
+        let (b, o) = if at.refs.is_some() {
+            count_bases::<OVERLAP, true>(at, args)
+        } else {
+            count_bases::<OVERLAP, false>(at, args)
+        };
+        self.ex_baseq += b;
+        self.ex_overlap += o;
+    }
+}
+
+type CountArgs<'a, 'b> = (
+    &'a mut [Locus],
+    &'a mut [u64],
+    &'a [&'b Pending],
+    &'a mut [u64],
+    u8,
+    u32,
+);
+
+/// Counts a run's bases at their loci; returns the bases excluded for quality and as overlap.
+/// `OVERLAP`: whether an earlier record of the same name may have counted some of these loci
+/// (then those bases are the overlap). `REF`: whether the run meets reference bases other than
+/// A, C, G or T (loci Picard skips). Not inlined, so that its few values stay in registers;
+/// the quality counts alternate between lanes and the record's map of counted loci fills a
+/// word in a register, so that no base waits on the store of the one before.
+#[inline(never)]
+fn count_bases<const OVERLAP: bool, const REF: bool>(
+    at: &Bases<'_>,
+    (ring, counted, earlier, lanes, minq, cap): CountArgs<'_, '_>,
+) -> (u64, u64) {
+    let Ok(lanes) = <&mut [u64; LANES * 128]>::try_from(lanes) else {
+        return (0, 0);
+    };
+    let (mut ex_baseq, mut ex_overlap) = (0u64, 0u64);
+    let (ring_at, mask, bit) = (at.ring_at, at.mask, at.bit);
+    let refs = at.refs.unwrap_or(&[]);
+    let mut word = 0u64;
+    let mut word_at = bit / 64;
+    for (k, (&bq, &b)) in at.qs.iter().zip(at.bs).enumerate() {
+        // Picard skips loci where the reference is not A, C, G or T.
+        if REF && !refs.get(k).is_some_and(|&c| ACGT[c as usize]) {
+            continue;
+        }
+        if bq <= 2 {
+            ex_baseq += 1;
+            continue;
+        }
+        let l = &mut ring[(ring_at + k) & mask];
+        if l.unfiltered < cap {
+            l.unfiltered += 1;
+            lanes[(k % LANES) * 128 + bq.min(126) as usize] += 1;
+        }
+        if bq < minq || b | 0x20 == b'n' {
+            ex_baseq += 1;
+            continue;
+        }
+        if OVERLAP && earlier.iter().any(|m| m.has(at.locus + k as i64)) {
+            ex_overlap += 1;
+            continue;
+        }
+        l.depth += 1;
+        let i = bit + k;
+        if i / 64 != word_at {
+            counted[word_at] |= word;
+            word = 0;
+            word_at = i / 64;
+        }
+        word |= 1 << (i % 64);
+    }
+    if word != 0 {
+        counted[word_at] |= word;
+    }
+    (ex_baseq, ex_overlap)
 }
 
 /// The numbers of Picard's WgsMetrics.
@@ -576,25 +747,144 @@ impl JavaRandom {
     fn new(seed: i64) -> Self {
         JavaRandom((seed as u64 ^ Self::MULT) & Self::MASK)
     }
+    #[cfg(test)]
     fn next(&mut self, bits: u32) -> i64 {
         self.0 = (self.0.wrapping_mul(Self::MULT).wrapping_add(0xB)) & Self::MASK;
         ((self.0 >> (48 - bits)) as i64 as i32) as i64
     }
+    #[cfg(test)]
     fn next_double(&mut self) -> f64 {
         (((self.next(26)) << 27) + self.next(27)) as f64 * (1.0 / (1u64 << 53) as f64)
     }
-    /// Skips one `next_double` (two steps of the generator in one).
-    fn skip_double(&mut self) {
-        const A2: u64 = JavaRandom::MULT.wrapping_mul(JavaRandom::MULT) & JavaRandom::MASK;
-        const C2: u64 = (JavaRandom::MULT.wrapping_mul(0xB).wrapping_add(0xB)) & JavaRandom::MASK;
-        self.0 = (self.0.wrapping_mul(A2).wrapping_add(C2)) & Self::MASK;
+}
+
+/// Java's generator advanced `k` steps at once: `s -> a s + c`.
+const fn java_jump(k: u32) -> (u64, u64) {
+    let (mut a, mut c) = (1u64, 0u64);
+    let mut i = 0;
+    while i < k {
+        a = a.wrapping_mul(JavaRandom::MULT) & JavaRandom::MASK;
+        c = c.wrapping_mul(JavaRandom::MULT).wrapping_add(0xB) & JavaRandom::MASK;
+        i += 1;
+    }
+    (a, c)
+}
+
+/// Picard's rejection sampling of a quality from its histogram (`probs`, scaled to a maximum
+/// of 1): a bin drawn uniformly by one `nextDouble`, kept if a second falls below its weight,
+/// up to 600 tries, else 0. Each try takes four steps of the generator whatever its outcome,
+/// so the state of any later try is one jump from the current one. Qualities are binned (9
+/// of 127 bins used by a 30x short-read BAM: 63 tries a draw), so most tries surely land in
+/// an empty bin, which their first 26 random bits show: eight tries are screened at once
+/// from one state, and only the first that may be kept is computed as Java computes it.
+/// Step by step, the chain of dependent multiplications and the unpredictable empty-bin
+/// branch made the sensitivity 1.1 s of a 10 s run.
+struct QualitySampler<'a> {
+    probs: &'a [f64],
+    /// Bins whose weight is not above 0 (NaN included): a try landing there is rejected.
+    empty: Vec<bool>,
+    state: u64,
+}
+
+impl<'a> QualitySampler<'a> {
+    /// Tries screened at once.
+    const BLOCK: u32 = 8;
+    /// `JUMPS[k]`: `k` steps of the generator at once.
+    const JUMPS: [(u64, u64); 33] = {
+        let mut t = [(0u64, 0u64); 33];
+        let mut k = 0;
+        while k < 33 {
+            t[k] = java_jump(k as u32);
+            k += 1;
+        }
+        t
+    };
+    /// Picard's limit of tries.
+    const SAMPLING_MAX: u32 = 600;
+
+    fn new(probs: &'a [f64], seed: i64) -> Self {
+        QualitySampler {
+            probs,
+            empty: probs
+                .iter()
+                .map(|&p| p.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater))
+                .collect(),
+            state: JavaRandom::new(seed).0,
+        }
+    }
+
+    #[inline]
+    fn at(s: u64, k: usize) -> u64 {
+        let (a, c) = Self::JUMPS[k];
+        s.wrapping_mul(a).wrapping_add(c) & JavaRandom::MASK
+    }
+
+    /// The `nextDouble` made by steps `k + 1` and `k + 2` from state `s`.
+    #[inline]
+    fn double(s: u64, k: usize) -> f64 {
+        let hi = (Self::at(s, k + 1) >> 22) as i64;
+        let lo = (Self::at(s, k + 2) >> 21) as i64;
+        ((hi << 27) + lo) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Whether the try starting at step `k` from `s` may be kept: its bin is read from the
+    /// high 26 bits of its first double, unless the low 27 bits could move it into the next
+    /// bin (they add less than `nq / 2^26` to `nq * u`; rounding far less). No branch.
+    #[inline(always)]
+    fn may_keep(&self, s: u64, k: usize) -> bool {
+        const LOW: u64 = (1 << 26) - 1;
+        let nq = self.probs.len() as u64;
+        let t = (Self::at(s, k + 1) >> 22) * nq;
+        // t >> 26 < nq: the index is in range.
+        ((t & LOW) + nq >= LOW) | !self.empty[(t >> 26) as usize]
+    }
+
+    /// One try computed as Java computes it: its bin if kept.
+    #[inline]
+    fn exact(&self, s: u64) -> Option<usize> {
+        let n = (self.probs.len() as f64 * Self::double(s, 0)) as usize;
+        let p = self.probs.get(n).copied().unwrap_or(0.0);
+        (Self::double(s, 2) < p).then_some(n)
+    }
+
+    fn draw(&mut self) -> usize {
+        let mut count = 0;
+        while count + Self::BLOCK <= Self::SAMPLING_MAX {
+            let s = self.state;
+            let mut maybe = 0u32;
+            for j in 0..Self::BLOCK as usize {
+                maybe |= (self.may_keep(s, 4 * j) as u32) << j;
+            }
+            if maybe == 0 {
+                self.state = Self::at(s, 4 * Self::BLOCK as usize);
+                count += Self::BLOCK;
+                continue;
+            }
+            // The tries before the first that may be kept are rejected; that one is computed.
+            let j = maybe.trailing_zeros() as usize;
+            let sj = Self::at(s, 4 * j);
+            self.state = Self::at(s, 4 * j + 4);
+            count += j as u32 + 1;
+            if let Some(n) = self.exact(sj) {
+                return n;
+            }
+        }
+        // The last few tries (a draw this long is rare), one by one.
+        while count < Self::SAMPLING_MAX {
+            let s = self.state;
+            self.state = Self::at(s, 4);
+            count += 1;
+            if let Some(n) = self.exact(s) {
+                return n;
+            }
+        }
+        0
     }
 }
 
 /// Picard's `TheoreticalSensitivity.hetSNPSensitivity` (seed 51, 10000 samples, log-odds 3).
 pub fn het_snp_sensitivity(depth: &[f64], quality: &[f64]) -> f64 {
     const SAMPLE_SIZE: usize = 10_000;
-    const SAMPLING_MAX: u32 = 600;
     let n_depth = depth.len().min(1001);
     let wmax = quality.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if wmax.is_nan() || wmax <= 0.0 {
@@ -607,28 +897,8 @@ pub fn het_snp_sensitivity(depth: &[f64], quality: &[f64]) -> f64 {
         };
     }
     let probs: Vec<f64> = quality.iter().map(|w| w / wmax).collect();
-    let nq = probs.len();
-    let mut rng = JavaRandom::new(51);
-    let mut draw = || -> usize {
-        let mut count = 0;
-        loop {
-            let n = (nq as f64 * rng.next_double()) as usize;
-            count += 1;
-            // A bin of weight 0 (or NaN) rejects whatever the second draw: skip computing it.
-            // Most bins of binned qualities are empty, and this is most of the draws.
-            let accept = if probs[n] > 0.0 {
-                rng.next_double() < probs[n]
-            } else {
-                rng.skip_double();
-                false
-            };
-            if accept {
-                return n;
-            } else if count >= SAMPLING_MAX {
-                return 0;
-            }
-        }
-    };
+    let mut sampler = QualitySampler::new(&probs, 51);
+    let mut draw = || sampler.draw();
     // sums[m][iteration]: the sum of m quality draws.
     let mut sums: Vec<Vec<i64>> = vec![Vec::with_capacity(SAMPLE_SIZE); n_depth];
     for _ in 0..SAMPLE_SIZE {
@@ -905,5 +1175,47 @@ impl Adapters {
             return true;
         }
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Picard's sampler as Java runs it: two `nextDouble`s a try, one step at a time.
+    fn stepwise(probs: &[f64], rng: &mut JavaRandom) -> usize {
+        let mut count = 0;
+        loop {
+            let n = (probs.len() as f64 * rng.next_double()) as usize;
+            count += 1;
+            if rng.next_double() < probs[n] {
+                return n;
+            } else if count >= 600 {
+                return 0;
+            }
+        }
+    }
+
+    #[test]
+    fn jumping_sampler_draws_what_java_draws() {
+        let mut binned = vec![0.0; 127];
+        for (q, w) in [(2, 0.05), (12, 0.1), (23, 0.25), (37, 1.0)] {
+            binned[q] = w;
+        }
+        let mut spread: Vec<f64> = (0..60).map(|q| (q as f64 / 59.0).powi(3)).collect();
+        spread[7] = f64::NAN;
+        // Weights so small that many draws give up after 600 tries.
+        let mut rare = vec![0.0; 127];
+        rare[100] = 1e-3;
+        for probs in [binned, spread, rare] {
+            for seed in [51, 7, -3] {
+                let mut fast = QualitySampler::new(&probs, seed);
+                let mut slow = JavaRandom::new(seed);
+                let draws: Vec<usize> = (0..3000).map(|_| fast.draw()).collect();
+                let want: Vec<usize> = (0..3000).map(|_| stepwise(&probs, &mut slow)).collect();
+                assert_eq!(draws, want, "seed {seed}");
+                assert!(draws.iter().any(|&d| d != 0));
+            }
+        }
     }
 }
