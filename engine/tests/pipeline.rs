@@ -368,3 +368,60 @@ fn gather_refuses_missing_or_stale_shards() {
     let e = err(&["run", f, "--shard", "3/2", "--quiet"]);
     assert!(e.contains("expected i/N"), "{e}");
 }
+
+#[test]
+fn coverage_and_qc_of_a_sample_share_one_reading() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = repo().join("pipelines/short-read-qc.toml");
+    let f = f.to_str().unwrap();
+    let out = tmp.path().join("out");
+    let o = out.to_str().unwrap();
+    ok(&["run", "--quiet", f, "-o", o]);
+    let v = run_json(&out);
+    let by_id = |id: &str| {
+        v["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    // The first coverage step of the sample rides along with its qc; the second, which the
+    // qc job already carries one for, reads on its own.
+    assert_eq!(by_id("targets/NA0001")["read_with"], "metrics/NA0001");
+    assert!(by_id("windows/NA0001")["read_with"].is_null());
+    assert!(by_id("metrics/NA0001")["read_with"].is_null());
+    // The same files as jobs run one at a time (as a workflow engine runs them: unpaired).
+    let apart = tmp.path().join("apart");
+    let a = apart.to_str().unwrap();
+    for id in [
+        "targets/NA0001",
+        "windows/NA0001",
+        "calls/NA0001",
+        "metrics/NA0001",
+    ] {
+        ok(&["run", "--quiet", f, "-o", a, "--job", id]);
+    }
+    let record = std::fs::read_dir(apart.join(".kasane/jobs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("targets"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .unwrap();
+    let record: serde_json::Value = serde_json::from_str(&record).unwrap();
+    assert!(
+        record["provenance"]["records_read"].as_u64().is_some(),
+        "{record}"
+    );
+    assert!(record["provenance"]["read_with"].is_null(), "{record}");
+    let (mine, theirs) = (files(&out), files(&apart));
+    assert!(mine.len() > 10, "{} files", mine.len());
+    assert_eq!(
+        mine.iter().map(|f| &f.0).collect::<Vec<_>>(),
+        theirs.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    for (x, y) in mine.iter().zip(&theirs) {
+        assert!(x.1 == y.1, "{} differs from a job run alone", x.0.display());
+    }
+}

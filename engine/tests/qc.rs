@@ -457,3 +457,107 @@ fn report_renders_in_a_browser_without_script_errors() {
     );
     common::renders_in_chromium(&out.join("qc.html"), 9, "qc-report.png");
 }
+
+/// The files of every regular file in `dir` but provenance, by name.
+fn contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && !p.to_string_lossy().ends_with(".kasane.json"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn coverage_rides_along_in_the_same_reading() {
+    let t = tempfile::tempdir().unwrap();
+    let bam = qc_dir().join("qc_a.bam");
+    let bam = bam.to_str().unwrap();
+    let (fused, apart) = (t.path().join("fused"), t.path().join("apart"));
+    for d in [&fused, &apart] {
+        std::fs::create_dir_all(d.join("cov")).unwrap();
+    }
+    let prefix = fused.join("cov/S");
+    ok_qc(
+        &fused.join("qc"),
+        &[
+            "--quiet",
+            "--coverage",
+            prefix.to_str().unwrap(),
+            "--coverage-arg=--by",
+            "--coverage-arg=500",
+            "--coverage-arg=--thresholds",
+            "--coverage-arg=1,10,20",
+        ],
+        &["qc_a.bam"],
+    );
+    ok_qc(&apart.join("qc"), &["--quiet"], &["qc_a.bam"]);
+    let p = apart.join("cov/S");
+    let o = kasane(&[
+        "coverage",
+        "--by",
+        "500",
+        "--thresholds",
+        "1,10,20",
+        p.to_str().unwrap(),
+        bam,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for sub in ["qc", "cov"] {
+        let (a, b) = (contents(&fused.join(sub)), contents(&apart.join(sub)));
+        assert!(a.len() >= 4, "{sub}: {} files", a.len());
+        assert_eq!(
+            a.iter().map(|f| &f.0).collect::<Vec<_>>(),
+            b.iter().map(|f| &f.0).collect::<Vec<_>>()
+        );
+        for (x, y) in a.iter().zip(&b) {
+            assert!(x.1 == y.1, "{sub}/{} differs from a run of its own", x.0);
+        }
+    }
+    // The coverage run's provenance says it read as much as qc did.
+    let prov: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fused.join("cov/S.kasane.json")).unwrap())
+            .unwrap();
+    assert!(prov["records_read"].as_u64().unwrap() > 1000, "{prov}");
+
+    // Misuse is one line, and no report is left.
+    let bad = t.path().join("bad");
+    for (extra, inputs, want) in [
+        (
+            vec!["--coverage", prefix.to_str().unwrap()],
+            vec!["qc_a.bam", "qc_b.bam"],
+            "single input",
+        ),
+        (
+            vec!["--coverage-arg=-n"],
+            vec!["qc_a.bam"],
+            "needs --coverage",
+        ),
+        (
+            vec![
+                "--coverage",
+                prefix.to_str().unwrap(),
+                "--coverage-arg=--chrom",
+                "--coverage-arg=chr1",
+            ],
+            vec!["qc_a.bam"],
+            "--chrom",
+        ),
+    ] {
+        let o = run_qc(&bad, &extra, &inputs);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{extra:?}");
+        assert!(
+            err.contains(want) && err.trim().lines().count() == 1,
+            "{err}"
+        );
+        assert!(!bad.join("qc.html").exists());
+    }
+}

@@ -94,6 +94,24 @@ pub struct CoverageReport {
 }
 
 pub fn run(opts: &CoverageOptions, progress: &Progress) -> Result<CoverageReport> {
+    /// Nothing beside the coverage.
+    struct Alone;
+    impl Sink for Alone {
+        fn record<A: Alignment>(&mut self, _tid: usize, _rec: &A) -> Result<bool> {
+            Ok(false)
+        }
+    }
+    run_beside(opts, progress, &mut Alone, Fields::Positions)
+}
+
+/// A coverage run whose reading of the input also feeds `beside` (decoding `fields` of each
+/// record): `kasane qc --coverage` reads the input once for both.
+pub fn run_beside<S: Sink>(
+    opts: &CoverageOptions,
+    progress: &Progress,
+    beside: &mut S,
+    fields: Fields,
+) -> Result<CoverageReport> {
     if opts.filter.fast_mode && opts.filter.fragment_mode {
         return Err(Error::Usage(
             "only one of --fast-mode and --fragment-mode can be given".into(),
@@ -148,7 +166,12 @@ pub fn run(opts: &CoverageOptions, progress: &Progress) -> Result<CoverageReport
     };
     // The reader runs on this thread, never inside the pool: the pool inflates its blocks.
     let mut driver = Driver::new(opts, &header, targets, bed, backend, pool.clone(), progress)?;
-    input.read(reach, Fields::Positions, &mut driver, Some(progress))?;
+    input.read(
+        reach,
+        fields,
+        &mut crate::input::Tee(&mut driver, beside),
+        Some(progress),
+    )?;
     driver.records = input.records_decoded();
     driver.finish_remaining()?;
     let report = driver.finish()?;

@@ -66,6 +66,9 @@ pub struct QcOptions {
     pub shard: Option<crate::shard::Shard>,
     /// The sample's name in file names and reports (one input only; default: `@RG SM`).
     pub sample_name: Option<String>,
+    /// `--coverage`: `kasane coverage`'s run on the same (single) input, done in the same
+    /// reading.
+    pub coverage: Option<crate::coverage::CoverageOptions>,
     pub command_line: Vec<String>,
 }
 
@@ -87,6 +90,7 @@ impl QcOptions {
             max_contamination: 0.03,
             shard: None,
             sample_name: None,
+            coverage: None,
             command_line: Vec::new(),
         }
     }
@@ -527,6 +531,15 @@ fn run_inner(opts: &QcOptions, progress: &Progress) -> Result<QcReport> {
         .map(|i| (i.path.clone(), i.sample.clone()))
         .collect();
     let (unpaired, io_pool) = (&pr.unpaired, &pr.io_pool);
+    if let Some(cov) = &opts.coverage {
+        let [input] = pr.inputs.as_slice() else {
+            return Err(Error::Usage(
+                "--coverage writes the coverage files of a single input".into(),
+            ));
+        };
+        let c = collect_with_coverage(cov, input, reading(range.clone(), unpaired[0]), progress)?;
+        return finish_collected(opts, &pr, vec![c], progress);
+    }
     let pieces: Vec<(usize, Collected)> = pr.work_pool.install(|| {
         parts
             .par_iter()
@@ -546,6 +559,16 @@ fn run_inner(opts: &QcOptions, progress: &Progress) -> Result<QcReport> {
             collected.push(c);
         }
     }
+    finish_collected(opts, &pr, collected, progress)
+}
+
+/// Writes the files of what the readings collected (or the shard records of a shard run).
+fn finish_collected(
+    opts: &QcOptions,
+    pr: &Prepared,
+    collected: Vec<Collected>,
+    progress: &Progress,
+) -> Result<QcReport> {
     progress.done();
     let mut set = OutputSet::default();
     if opts.shard.is_some() {
@@ -563,7 +586,7 @@ fn run_inner(opts: &QcOptions, progress: &Progress) -> Result<QcReport> {
             warnings: Vec::new(),
         });
     }
-    let report = finish(opts, &pr, &collected, &mut set)?;
+    let report = finish(opts, pr, &collected, &mut set)?;
     set.commit()?;
     Ok(report)
 }
@@ -657,6 +680,21 @@ struct Reading<'a> {
 }
 
 fn collect(input: &mut Input, r: Reading<'_>, progress: &Progress) -> Result<Collected> {
+    let n_contigs = r.header.refs.len();
+    let whole = r.range.start == 0 && r.range.end == n_contigs;
+    let tids: Vec<usize> = r.range.clone().collect();
+    let mut c = collector(input, r, progress);
+    let reach = if whole {
+        Reach::All
+    } else {
+        Reach::From(&tids)
+    };
+    input.read(reach, Fields::Full, &mut c, Some(progress))?;
+    c.finish()
+}
+
+/// The collector of one reading of `input`.
+fn collector<'a>(input: &Input, r: Reading<'a>, progress: &'a Progress) -> Collector<'a> {
     let opts = r.opts;
     let n_contigs = r.header.refs.len();
     let mut wgs_params = opts.wgs.clone();
@@ -665,9 +703,7 @@ fn collect(input: &mut Input, r: Reading<'_>, progress: &Progress) -> Result<Col
     if let Some(regs) = r.regions {
         wgs.regions = Some(regs.clone());
     }
-    let whole = r.range.start == 0 && r.range.end == n_contigs;
-    let tids: Vec<usize> = r.range.clone().collect();
-    let mut c = Collector {
+    Collector {
         header: r.header,
         fasta: r.fasta,
         panel: r.panel,
@@ -691,13 +727,32 @@ fn collect(input: &mut Input, r: Reading<'_>, progress: &Progress) -> Result<Col
         seq: Vec::new(),
         qual: Vec::new(),
         progress: Some(progress),
-    };
-    let reach = if whole {
-        Reach::All
-    } else {
-        Reach::From(&tids)
-    };
-    input.read(reach, Fields::Full, &mut c, Some(progress))?;
+    }
+}
+
+/// `--coverage`: the one input read once, sequentially, for the coverage files and the qc
+/// counts together (its blocks inflate in parallel; qc's own reading would read parts of the
+/// file side by side instead).
+fn collect_with_coverage(
+    cov: &crate::coverage::CoverageOptions,
+    input: &Input,
+    r: Reading<'_>,
+    progress: &Progress,
+) -> Result<Collected> {
+    if cov.chrom.is_some() {
+        return Err(Error::Usage(
+            "--coverage: qc reads the whole genome, so its coverage run cannot take --chrom".into(),
+        ));
+    }
+    if cov.input != input.path {
+        return Err(Error::Usage(format!(
+            "--coverage reads qc's input {}, not {}",
+            input.path.display(),
+            cov.input.display()
+        )));
+    }
+    let mut c = collector(input, r, progress);
+    crate::coverage::run_beside(cov, progress, &mut c, Fields::Full)?;
     c.finish()
 }
 

@@ -14,7 +14,7 @@ pub mod source;
 use std::sync::Arc;
 
 pub use plan::{Plan, Selection};
-pub use source::{open_all, require_same_contigs, unique_names, Input, Reach, Sink};
+pub use source::{open_all, require_same_contigs, unique_names, Input, Reach, Sink, Tee};
 
 use crate::error::{Error, Result};
 

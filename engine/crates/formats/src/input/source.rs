@@ -27,6 +27,26 @@ pub trait Sink {
     }
 }
 
+/// Two sinks fed by one reading (`kasane qc --coverage`: the input is read once for both).
+/// Each record goes to both, and reading goes on while either wants more: a sink that said
+/// stop may still be handed records, which the sinks of whole-genome and shard readings
+/// ignore as they did the one that stopped them.
+pub struct Tee<'a, A, B>(pub &'a mut A, pub &'a mut B);
+
+impl<A: Sink, B: Sink> Sink for Tee<'_, A, B> {
+    fn record<R: Alignment>(&mut self, tid: usize, rec: &R) -> Result<bool> {
+        let a = self.0.record(tid, rec)?;
+        let b = self.1.record(tid, rec)?;
+        Ok(a || b)
+    }
+
+    fn unplaced<R: Alignment>(&mut self, rec: &R) -> Result<bool> {
+        let a = self.0.unplaced(rec)?;
+        let b = self.1.unplaced(rec)?;
+        Ok(a || b)
+    }
+}
+
 /// Which records a reading covers.
 #[derive(Clone, Copy, Debug)]
 pub enum Reach<'a> {

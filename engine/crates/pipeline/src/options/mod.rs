@@ -36,6 +36,8 @@ pub enum Ty {
     Backend,
     /// Comma-separated strings.
     StrList,
+    /// A string given once per value (values keep their commas and may start with `-`).
+    StrEach,
     /// Several paths (a positional list).
     Paths,
 }
@@ -227,6 +229,10 @@ impl OptDef {
                 .value_parser(value_parser!(PathBuf))
                 .action(ArgAction::Append)
                 .num_args(1..),
+            Ty::StrEach => a
+                .value_parser(value_parser!(String))
+                .action(ArgAction::Append)
+                .allow_hyphen_values(true),
         }
     }
 
@@ -289,6 +295,7 @@ pub fn parse_value(ty: Ty, s: &str) -> std::result::Result<Value, String> {
         Ty::Backend => Value::Backend(BackendKind::from_str(s, false)?),
         Ty::StrList => Value::Strs(s.split(',').map(str::to_string).collect()),
         Ty::Paths => Value::Paths(vec![PathBuf::from(s)]),
+        Ty::StrEach => Value::Strs(vec![s.to_string()]),
     })
 }
 
@@ -453,7 +460,7 @@ pub fn values(m: &ArgMatches, defs: &'static [OptDef]) -> Values {
             Ty::Str => m.get_one::<String>(n).map(|x| Value::Str(x.clone())),
             Ty::Path => m.get_one::<PathBuf>(n).map(|x| Value::Path(x.clone())),
             Ty::Backend => m.get_one::<BackendKind>(n).map(|x| Value::Backend(*x)),
-            Ty::StrList => m
+            Ty::StrList | Ty::StrEach => m
                 .get_many::<String>(n)
                 .map(|x| Value::Strs(x.cloned().collect())),
             Ty::Paths => m

@@ -135,6 +135,20 @@ pub const OPTIONS: &[OptDef] = &[
         "NAME",
         "The sample's name in file names and the report (one input only; default: its @RG SM, else the file name)",
     ),
+    OptDef::new(
+        "coverage",
+        "coverage",
+        Ty::Str,
+        "PREFIX",
+        "Also write `kasane coverage PREFIX`'s files (mosdepth's) from the same reading of the input (one input only): the BAM is read once for both",
+    ),
+    OptDef::new(
+        "coverage_arg",
+        "coverage-arg",
+        Ty::StrEach,
+        "ARG",
+        "One argument of that coverage run, as `kasane coverage` takes it (repeat it: --coverage-arg=--by --coverage-arg=500); --threads and --backend are qc's",
+    ),
     OptDef::new("shard", "shard", Ty::Str, "i/N", SHARD_HELP).hide(),
     OptDef::switch("quiet", "quiet", "QUIET", "No progress display"),
 ];
@@ -199,6 +213,42 @@ pub fn to_options(v: &Values, command_line: Vec<String>) -> Result<QcOptions> {
         .as_deref()
         .map(crate::shard::Shard::parse)
         .transpose()?;
+    if let Some(prefix) = v.string("coverage") {
+        let [input] = o.inputs.as_slice() else {
+            return Err(Error::Usage(
+                "--coverage writes the coverage files of a single input".into(),
+            ));
+        };
+        let mut args = v.strings("coverage_arg").unwrap_or_default();
+        // qc's reading is the coverage run's: its threads, backend and shard.
+        args.extend(["--threads".into(), o.threads.to_string()]);
+        args.extend([
+            "--backend".into(),
+            v.string("backend").unwrap_or("auto".into()),
+        ]);
+        if let Some(s) = o
+            .shard
+            .filter(|_| !args.iter().any(|a| a.starts_with("--shard")))
+        {
+            args.extend(["--shard".into(), s.to_string()]);
+        }
+        // A CRAM needs the reference; a coverage argument of its own comes first.
+        if let Some(f) = o.fasta.as_ref().filter(|_| {
+            !args
+                .iter()
+                .any(|a| a == "--fasta" || a.starts_with("--fasta=") || a == "-f")
+        }) {
+            args.extend(["--fasta".into(), f.display().to_string()]);
+        }
+        args.extend(["--".into(), prefix, input.display().to_string()]);
+        let (cv, line) = super::job_values("coverage", super::coverage::OPTIONS, &args)?;
+        let env = |k: &str| std::env::var(k).ok();
+        o.coverage = Some(super::coverage::to_options(&cv, &env, line)?);
+    } else if v.strings("coverage_arg").is_some_and(|a| !a.is_empty()) {
+        return Err(Error::Usage(
+            "--coverage-arg needs --coverage PREFIX".into(),
+        ));
+    }
     o.command_line = command_line;
     Ok(o)
 }

@@ -144,6 +144,7 @@ pub fn gather(p: &Pipeline, opts: &GatherOptions) -> Result<PathBuf> {
                 provenance: rec.get("provenance").cloned(),
                 error: None,
                 shards: rec["shards"].as_array().cloned().unwrap_or_default(),
+                fused: None,
             });
             continue;
         }
@@ -247,6 +248,7 @@ pub fn gather(p: &Pipeline, opts: &GatherOptions) -> Result<PathBuf> {
             provenance,
             error: None,
             shards: shard_info,
+            fused: None,
         });
     }
     if opts.job.is_some() {

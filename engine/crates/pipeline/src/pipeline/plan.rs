@@ -33,6 +33,11 @@ pub struct Job {
     pub writes: Vec<String>,
     /// Jobs (indexes) that must finish first.
     pub after: Vec<usize>,
+    /// A qc job that also writes this coverage job's files, from the same reading of the
+    /// input ([`fuse`]); the coverage job then waits for it.
+    pub read_by: Option<usize>,
+    /// The coverage job whose files this qc job also writes.
+    pub coverage_of: Option<usize>,
 }
 
 /// The jobs of a pipeline, in an order that respects dependencies.
@@ -172,10 +177,62 @@ pub fn jobs(p: &Pipeline) -> Vec<Job> {
                 reads_out,
                 writes,
                 after,
+                read_by: None,
+                coverage_of: None,
             });
         }
     }
     out
+}
+
+/// Pairs each coverage job with the qc job of the same sample and input, so that a run reads
+/// the input once for both: the qc job also writes the coverage files (`kasane qc --coverage`)
+/// and the coverage job, which then waits for it, takes them. Not when either step depends on
+/// the other (through any chain of steps), nor for a coverage step of one contig (`chrom`),
+/// which qc's whole-genome reading would not stand for. A job run alone (a workflow engine's)
+/// is never paired.
+pub fn fuse(jobs: &mut [Job]) {
+    let n = jobs.len();
+    // Whether job a waits, directly or not, for job b.
+    let waits_for = |jobs: &[Job], a: usize, b: usize| {
+        let mut seen = vec![false; n];
+        let mut stack = vec![a];
+        while let Some(x) = stack.pop() {
+            for &y in &jobs[x].after {
+                if y == b {
+                    return true;
+                }
+                if y < n && !seen[y] {
+                    seen[y] = true;
+                    stack.push(y);
+                }
+            }
+        }
+        false
+    };
+    for c in 0..n {
+        let cj = &jobs[c];
+        if cj.kind != StepKind::Coverage
+            || cj.read_by.is_some()
+            || cj.args.iter().any(|a| a == "--chrom")
+        {
+            continue;
+        }
+        let q = (0..n).find(|&q| {
+            let qj = &jobs[q];
+            qj.kind == StepKind::Qc
+                && qj.coverage_of.is_none()
+                && qj.sample == cj.sample
+                && qj.input == cj.input
+        });
+        let Some(q) = q else { continue };
+        if waits_for(jobs, q, c) || waits_for(jobs, c, q) {
+            continue;
+        }
+        jobs[c].read_by = Some(q);
+        jobs[c].after.push(q);
+        jobs[q].coverage_of = Some(c);
+    }
 }
 
 /// Whether a parameter's value is a file the job reads: a path, or a BED (not a window size).

@@ -53,6 +53,9 @@ pub(crate) struct Done {
     pub error: Option<String>,
     /// For a gathered job: what each shard's run recorded.
     pub shards: Vec<serde_json::Value>,
+    /// A qc job: the coverage job whose files it wrote in the same reading. A coverage job:
+    /// the qc job that wrote its files.
+    pub fused: Option<usize>,
 }
 
 pub(crate) fn now() -> f64 {
@@ -172,6 +175,9 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<PathBuf> {
     if let Some(s) = opts.shard {
         jobs = jobs.iter().map(|j| plan::for_shard(j, s)).collect();
     }
+    if opts.job.is_none() {
+        plan::fuse(&mut jobs);
+    }
     // Coverage wants two threads (reading and inflating); more jobs run side by side beyond that.
     let slots = (threads / 2).clamp(1, jobs.len().max(1));
     let per_job = (threads / slots).max(1);
@@ -219,6 +225,8 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<PathBuf> {
         .map(Reverse)
         .collect();
     let mut running = 0usize;
+    // Per coverage job: the qc job that wrote its files in this run.
+    let mut written_by: Vec<Option<usize>> = vec![None; jobs.len()];
     let (tx, rx) = mpsc::channel::<Done>();
     let mut failed: Option<String> = None;
     loop {
@@ -230,8 +238,13 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<PathBuf> {
             let job = jobs[i].clone();
             let (exe, out2, backend2) = (opts.exe.clone(), out.clone(), backend.clone());
             let quiet = opts.quiet;
+            let fusion = match (job.coverage_of, job.read_by) {
+                (Some(c), _) => Fusion::Writes(c, Box::new(jobs[c].clone())),
+                (_, Some(q)) if written_by[i] == Some(q) => Fusion::Written(jobs[q].id.clone()),
+                _ => Fusion::None,
+            };
             std::thread::spawn(move || {
-                let d = check_or_run(i, &job, &exe, &out2, per_job, &backend2, quiet);
+                let d = check_or_run(i, &job, &exe, &out2, per_job, &backend2, quiet, fusion);
                 let _ = tx.send(d);
             });
         }
@@ -248,8 +261,16 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<PathBuf> {
                 state[d.job] = State::Failed;
             }
             None => {
+                if let (Some(c), false) = (d.fused, jobs[d.job].kind == super::StepKind::Coverage) {
+                    written_by[c] = Some(d.job);
+                }
                 if d.skipped {
                     log(&format!("{id}: up to date, skipped"));
+                } else if let (Some(q), super::StepKind::Coverage) = (d.fused, jobs[d.job].kind) {
+                    log(&format!(
+                        "{id}: written by {} in the same reading",
+                        jobs[q].id
+                    ));
                 } else {
                     log(&format!(
                         "{id}: done in {:.1} s{}",
@@ -341,8 +362,18 @@ pub(crate) fn lock(out: &Path, job: Option<&str>) -> Result<std::fs::File> {
     Ok(f)
 }
 
+/// How a job shares its reading of the input with another ([`plan::fuse`]).
+enum Fusion {
+    None,
+    /// A qc job that also writes this coverage job's files.
+    Writes(usize, Box<Job>),
+    /// A coverage job whose files this qc job wrote in this run.
+    Written(String),
+}
+
 /// A job's key, then its run unless an earlier run's record still holds; in the job's own
 /// thread, so hashing the inputs of one job does not hold up the others.
+#[allow(clippy::too_many_arguments)]
 fn check_or_run(
     i: usize,
     job: &Job,
@@ -351,6 +382,7 @@ fn check_or_run(
     threads: usize,
     backend: &str,
     quiet: bool,
+    fusion: Fusion,
 ) -> Done {
     let mut d = Done {
         job: i,
@@ -361,6 +393,7 @@ fn check_or_run(
         provenance: None,
         error: None,
         shards: Vec::new(),
+        fused: None,
     };
     let key = match plan::job_key(job, out) {
         Ok(k) => k,
@@ -373,43 +406,52 @@ fn check_or_run(
         d.skipped = true;
         return d;
     }
+    let mut extra = Vec::new();
+    let mut fused = None;
+    match fusion {
+        Fusion::Written(by) => {
+            let mut d = record_job(i, job, &key, out, now(), 0.0, None, Some(&by));
+            d.fused = job.read_by;
+            return d;
+        }
+        Fusion::Writes(c, cov) => {
+            // Only a coverage job that will not be skipped: else it stays as it is.
+            let up = plan::job_key(&cov, out).is_ok_and(|k| plan::up_to_date(out, &cov, &k));
+            if !up {
+                match prepare_prefix(out, &cov) {
+                    Ok(p) => {
+                        extra.push("--coverage".to_string());
+                        extra.push(p.display().to_string());
+                        extra.extend(cov.args.iter().map(|a| format!("--coverage-arg={a}")));
+                        fused = Some(c);
+                    }
+                    Err(e) => {
+                        d.error = Some(e.to_string());
+                        return d;
+                    }
+                }
+            }
+        }
+        Fusion::None => {}
+    }
     if !quiet {
         eprintln!("[kasane] {}: started", job.id);
     }
-    run_job(i, job, &key, exe, out, threads, backend)
+    let mut d = run_job(i, job, &key, exe, out, threads, backend, &extra);
+    if d.error.is_none() {
+        d.fused = fused;
+    }
+    d
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_job(
-    i: usize,
-    job: &Job,
-    key: &str,
-    exe: &Path,
-    out: &Path,
-    threads: usize,
-    backend: &str,
-) -> Done {
-    let started = now();
-    let t0 = Instant::now();
-    let fail = |e: String| Done {
-        job: i,
-        started,
-        seconds: t0.elapsed().as_secs_f64(),
-        peak_rss_kib: None,
-        skipped: false,
-        provenance: None,
-        error: Some(e),
-        shards: Vec::new(),
-    };
+/// Makes (or checks) the folder of a job's output prefix under `out`, one component at a
+/// time (a link planted in the output folder would send the job's files elsewhere), and
+/// removes that job's leftovers from a run killed mid-job (other jobs share the folder).
+fn prepare_prefix(out: &Path, job: &Job) -> Result<PathBuf> {
     let prefix = out.join(&job.prefix);
     if let Some(d) = prefix.parent() {
-        // Made (or checked) one component at a time: a link planted in the output folder
-        // would send the job's files elsewhere.
         let rel = d.strip_prefix(out).unwrap_or(d);
-        if let Err(e) = safe::dir_under(out, rel) {
-            return fail(e.to_string());
-        }
-        // This job's leftovers from a run killed mid-job (other jobs share the folder).
+        safe::dir_under(out, rel)?;
         let mine = format!(
             "{}.",
             prefix
@@ -425,6 +467,37 @@ fn run_job(
             }
         }
     }
+    Ok(prefix)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_job(
+    i: usize,
+    job: &Job,
+    key: &str,
+    exe: &Path,
+    out: &Path,
+    threads: usize,
+    backend: &str,
+    extra: &[String],
+) -> Done {
+    let started = now();
+    let t0 = Instant::now();
+    let fail = |e: String| Done {
+        job: i,
+        started,
+        seconds: t0.elapsed().as_secs_f64(),
+        peak_rss_kib: None,
+        skipped: false,
+        provenance: None,
+        error: Some(e),
+        shards: Vec::new(),
+        fused: None,
+    };
+    let prefix = match prepare_prefix(out, job) {
+        Ok(p) => p,
+        Err(e) => return fail(e.to_string()),
+    };
     let before: Vec<_> = job
         .reads
         .iter()
@@ -459,6 +532,7 @@ fn run_job(
             "--quiet",
         ])
         .args(&job.args)
+        .args(extra)
         .args(plan::tail_args(job, &prefix))
         .stdin(Stdio::null())
         .stdout(log)
@@ -509,6 +583,35 @@ fn run_job(
             ));
         }
     }
+    record_job(i, job, key, out, started, seconds, peak, None)
+}
+
+/// What a job whose files are written leaves: its provenance taken into the record (and
+/// later run.json), its outputs checked and hashed, its record written. `read_with`: the job
+/// that wrote them in its own reading of the input.
+#[allow(clippy::too_many_arguments)]
+fn record_job(
+    i: usize,
+    job: &Job,
+    key: &str,
+    out: &Path,
+    started: f64,
+    seconds: f64,
+    peak: Option<u64>,
+    read_with: Option<&str>,
+) -> Done {
+    let prefix = out.join(&job.prefix);
+    let fail = |e: String| Done {
+        job: i,
+        started,
+        seconds,
+        peak_rss_kib: None,
+        skipped: false,
+        provenance: None,
+        error: Some(e),
+        shards: Vec::new(),
+        fused: None,
+    };
     // The per-job provenance file goes into run.json, so that the output folder is the same
     // whatever the backend or thread count.
     let pj = if job.kind == super::StepKind::Qc {
@@ -518,9 +621,12 @@ fn run_job(
     } else {
         PathBuf::from(format!("{}.kasane.json", prefix.display()))
     };
-    let provenance = std::fs::read_to_string(&pj)
+    let mut provenance = std::fs::read_to_string(&pj)
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    if let (Some(p), Some(by)) = (provenance.as_mut(), read_with) {
+        p["read_with"] = json!(by);
+    }
     let _ = std::fs::remove_file(&pj);
     let mut outputs = BTreeMap::new();
     for w in &job.writes {
@@ -551,6 +657,7 @@ fn run_job(
         provenance,
         error: None,
         shards: Vec::new(),
+        fused: None,
     }
 }
 
@@ -636,6 +743,12 @@ pub(crate) fn provenance(
         if !d.shards.is_empty() {
             if let Some(last) = job_list.last_mut() {
                 last["shards"] = json!(d.shards);
+            }
+        }
+        // A coverage job whose files a qc job wrote from its reading of the input.
+        if let Some(by) = d.provenance.as_ref().and_then(|v| v["read_with"].as_str()) {
+            if let Some(last) = job_list.last_mut() {
+                last["read_with"] = json!(by);
             }
         }
     }
