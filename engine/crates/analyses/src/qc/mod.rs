@@ -191,6 +191,18 @@ struct Collector<'a> {
     seq: Vec<u8>,
     qual: Vec<u8>,
     progress: Option<&'a Progress>,
+    part: Part,
+}
+
+/// Which collectors a [`Collector`] feeds: all, or one of the two halves that two threads
+/// share when one reading feeds qc and coverage (their counts are added afterwards).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    All,
+    /// samtools stats, insert sizes, read groups, GC bias: per record, in any order.
+    PerRead,
+    /// The WGS metrics and the fingerprint's base counts: per locus, in coordinate order.
+    PerLocus,
 }
 
 impl Collector<'_> {
@@ -205,8 +217,10 @@ impl Collector<'_> {
             Some(f) => Some(Arc::new(f.fetch(name, 0, len)?)),
             None => None,
         };
-        self.c.wgs.start_contig(tid, len, self.refseq.clone());
-        if let Some(g) = self.c.gc.as_mut() {
+        if self.part != Part::PerRead {
+            self.c.wgs.start_contig(tid, len, self.refseq.clone());
+        }
+        if let Some(g) = self.c.gc.as_mut().filter(|_| self.part != Part::PerLocus) {
             g.contig(self.refseq.as_deref().map(Vec::as_slice).unwrap_or(&[]));
         }
         self.visited[tid] = true;
@@ -215,7 +229,7 @@ impl Collector<'_> {
     }
 
     fn finish_contig(&mut self) {
-        if self.cur.take().is_some() {
+        if self.cur.take().is_some() && self.part != Part::PerRead {
             self.c.wgs.end_contig();
         }
     }
@@ -242,10 +256,18 @@ impl Sink for Collector<'_> {
         if tid >= self.range.end {
             return Ok(false);
         }
-        self.c.records += 1;
         if self.cur != Some(tid) {
             self.switch_to(tid)?;
         }
+        if self.part == Part::PerLocus {
+            let sites = &self.panel.by_tid[tid];
+            let off = self.panel.offset[tid];
+            self.c
+                .wgs
+                .record(rec, sites, &mut self.c.counts[off..off + sites.len()]);
+            return Ok(true);
+        }
+        self.c.records += 1;
         self.seq.clear();
         rec.seq_into(&mut self.seq);
         self.qual.clear();
@@ -261,6 +283,9 @@ impl Sink for Collector<'_> {
         if let Some(g) = self.c.gc.as_mut() {
             g.record(&d, self.refseq.as_deref().map(Vec::as_slice));
         }
+        if self.part == Part::PerRead {
+            return Ok(true);
+        }
         let sites = &self.panel.by_tid[tid];
         let off = self.panel.offset[tid];
         self.c
@@ -272,6 +297,9 @@ impl Sink for Collector<'_> {
     fn unplaced<A: Alignment>(&mut self, rec: &A) -> Result<bool> {
         if !self.unplaced {
             return Ok(false);
+        }
+        if self.part == Part::PerLocus {
+            return Ok(true);
         }
         self.c.records += 1;
         self.finish_contig();
@@ -668,6 +696,7 @@ fn single_end(
 }
 
 /// What one reading shares with the others.
+#[derive(Clone)]
 struct Reading<'a> {
     header: &'a Header,
     fasta: Option<&'a FastaReader>,
@@ -727,6 +756,7 @@ fn collector<'a>(input: &Input, r: Reading<'a>, progress: &'a Progress) -> Colle
         seq: Vec::new(),
         qual: Vec::new(),
         progress: Some(progress),
+        part: Part::All,
     }
 }
 
@@ -751,8 +781,137 @@ fn collect_with_coverage(
             cov.input.display()
         )));
     }
-    let mut c = collector(input, r, progress);
-    crate::coverage::run_beside(cov, progress, &mut c, Fields::Full)?;
+    if input.is_cram() {
+        let mut c = collector(input, r, progress);
+        crate::coverage::run_beside(cov, progress, &mut c, Fields::Full)?;
+        return c.finish();
+    }
+    // A BAM's records travel as bytes in batches to two threads, one for each half of the
+    // counting, while this one reads and feeds the coverage: the counting would otherwise
+    // wait on the reading (and the reading on it) in one sequential pass.
+    let range = r.range.clone();
+    let mut per_read = collector(input, r.clone(), progress);
+    per_read.part = Part::PerRead;
+    let mut per_locus = collector(input, r, progress);
+    per_locus.part = Part::PerLocus;
+    per_locus.progress = None;
+    std::thread::scope(|s| {
+        let (tx_a, rx_a) = std::sync::mpsc::sync_channel::<Arc<Batch>>(4);
+        let (tx_b, rx_b) = std::sync::mpsc::sync_channel::<Arc<Batch>>(4);
+        let a = std::thread::Builder::new()
+            .name("kasane-qc-reads".into())
+            .spawn_scoped(s, move || feed(per_read, rx_a))
+            .map_err(|e| Error::Usage(format!("cannot start a thread: {e}")))?;
+        let b = std::thread::Builder::new()
+            .name("kasane-qc-loci".into())
+            .spawn_scoped(s, move || feed(per_locus, rx_b))
+            .map_err(|e| Error::Usage(format!("cannot start a thread: {e}")))?;
+        let mut fwd = Forward {
+            batch: Batch::default(),
+            to: [tx_a, tx_b],
+            range,
+            unplaced_too: false,
+        };
+        fwd.unplaced_too = fwd.range.end == input.header.refs.len();
+        let read = crate::coverage::run_beside(cov, progress, &mut fwd, Fields::Full)
+            .and_then(|_| fwd.send());
+        drop(fwd);
+        let joined = |h: std::thread::ScopedJoinHandle<'_, Result<Collected>>| {
+            h.join()
+                .unwrap_or_else(|_| Err(Error::Usage("a qc counting thread panicked".into())))
+        };
+        let (ca, cb) = (joined(a), joined(b));
+        read?;
+        let mut c = ca?;
+        c.merge(&cb?);
+        Ok(c)
+    })
+}
+
+/// Records as BAM bytes, with their contigs (`u32::MAX`: unplaced).
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    recs: Vec<(u32, usize, usize)>,
+}
+
+const BATCH_BYTES: usize = 4 << 20;
+
+/// The reading's side of [`collect_with_coverage`]: what qc would take, in batches to both
+/// counting threads.
+struct Forward {
+    batch: Batch,
+    to: [std::sync::mpsc::SyncSender<Arc<Batch>>; 2],
+    range: std::ops::Range<usize>,
+    unplaced_too: bool,
+}
+
+impl Forward {
+    fn push(&mut self, tid: u32, rec: &impl Alignment) -> Result<()> {
+        let Some(bytes) = rec.bam_bytes() else {
+            return Err(Error::Usage(
+                "qc --coverage: a record of a BAM is not BAM".into(),
+            ));
+        };
+        let at = self.batch.bytes.len();
+        self.batch.bytes.extend_from_slice(bytes);
+        self.batch.recs.push((tid, at, self.batch.bytes.len()));
+        if self.batch.bytes.len() >= BATCH_BYTES {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    fn send(&mut self) -> Result<()> {
+        if self.batch.recs.is_empty() {
+            return Ok(());
+        }
+        let b = Arc::new(std::mem::take(&mut self.batch));
+        for t in &self.to {
+            // A counting thread that stopped has an error to tell, after the reading.
+            if t.send(b.clone()).is_err() {
+                return Err(Error::Usage("qc: a counting thread stopped".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Sink for Forward {
+    fn record<A: Alignment>(&mut self, tid: usize, rec: &A) -> Result<bool> {
+        if tid < self.range.start {
+            return Ok(true);
+        }
+        if tid >= self.range.end {
+            return Ok(false);
+        }
+        self.push(tid as u32, rec)?;
+        Ok(true)
+    }
+
+    fn unplaced<A: Alignment>(&mut self, rec: &A) -> Result<bool> {
+        if !self.unplaced_too {
+            return Ok(false);
+        }
+        self.push(u32::MAX, rec)?;
+        Ok(true)
+    }
+}
+
+/// A counting thread of [`collect_with_coverage`]: decodes each record again from its bytes.
+fn feed(mut c: Collector<'_>, rx: std::sync::mpsc::Receiver<Arc<Batch>>) -> Result<Collected> {
+    for b in rx {
+        for &(tid, from, to) in &b.recs {
+            let rec = crate::io::bam::BamRecord::decode(&b.bytes[from..to]).map_err(|d| {
+                Error::Usage(format!("qc: a record read once no longer decodes: {d:?}"))
+            })?;
+            if tid == u32::MAX {
+                c.unplaced(&rec)?;
+            } else {
+                c.record(tid as usize, &rec)?;
+            }
+        }
+    }
     c.finish()
 }
 

@@ -303,6 +303,9 @@ impl Alignment for BamRecord<'_> {
             *last = SEQ_NT16[(packed[n / 2] >> 4) as usize];
         }
     }
+    fn bam_bytes(&self) -> Option<&[u8]> {
+        Some(self.data)
+    }
     fn packed_seq(&self) -> Option<&[u8]> {
         let n = self.l_seq();
         let start = self.seq_start();

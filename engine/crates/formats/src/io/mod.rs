@@ -171,6 +171,12 @@ pub trait Alignment {
     fn packed_seq(&self) -> Option<&[u8]> {
         None
     }
+    /// The record's BAM bytes (after its length), which [`bam::BamRecord::decode`] reads
+    /// again, where it is a BAM record; `None` otherwise. Lets a record travel to another
+    /// thread as bytes.
+    fn bam_bytes(&self) -> Option<&[u8]> {
+        None
+    }
 
     /// The read's bases as a new vector (see [`Alignment::seq_into`]).
     fn seq(&self) -> Vec<u8> {
