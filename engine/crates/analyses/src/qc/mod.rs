@@ -820,10 +820,11 @@ fn collect_with_coverage(
             h.join()
                 .unwrap_or_else(|_| Err(Error::Usage("a qc counting thread panicked".into())))
         };
+        // A counting thread's own error says more than the reading's "a thread stopped".
         let (ca, cb) = (joined(a), joined(b));
+        let (mut c, cb) = (ca?, cb?);
         read?;
-        let mut c = ca?;
-        c.merge(&cb?);
+        c.merge(&cb);
         Ok(c)
     })
 }

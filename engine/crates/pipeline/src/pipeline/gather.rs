@@ -136,15 +136,10 @@ pub fn gather(p: &Pipeline, opts: &GatherOptions) -> Result<PathBuf> {
                 .and_then(|t| serde_json::from_str(&t).ok())
                 .unwrap_or_default();
             done.push(Done {
-                job: i,
-                started: run::now(),
-                seconds: 0.0,
-                peak_rss_kib: None,
                 skipped: true,
                 provenance: rec.get("provenance").cloned(),
-                error: None,
                 shards: rec["shards"].as_array().cloned().unwrap_or_default(),
-                fused: None,
+                ..Done::new(i, run::now())
             });
             continue;
         }
@@ -240,15 +235,10 @@ pub fn gather(p: &Pipeline, opts: &GatherOptions) -> Result<PathBuf> {
         run::write_under(&root, &plan::state_rel(job), &record.to_string())?;
         log(&format!("{}: gathered in {seconds:.1} s", job.id));
         done.push(Done {
-            job: i,
-            started,
             seconds,
-            peak_rss_kib: None,
-            skipped: false,
             provenance,
-            error: None,
             shards: shard_info,
-            fused: None,
+            ..Done::new(i, started)
         });
     }
     if opts.job.is_some() {

@@ -58,6 +58,32 @@ pub(crate) struct Done {
     pub fused: Option<usize>,
 }
 
+impl Done {
+    /// Job `job`, started at `started` (Unix seconds), nothing more known yet.
+    pub(crate) fn new(job: usize, started: f64) -> Done {
+        Done {
+            job,
+            started,
+            seconds: 0.0,
+            peak_rss_kib: None,
+            skipped: false,
+            provenance: None,
+            error: None,
+            shards: Vec::new(),
+            fused: None,
+        }
+    }
+
+    /// Job `job` failed after `seconds`.
+    fn failed(job: usize, started: f64, seconds: f64, error: String) -> Done {
+        Done {
+            seconds,
+            error: Some(error),
+            ..Done::new(job, started)
+        }
+    }
+}
+
 pub(crate) fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -384,17 +410,7 @@ fn check_or_run(
     quiet: bool,
     fusion: Fusion,
 ) -> Done {
-    let mut d = Done {
-        job: i,
-        started: now(),
-        seconds: 0.0,
-        peak_rss_kib: None,
-        skipped: false,
-        provenance: None,
-        error: None,
-        shards: Vec::new(),
-        fused: None,
-    };
+    let mut d = Done::new(i, now());
     let key = match plan::job_key(job, out) {
         Ok(k) => k,
         Err(e) => {
@@ -483,17 +499,7 @@ fn run_job(
 ) -> Done {
     let started = now();
     let t0 = Instant::now();
-    let fail = |e: String| Done {
-        job: i,
-        started,
-        seconds: t0.elapsed().as_secs_f64(),
-        peak_rss_kib: None,
-        skipped: false,
-        provenance: None,
-        error: Some(e),
-        shards: Vec::new(),
-        fused: None,
-    };
+    let fail = |e: String| Done::failed(i, started, t0.elapsed().as_secs_f64(), e);
     let prefix = match prepare_prefix(out, job) {
         Ok(p) => p,
         Err(e) => return fail(e.to_string()),
@@ -601,17 +607,7 @@ fn record_job(
     read_with: Option<&str>,
 ) -> Done {
     let prefix = out.join(&job.prefix);
-    let fail = |e: String| Done {
-        job: i,
-        started,
-        seconds,
-        peak_rss_kib: None,
-        skipped: false,
-        provenance: None,
-        error: Some(e),
-        shards: Vec::new(),
-        fused: None,
-    };
+    let fail = |e: String| Done::failed(i, started, seconds, e);
     // The per-job provenance file goes into run.json, so that the output folder is the same
     // whatever the backend or thread count.
     let pj = if job.kind == super::StepKind::Qc {
@@ -649,15 +645,10 @@ fn record_job(
         return fail(e.to_string());
     }
     Done {
-        job: i,
-        started,
         seconds,
         peak_rss_kib: peak,
-        skipped: false,
         provenance,
-        error: None,
-        shards: Vec::new(),
-        fused: None,
+        ..Done::new(i, started)
     }
 }
 
