@@ -24,18 +24,27 @@ mb() { awk '{printf "%.0f", $2/1024}' "$W/$1.time"; }
 tm coverage "$K" coverage -t "$T" "$W/cov" "$BAM"
 tm coverage_n "$K" coverage -t "$T" -n "$W/covn" "$BAM"
 tm qc "$K" qc -t "$T" -f "$REF" -o "$W/qc" --quiet "$BAM"
+# One reading for both (what a pipeline with coverage and qc steps runs).
+mkdir -p "$W/fused"
+tm qc_coverage "$K" qc -t "$T" -f "$REF" -o "$W/fused/qc" --quiet --coverage "$W/fused/cov" "$BAM"
 tm samtools_stats samtools stats -@ "$T" "$BAM"
 tm picard_wgs "$PICARD" CollectWgsMetrics I="$BAM" O="$W/p.wgs" R="$REF"
 tm picard_insert "$PICARD" CollectInsertSizeMetrics I="$BAM" O="$W/p.ins" H="$W/p.ins.pdf"
 tm picard_gc "$PICARD" CollectGcBiasMetrics I="$BAM" O="$W/p.gc" CHART="$W/p.gc.pdf" S="$W/p.gcs" R="$REF"
 peers=$(awk -v a="$(sec samtools_stats)" -v b="$(sec picard_wgs)" -v c="$(sec picard_insert)" -v d="$(sec picard_gc)" 'BEGIN{print a+b+c+d}')
 printf "%-28s %8s %8s\n" step seconds peak_MB
-for n in coverage coverage_n qc samtools_stats picard_wgs picard_insert picard_gc; do
+for n in coverage coverage_n qc qc_coverage samtools_stats picard_wgs picard_insert picard_gc; do
   printf "%-28s %8s %8s\n" "$n" "$(sec $n)" "$(mb $n)"
 done
 printf "%-28s %8s\n" "peers one after another" "$peers"
 awk -v q="$(sec qc)" -v c="$(sec coverage)" -v n="$(sec coverage_n)" -v p="$peers" 'BEGIN{
   printf "qc / coverage: %.2fx   qc / coverage -n: %.2fx   peers / qc: %.1fx faster\n", q/c, q/n, p/q }'
+awk -v f="$(sec qc_coverage)" -v q="$(sec qc)" -v c="$(sec coverage)" 'BEGIN{
+  printf "qc --coverage (one reading): %.2f s   coverage then qc: %.2f s\n", f, q + c }'
+cmp -s "$W/cov.mosdepth.summary.txt" "$W/fused/cov.mosdepth.summary.txt" \
+  && cmp -s "$W/cov.per-base.bed.gz" "$W/fused/cov.per-base.bed.gz" \
+  && echo "qc --coverage: coverage files identical to kasane coverage's" \
+  || echo "qc --coverage: coverage files DIFFER"
 # The numbers themselves agree: Picard's WGS metrics row and samtools' SN lines.
 diff <(grep -v '^#' "$W/p.wgs" | sed -n 2,3p) <(grep -v '^#' "$W/qc/"*.wgs_metrics | sed -n 2,3p) >/dev/null \
   && echo "WGS metrics: identical to Picard's" || echo "WGS metrics: DIFFER from Picard's"
