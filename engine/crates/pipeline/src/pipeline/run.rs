@@ -84,6 +84,10 @@ impl Done {
     }
 }
 
+/// The most threads a job may have for its coverage and qc jobs to share one reading (measured
+/// faster at 2 threads: `benches/qc/speed.sh`).
+const FUSE_MAX_THREADS: usize = 2;
+
 pub(crate) fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -201,12 +205,14 @@ pub fn run(p: &Pipeline, opts: &RunOptions) -> Result<PathBuf> {
     if let Some(s) = opts.shard {
         jobs = jobs.iter().map(|j| plan::for_shard(j, s)).collect();
     }
-    if opts.job.is_none() {
-        plan::fuse(&mut jobs);
-    }
     // Coverage wants two threads (reading and inflating); more jobs run side by side beyond that.
     let slots = (threads / 2).clamp(1, jobs.len().max(1));
     let per_job = (threads / slots).max(1);
+    // One reading for a sample's coverage and qc counts on two threads beside the reading;
+    // with more threads a job, qc's own reading of contigs in parallel is the faster.
+    if opts.job.is_none() && per_job <= FUSE_MAX_THREADS {
+        plan::fuse(&mut jobs);
+    }
     let log = |msg: &str| {
         if !opts.quiet {
             eprintln!("[kasane] {msg}");
