@@ -228,6 +228,14 @@ impl Collector<'_> {
         Ok(())
     }
 
+    /// The WGS loci of a record of contig `tid`, and the fingerprint's bases among them.
+    fn count_loci<A: Alignment>(panel: &Panel, c: &mut Collected, tid: usize, rec: &A) {
+        let sites = &panel.by_tid[tid];
+        let off = panel.offset[tid];
+        c.wgs
+            .record(rec, sites, &mut c.counts[off..off + sites.len()]);
+    }
+
     fn finish_contig(&mut self) {
         if self.cur.take().is_some() && self.part != Part::PerRead {
             self.c.wgs.end_contig();
@@ -260,11 +268,7 @@ impl Sink for Collector<'_> {
             self.switch_to(tid)?;
         }
         if self.part == Part::PerLocus {
-            let sites = &self.panel.by_tid[tid];
-            let off = self.panel.offset[tid];
-            self.c
-                .wgs
-                .record(rec, sites, &mut self.c.counts[off..off + sites.len()]);
+            Self::count_loci(self.panel, &mut self.c, tid, rec);
             return Ok(true);
         }
         self.c.records += 1;
@@ -283,14 +287,9 @@ impl Sink for Collector<'_> {
         if let Some(g) = self.c.gc.as_mut() {
             g.record(&d, self.refseq.as_deref().map(Vec::as_slice));
         }
-        if self.part == Part::PerRead {
-            return Ok(true);
+        if self.part == Part::All {
+            Self::count_loci(self.panel, &mut self.c, tid, &d);
         }
-        let sites = &self.panel.by_tid[tid];
-        let off = self.panel.offset[tid];
-        self.c
-            .wgs
-            .record(&d, sites, &mut self.c.counts[off..off + sites.len()]);
         Ok(true)
     }
 
@@ -527,6 +526,26 @@ fn run_inner(opts: &QcOptions, progress: &Progress) -> Result<QcReport> {
     let (header, fasta, panel) = (&pr.header, pr.fasta.as_ref(), &pr.panel);
     let window = pr.window.unwrap_or(pr.genome.max(1));
     let regions = pr.by_regions.as_ref();
+    let reading = |range: std::ops::Range<usize>, count_unpaired: bool| Reading {
+        header,
+        fasta,
+        panel,
+        opts,
+        window,
+        regions,
+        range,
+        count_unpaired,
+    };
+    let unpaired = &pr.unpaired;
+    if let Some(cov) = &opts.coverage {
+        let [input] = pr.inputs.as_slice() else {
+            return Err(Error::Usage(
+                "--coverage writes the coverage files of a single input".into(),
+            ));
+        };
+        let c = collect_with_coverage(cov, input, reading(range, unpaired[0]), progress)?;
+        return finish_collected(opts, &pr, vec![c], progress);
+    }
     // Each input's contigs in parts read in parallel, each through its own handle on the file
     // (seeking needs the index); the parts' counts, added in order, are one pass's. Without an
     // index, or with one thread, an input is one part.
@@ -543,31 +562,12 @@ fn run_inner(opts: &QcOptions, progress: &Progress) -> Result<QcReport> {
             parts.push((i, range.clone()));
         }
     }
-    let reading = |range: std::ops::Range<usize>, count_unpaired: bool| Reading {
-        header,
-        fasta,
-        panel,
-        opts,
-        window,
-        regions,
-        range,
-        count_unpaired,
-    };
     let meta: Vec<(PathBuf, String)> = pr
         .inputs
         .iter()
         .map(|i| (i.path.clone(), i.sample.clone()))
         .collect();
-    let (unpaired, io_pool) = (&pr.unpaired, &pr.io_pool);
-    if let Some(cov) = &opts.coverage {
-        let [input] = pr.inputs.as_slice() else {
-            return Err(Error::Usage(
-                "--coverage writes the coverage files of a single input".into(),
-            ));
-        };
-        let c = collect_with_coverage(cov, input, reading(range.clone(), unpaired[0]), progress)?;
-        return finish_collected(opts, &pr, vec![c], progress);
-    }
+    let io_pool = &pr.io_pool;
     let pieces: Vec<(usize, Collected)> = pr.work_pool.install(|| {
         parts
             .par_iter()
@@ -809,10 +809,9 @@ fn collect_with_coverage(
         let mut fwd = Forward {
             batch: Batch::default(),
             to: [tx_a, tx_b],
+            unplaced_too: range.end == input.header.refs.len(),
             range,
-            unplaced_too: false,
         };
-        fwd.unplaced_too = fwd.range.end == input.header.refs.len();
         let read = crate::coverage::run_beside(cov, progress, &mut fwd, Fields::Full)
             .and_then(|_| fwd.send());
         drop(fwd);

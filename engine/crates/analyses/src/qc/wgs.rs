@@ -151,8 +151,8 @@ pub struct Wgs {
     gaps: Vec<(i64, i64)>,
     /// The contig's base-quality counts in four lanes (bases alternate between them, so that
     /// runs of one quality do not wait on one counter), added to `baseq_hist` at its end.
-    #[serde(skip)]
-    baseq_lanes: Vec<u64>,
+    #[serde(skip, default = "no_lanes")]
+    baseq_lanes: Box<[u64; LANES * 128]>,
     #[serde(skip)]
     adapters: Adapters,
 }
@@ -188,7 +188,7 @@ impl Wgs {
             ops: Vec::new(),
             site_cursor: 0,
             gaps: Vec::new(),
-            baseq_lanes: vec![0; LANES * 128],
+            baseq_lanes: no_lanes(),
             adapters: Adapters::new(),
         }
     }
@@ -465,13 +465,9 @@ impl Wgs {
         counted.resize(words, 0);
         let mask = self.ring.len() - 1;
         let (head, base) = (self.head, self.base);
-        let mut run = Run {
-            minq: self.params.min_baseq,
-            cap: self.params.coverage_cap,
-            baseq_lanes: &mut self.baseq_lanes[..],
-            ex_baseq: 0,
-            ex_overlap: 0,
-        };
+        let (minq, cap) = (self.params.min_baseq, self.params.coverage_cap);
+        let (mut ex_baseq, mut ex_overlap) = (0u64, 0u64);
+        let lanes = &mut *self.baseq_lanes;
         let ring = &mut self.ring[..];
         let refseq = self.refseq.as_deref().map(Vec::as_slice);
         let gaps = &self.gaps[..];
@@ -504,11 +500,17 @@ impl Wgs {
                         bit: (r - pos) as usize,
                         locus: r,
                     };
-                    if earlier.is_empty() {
-                        run.bases::<false>(&at, ring, &mut counted, &[]);
-                    } else {
-                        run.bases::<true>(&at, ring, &mut counted, &earlier);
-                    }
+                    let tally = Tally {
+                        ring: &mut *ring,
+                        counted: &mut counted,
+                        earlier: &earlier,
+                        lanes: &mut *lanes,
+                        minq,
+                        cap,
+                    };
+                    let (b, o) = count_run(&at, tally);
+                    ex_baseq += b;
+                    ex_overlap += o;
                     // The fingerprint sees exactly the bases the depth counted (the first of
                     // several sites at one locus).
                     while cur < sites.len() && (sites[cur].pos as i64) < run_end {
@@ -534,7 +536,6 @@ impl Wgs {
                 _ => {}
             }
         }
-        let (ex_baseq, ex_overlap) = (run.ex_baseq, run.ex_overlap);
         self.excluded.baseq += ex_baseq;
         self.excluded.overlap += ex_overlap;
         self.pending.push_back(Pending {
@@ -560,55 +561,37 @@ struct Bases<'a> {
     locus: i64,
 }
 
-/// What the per-base loop updates, kept apart from the collector so that the loop works on
-/// locals (inside a closure over the CIGAR, every base reloaded the ring, its bounds and the
-/// tables through captured references: this loop was half of qc's time).
-struct Run<'a> {
-    minq: u8,
-    cap: u32,
-    baseq_lanes: &'a mut [u64],
-    ex_baseq: u64,
-    ex_overlap: u64,
-}
-
 /// Lanes of the base-quality counts.
 const LANES: usize = 4;
 
-impl Run<'_> {
-    #[inline(always)]
-    fn bases<const OVERLAP: bool>(
-        &mut self,
-        at: &Bases<'_>,
-        ring: &mut [Locus],
-        counted: &mut [u64],
-        earlier: &[&Pending],
-    ) {
-        let args = (
-            ring,
-            counted,
-            earlier,
-            &mut *self.baseq_lanes,
-            self.minq,
-            self.cap,
-        );
-        let (b, o) = if at.refs.is_some() {
-            count_bases::<OVERLAP, true>(at, args)
-        } else {
-            count_bases::<OVERLAP, false>(at, args)
-        };
-        self.ex_baseq += b;
-        self.ex_overlap += o;
-    }
+fn no_lanes() -> Box<[u64; LANES * 128]> {
+    Box::new([0; LANES * 128])
 }
 
-type CountArgs<'a, 'b> = (
-    &'a mut [Locus],
-    &'a mut [u64],
-    &'a [&'b Pending],
-    &'a mut [u64],
-    u8,
-    u32,
-);
+/// What the per-base loop updates, handed over by value so that the loop works on locals
+/// (inside a closure over the CIGAR, every base reloaded the ring, its bounds and the tables
+/// through captured references: this loop was half of qc's time).
+struct Tally<'a, 'b> {
+    ring: &'a mut [Locus],
+    /// The record's map of counted loci.
+    counted: &'a mut [u64],
+    /// Earlier records of the same name still in reach.
+    earlier: &'a [&'b Pending],
+    lanes: &'a mut [u64; LANES * 128],
+    minq: u8,
+    cap: u32,
+}
+
+/// [`count_bases`] for this run: overlap checks only when an earlier record of the same name
+/// is in reach, reference checks only when the run meets a reference gap.
+fn count_run(at: &Bases<'_>, t: Tally<'_, '_>) -> (u64, u64) {
+    match (t.earlier.is_empty(), at.refs.is_some()) {
+        (true, false) => count_bases::<false, false>(at, t),
+        (true, true) => count_bases::<false, true>(at, t),
+        (false, false) => count_bases::<true, false>(at, t),
+        (false, true) => count_bases::<true, true>(at, t),
+    }
+}
 
 /// Counts a run's bases at their loci; returns the bases excluded for quality and as overlap.
 /// `OVERLAP`: whether an earlier record of the same name may have counted some of these loci
@@ -619,11 +602,15 @@ type CountArgs<'a, 'b> = (
 #[inline(never)]
 fn count_bases<const OVERLAP: bool, const REF: bool>(
     at: &Bases<'_>,
-    (ring, counted, earlier, lanes, minq, cap): CountArgs<'_, '_>,
+    Tally {
+        ring,
+        counted,
+        earlier,
+        lanes,
+        minq,
+        cap,
+    }: Tally<'_, '_>,
 ) -> (u64, u64) {
-    let Ok(lanes) = <&mut [u64; LANES * 128]>::try_from(lanes) else {
-        return (0, 0);
-    };
     let (mut ex_baseq, mut ex_overlap) = (0u64, 0u64);
     let (ring_at, mask, bit) = (at.ring_at, at.mask, at.bit);
     let refs = at.refs.unwrap_or(&[]);

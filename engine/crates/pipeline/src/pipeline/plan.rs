@@ -194,41 +194,47 @@ pub fn jobs(p: &Pipeline) -> Vec<Job> {
 pub fn fuse(jobs: &mut [Job]) {
     let n = jobs.len();
     // Whether job a waits, directly or not, for job b.
+    // (Only a sample's own jobs are on the way, so the walk is short.)
     let waits_for = |jobs: &[Job], a: usize, b: usize| {
-        let mut seen = vec![false; n];
+        let mut seen = std::collections::HashSet::new();
         let mut stack = vec![a];
         while let Some(x) = stack.pop() {
             for &y in &jobs[x].after {
                 if y == b {
                     return true;
                 }
-                if y < n && !seen[y] {
-                    seen[y] = true;
+                if y < n && seen.insert(y) {
                     stack.push(y);
                 }
             }
         }
         false
     };
+    // Each sample's qc jobs in order, found once (a scan per coverage job was quadratic in
+    // the cohort size); a coverage job takes the first not yet taken.
+    let mut qc_of: HashMap<(String, PathBuf), std::collections::VecDeque<usize>> = HashMap::new();
+    for (q, j) in jobs.iter().enumerate() {
+        if j.kind == StepKind::Qc {
+            qc_of
+                .entry((j.sample.clone(), j.input.clone()))
+                .or_default()
+                .push_back(q);
+        }
+    }
     for c in 0..n {
         let cj = &jobs[c];
-        if cj.kind != StepKind::Coverage
-            || cj.read_by.is_some()
-            || cj.args.iter().any(|a| a == "--chrom")
-        {
+        if cj.kind != StepKind::Coverage || cj.args.iter().any(|a| a == "--chrom") {
             continue;
         }
-        let q = (0..n).find(|&q| {
-            let qj = &jobs[q];
-            qj.kind == StepKind::Qc
-                && qj.coverage_of.is_none()
-                && qj.sample == cj.sample
-                && qj.input == cj.input
-        });
-        let Some(q) = q else { continue };
+        let Some(free) = qc_of.get_mut(&(cj.sample.clone(), cj.input.clone())) else {
+            continue;
+        };
+        let Some(&q) = free.front() else { continue };
+        // Pairs made so far count: their coverage jobs now wait on their qc jobs.
         if waits_for(jobs, q, c) || waits_for(jobs, c, q) {
             continue;
         }
+        free.pop_front();
         jobs[c].read_by = Some(q);
         jobs[c].after.push(q);
         jobs[q].coverage_of = Some(c);
